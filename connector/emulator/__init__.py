@@ -1,0 +1,1 @@
+"""The emulator room (see docs/architecture.md)."""

@@ -1,0 +1,174 @@
+"""The one currency: `Event` values and their NDJSON form (design.md §3).
+
+An NDJSON line is `{"id"?, "contact_id", "kind", "at", "attrs"?}`. `at` must carry a time zone and is
+stored as UTC. A missing `id` is derived from (contact_id, kind, at, attrs), so re-reading the same
+line never yields a second event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+
+# Kinds produced by the built-in sources; sources may add more, rules match kinds by name.
+APPLICATION_STEP = "application.step"
+EMAIL_OPENED = "email.opened"
+EMAIL_CLICKED = "email.clicked"
+EMAIL_REPLIED = "email.replied"
+WEB_VISIT = "web.visit"
+WEB_JOB_VIEW = "web.job_view"
+APPOINTMENT_MADE = "appointment.made"
+# What the org says about the contact itself (attrs: kind = candidate | contact_person, ...).
+CONTACT_UPDATED = "contact.updated"
+
+_KEYS = frozenset({"id", "contact_id", "kind", "at", "attrs"})
+MAX_LINE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something a contact did (or the org recorded about them) at a moment in time."""
+
+    id: str
+    contact_id: str
+    kind: str
+    at: datetime
+    attrs: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise ValueError("Event.at must be timezone-aware")
+
+
+def derive_id(*parts: object) -> str:
+    """A deterministic event id: a hash of the parts that identify one occurrence."""
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def make_event(
+    contact_id: str,
+    kind: str,
+    at: datetime,
+    attrs: Mapping[str, Any] | None = None,
+    id: str | None = None,
+) -> Event:
+    """Build an event, normalising `at` to UTC and deriving the id when none is given."""
+    if at.tzinfo is None:
+        raise ValueError("at: time zone missing (use e.g. 2026-03-02T09:15:00Z)")
+    at = at.astimezone(UTC)
+    attrs = dict(attrs or {})
+    return Event(id or derive_id(contact_id, kind, format_time(at), attrs), contact_id, kind, at, attrs)
+
+
+def format_time(at: datetime) -> str:
+    """ISO 8601 in UTC with a `Z`, seconds precision unless the time has microseconds."""
+    at = at.astimezone(UTC)
+    spec = "microseconds" if at.microsecond else "seconds"
+    return at.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+def parse_time(text: object) -> datetime:
+    """Parse an aware ISO 8601 time (also Salesforce's `+0000` form) to UTC; ValueError otherwise."""
+    if not isinstance(text, str):
+        raise ValueError("at: must be an ISO 8601 string")
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"at: not an ISO 8601 time: {text!r}") from None
+    if at.tzinfo is None:
+        raise ValueError(f"at: time zone missing in {text!r} (add Z or an offset)")
+    return at.astimezone(UTC)
+
+
+def parse_line(line: str) -> Event:
+    """Turn one NDJSON line into an Event; ValueError with a short reason when it is not one."""
+    if len(line) > MAX_LINE_BYTES:
+        raise ValueError(f"line longer than {MAX_LINE_BYTES} bytes")
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    unknown = obj.keys() - _KEYS
+    if unknown:
+        raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
+    for key in ("contact_id", "kind"):
+        value = obj.get(key)
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{key}: must be a non-empty string")
+    attrs = obj.get("attrs", {})
+    if not isinstance(attrs, dict):
+        raise ValueError("attrs: must be a JSON object")
+    event_id = obj.get("id")
+    if event_id is not None and (not isinstance(event_id, str) or not event_id):
+        raise ValueError("id: must be a non-empty string when given")
+    return make_event(obj["contact_id"], obj["kind"], parse_time(obj.get("at")), attrs, event_id)
+
+
+def to_json(event: Event) -> str:
+    """One NDJSON line (without newline) for `event`."""
+    return json.dumps(
+        {
+            "id": event.id,
+            "contact_id": event.contact_id,
+            "kind": event.kind,
+            "at": format_time(event.at),
+            "attrs": dict(event.attrs),
+        },
+        ensure_ascii=False,
+        sort_keys=False,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A line that did not become an event, and why."""
+
+    source: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.reason}"
+
+
+@dataclass
+class EventReader:
+    """Iterate the events of an NDJSON stream; rejected lines are collected in `rejected`.
+
+    With `skip_invalid=False` the first bad line raises `ValueError` carrying `FILE:LINE: reason`.
+    """
+
+    stream: Iterable[str] | IO[str]
+    source: str
+    skip_invalid: bool = False
+    lines: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Event]:
+        for number, line in enumerate(self.stream, start=1):
+            self.lines = number
+            if not line.strip():
+                continue
+            try:
+                yield parse_line(line)
+            except ValueError as exc:
+                rejection = Rejection(self.source, number, str(exc))
+                if not self.skip_invalid:
+                    raise ValueError(str(rejection)) from None
+                self.rejected.append(rejection)
+
+
+def write_ndjson(events: Iterable[Event], out: IO[str]) -> int:
+    """Write events as NDJSON lines; return how many were written."""
+    count = 0
+    for event in events:
+        out.write(to_json(event) + "\n")
+        count += 1
+    return count

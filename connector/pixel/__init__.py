@@ -1,0 +1,1 @@
+"""The pixel room (see docs/architecture.md)."""

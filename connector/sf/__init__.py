@@ -1,0 +1,1 @@
+"""The sf room (see docs/architecture.md)."""
