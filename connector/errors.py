@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class MsrEngageError(Exception):
     """Base of every error the connector raises on purpose."""
@@ -29,3 +31,51 @@ class RetriableError(MsrEngageError):
 
 class FatalError(MsrEngageError):
     """A runtime failure that retrying will not fix: exit code 1."""
+
+
+# --- Salesforce (connector/sf): classified in exactly one function, `connector.sf.client.classify`. ---
+
+
+class TransientError(RetriableError):
+    """Network trouble, 5xx, 429/420/406 or a row lock: the one retry policy retries it."""
+
+
+class SessionExpiredError(RetriableError):
+    """401 INVALID_SESSION_ID: re-authenticate once and retry the call."""
+
+
+class QueryTimeoutError(RetriableError):
+    """400 QUERY_TIMEOUT: the reader halves its window and tries again."""
+
+
+class QueryLocatorError(RetriableError):
+    """400 INVALID_QUERY_LOCATOR: the reader restarts the query from the window's start."""
+
+
+class AuthError(FatalError):
+    """The org refused our credentials (or a fresh session at once): fix the connected app or secrets."""
+
+
+class ApiLimitError(MsrEngageError):
+    """403 REQUEST_LIMIT_EXCEEDED or an open breaker: pause cycles until `open_until` (aware UTC)."""
+
+    def __init__(self, message: str, open_until: datetime | None = None) -> None:
+        self.open_until = open_until
+        super().__init__(message)
+
+
+class BudgetExceededError(MsrEngageError):
+    """A budget guard stopped the cycle early: this run used too large a share of the daily API calls."""
+
+
+class SalesforceRequestError(FatalError):
+    """The org rejected a request for a reason retrying cannot fix. `error_code` is Salesforce's code."""
+
+    def __init__(self, message: str, error_code: str = "", status: int = 0) -> None:
+        self.error_code = error_code
+        self.status = status
+        super().__init__(message)
+
+
+class MappingError(ConfigError):
+    """A mapped object or field is missing, mistyped or not accessible: fix `[salesforce.objects]`."""

@@ -13,7 +13,7 @@ from pydantic import Field, ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from connector.config.salesforce import ObjectMapping
+from connector.config.salesforce import ObjectMapping, SalesforceSettings
 from connector.config.scoring import Bands, ContactKind, Inactivity, Medals, Rule, Scoring
 from connector.errors import ConfigError
 
@@ -24,6 +24,7 @@ __all__ = [
     "Medals",
     "ObjectMapping",
     "Rule",
+    "SalesforceSettings",
     "Scoring",
     "Settings",
     "load_settings",
@@ -42,6 +43,7 @@ class Settings(BaseSettings):
 
     scoring: Scoring = Field(default_factory=Scoring)
     medals: Medals = Field(default_factory=Medals)
+    salesforce: SalesforceSettings | None = None
 
     @classmethod
     def settings_customise_sources(

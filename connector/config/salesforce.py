@@ -7,7 +7,11 @@ website job view) are our choice; `msr-engage discover` proposes the real ones f
 
 from __future__ import annotations
 
-from pydantic import Field
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, model_validator
 
 from connector.config.scoring import Strict
 
@@ -98,3 +102,76 @@ class ObjectMapping(Strict):
     score_line: ScoreLineFields = Field(default_factory=ScoreLineFields)
     website_visit: WebsiteVisitFields = Field(default_factory=WebsiteVisitFields)
     job_view: JobViewFields = Field(default_factory=JobViewFields)
+
+
+AuthMode = Literal["jwt", "client_credentials", "refresh_token"]
+# Secrets never live in config.toml: only in the environment or in a file named by `<key>_file`.
+SECRET_KEYS = ("client_secret", "refresh_token")
+_ENV_PREFIX = "MSR_ENGAGE_SALESFORCE__"
+
+
+def _env_has(name: str) -> bool:
+    """Whether the environment sets `name` (case-insensitively, as pydantic-settings reads it)."""
+    return any(key.upper() == name for key in os.environ)
+
+
+class SalesforceSettings(Strict):
+    """`[salesforce]`: where the org is, how to log in, what to map, and how much API budget to spend."""
+
+    login_url: Annotated[str, Field(pattern=r"^https://[^\s/]+(/[^\s]*)?$")] = "https://login.salesforce.com"
+    api_version: Annotated[str, Field(pattern=r"^\d{2,3}\.0$")] = "62.0"
+    auth: AuthMode = "jwt"
+    client_id: str = ""
+    username: str = ""  # JWT bearer: the integration user the token is issued for
+    private_key_file: Path | None = None  # JWT bearer: PEM private key of the connected app's certificate
+    client_secret: SecretStr | None = None
+    client_secret_file: Path | None = None
+    refresh_token: SecretStr | None = None
+    refresh_token_file: Path | None = None
+    ca_bundle: Path | None = None
+    connect_timeout: Annotated[float, Field(gt=0)] = 10.0
+    read_timeout: Annotated[float, Field(gt=0)] = 120.0
+    objects: ObjectMapping = Field(default_factory=ObjectMapping)
+    lookback_seconds: Annotated[int, Field(ge=0)] = 600
+    lag_seconds: Annotated[int, Field(ge=0)] = 60
+    max_run_share: Annotated[float, Field(gt=0, le=1)] = 0.25
+    max_org_share: Annotated[float, Field(gt=0, le=1)] = 0.80
+    breaker_cooldown_seconds: Annotated[int, Field(gt=0)] = 3600
+    bulk_threshold: Annotated[int, Field(gt=0)] = 2000
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_only_from_env(cls, data: Any) -> Any:
+        # Env and TOML arrive merged; a secret present without its env variable came from the file.
+        if isinstance(data, dict):
+            for key in SECRET_KEYS:
+                env = _ENV_PREFIX + key.upper()
+                if data.get(key) is not None and not isinstance(data[key], SecretStr) and not _env_has(env):
+                    raise ValueError(
+                        f"{key} is a secret and must not be in config.toml: remove it and set {env} "
+                        f"or {key}_file = path of a file holding it"
+                    )
+        return data
+
+    @model_validator(mode="after")
+    def _auth_params_present(self) -> SalesforceSettings:
+        # Read `<key>_file` secrets now, so a missing file is a config error at start-up, not mid-cycle.
+        for key in SECRET_KEYS:
+            path = getattr(self, f"{key}_file")
+            if path is not None and getattr(self, key) is None:
+                try:
+                    object.__setattr__(self, key, SecretStr(path.read_text(encoding="utf-8").strip()))
+                except OSError as exc:
+                    raise ValueError(f"{key}_file: cannot read {path}: {exc.strerror}") from None
+        missing = [name for name in _REQUIRED[self.auth] if not getattr(self, name)]
+        if missing:
+            hints = [f"MSR_ENGAGE_SALESFORCE__{m.upper()}" if m in SECRET_KEYS else m for m in missing]
+            raise ValueError(f"auth = {self.auth!r} needs {', '.join(hints)}")
+        return self
+
+
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "jwt": ("client_id", "username", "private_key_file"),
+    "client_credentials": ("client_id", "client_secret"),
+    "refresh_token": ("client_id", "refresh_token"),
+}
