@@ -1,0 +1,409 @@
+"""The one door to the org: error classifier, retry policy, re-auth, circuit breaker, API budget.
+
+Every call the connector makes goes through `SalesforceClient`, never through simple-salesforce's
+per-object helpers (they can loop on a dead session, upstream issue #804). simple-salesforce holds the
+session and builds URLs; we classify its errors in `classify` and retry in exactly one tenacity policy.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import requests
+import structlog
+import tenacity
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceError
+from simple_salesforce.util import exception_handler
+
+from connector.config.salesforce import ObjectMapping, SalesforceSettings
+from connector.errors import (
+    ApiLimitError,
+    AuthError,
+    BudgetExceededError,
+    MappingError,
+    MsrEngageError,
+    QueryLocatorError,
+    QueryTimeoutError,
+    SalesforceRequestError,
+    SessionExpiredError,
+    TransientError,
+)
+from connector.sf.auth import Token, build_session, fetch_token
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+RETRY_STATUSES = frozenset({406, 420, 429})
+# Codes that mean the mapping (or the integration user's permissions) is wrong: retrying cannot help.
+CONFIG_CODES = frozenset(
+    {
+        "INVALID_FIELD",
+        "INVALID_FIELD_FOR_INSERT_UPDATE",
+        "MALFORMED_QUERY",
+        "INVALID_TYPE",
+        "NOT_FOUND",
+        "INSUFFICIENT_ACCESS",
+        "INSUFFICIENT_ACCESS_OR_READONLY",
+        "API_DISABLED_FOR_ORG",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    """Daily API requests used and allowed, from `Sforce-Limit-Info: api-usage=used/total`."""
+
+    used: int
+    total: int
+
+    @property
+    def share(self) -> float:
+        """Used share of the org's daily limit (0..1)."""
+        return self.used / self.total if self.total else 0.0
+
+
+@dataclass
+class Breaker:
+    """Opened by REQUEST_LIMIT_EXCEEDED; `open_until` is plain data the caller may persist and restore."""
+
+    open_until: datetime | None = None
+
+    def is_open(self, now: datetime) -> bool:
+        """Whether calls must wait (until `open_until`)."""
+        return self.open_until is not None and now < self.open_until
+
+    def trip(self, now: datetime, cooldown: timedelta) -> datetime:
+        """Open the breaker for `cooldown` from `now`; return when it closes."""
+        self.open_until = now + cooldown
+        return self.open_until
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter; tests pass `sleep` that does not sleep."""
+
+    attempts: int = 6
+    initial: float = 1.0
+    maximum: float = 60.0
+    jitter: float = 1.0
+
+
+def error_body(body: Any) -> tuple[str, str]:
+    """(errorCode, message) from a Salesforce error body (a JSON list, an OAuth dict or text)."""
+    if isinstance(body, list) and body and isinstance(body[0], Mapping):
+        return str(body[0].get("errorCode", "")), str(body[0].get("message", ""))
+    if isinstance(body, Mapping):
+        code = body.get("errorCode") or body.get("error") or ""
+        return str(code), str(body.get("message") or body.get("error_description") or "")
+    return "", str(body or "")[:300]
+
+
+def classify(status: int, body: Any, hints: Mapping[str, str] | None = None) -> MsrEngageError:
+    """The one mapping from an HTTP status and Salesforce errorCode to our error tree."""
+    code, message = error_body(body)
+    said = f"HTTP {status} {code}: {message}".strip()
+    if status == 401 or code == "INVALID_SESSION_ID":
+        return SessionExpiredError(said)
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        return ApiLimitError(said)
+    if code == "QUERY_TIMEOUT":
+        return QueryTimeoutError(said)
+    if code == "INVALID_QUERY_LOCATOR":
+        return QueryLocatorError(said)
+    if status >= 500 or status in RETRY_STATUSES or code in ("UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"):
+        return TransientError(said)
+    if code in CONFIG_CODES or status == 404:
+        keys = keys_named_in(message, hints or {})
+        fix = f"fix {' or '.join(keys)}" if keys else "check [salesforce.objects] and the user's permissions"
+        return MappingError(f"Salesforce: {said} ({fix}; `msr-engage check` lists every problem)")
+    return SalesforceRequestError(f"Salesforce: {said}", code, status)
+
+
+def mapping_hints(objects: ObjectMapping) -> dict[str, str]:
+    """API name → mapping key, e.g. `Contact.Lead_Score__c` → `salesforce.objects.contact.score`."""
+    hints: dict[str, str] = {}
+    for group, fields in objects:
+        obj = fields.object
+        hints[obj] = f"salesforce.objects.{group}.object"
+        for key, value in fields:
+            if key != "object" and isinstance(value, str) and value[:1].isupper():
+                hints[f"{obj}.{value}"] = f"salesforce.objects.{group}.{key}"
+    return hints
+
+
+def keys_named_in(message: str, hints: Mapping[str, str]) -> list[str]:
+    """The mapping keys whose API names appear in an error message (field keys before object keys)."""
+    entities = {name for name in hints if "." not in name and _mentions(message, name)}
+    found = [
+        key
+        for name, key in hints.items()
+        if "." in name
+        and _mentions(message, name.split(".", 1)[1])
+        and (not entities or name.split(".", 1)[0] in entities)
+    ]
+    return found or [hints[name] for name in sorted(entities)]
+
+
+def _mentions(message: str, name: str) -> bool:
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", message) is not None
+
+
+def budget_problem(
+    start: ApiUsage | None, current: ApiUsage | None, max_run_share: float, max_org_share: float
+) -> str | None:
+    """Why a cycle must stop now (None: go on). `start` is the usage when the cycle began."""
+    if current is None:
+        return None
+    if current.total and current.used >= max_org_share * current.total:
+        return f"org has used {current.used}/{current.total} daily API calls (≥ {max_org_share:.0%})"
+    if start is not None:
+        left = start.total - start.used
+        run = current.used - start.used
+        if run > max_run_share * left:
+            return f"this cycle used {run} API calls, more than {max_run_share:.0%} of the {left} left today"
+    return None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SalesforceClient:
+    """An authenticated org: every REST call, with classification, retries, re-auth and budget guards."""
+
+    def __init__(
+        self,
+        settings: SalesforceSettings,
+        *,
+        session: requests.Session | None = None,
+        login: Callable[[requests.Session], Token] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = _utcnow,
+        retry: RetryPolicy = RetryPolicy(),
+        breaker_open_until: datetime | None = None,
+    ) -> None:
+        self.settings = settings
+        self.session = session if session is not None else build_session(settings)
+        self._login = login or (lambda s: fetch_token(settings, s))
+        self._sleep = sleep
+        self._clock = clock
+        self._retry = retry
+        self.breaker = Breaker(breaker_open_until)
+        self.hints = mapping_hints(settings.objects)
+        self.usage: ApiUsage | None = None
+        self.calls = 0  # HTTP requests sent to the org (metrics; login not included)
+        self.logins = 0
+        self._sf: Salesforce | None = None
+        self._in_cycle = False
+        self._cycle_start: ApiUsage | None = None
+
+    # -- session --------------------------------------------------------------------------------
+    def connect(self) -> None:
+        """Log in (again) and hand the fresh session to simple-salesforce."""
+        token = self._retrying(idempotent=True)(self._login, self.session)
+        self.logins += 1
+        self._sf = Salesforce(
+            session_id=token.access_token.get_secret_value(),
+            instance_url=token.instance_url,
+            session=self.session,
+            version=self.settings.api_version,
+            object_pairs_hook=dict,
+        )
+
+    @property
+    def base_url(self) -> str:
+        """`https://{instance}/services/data/vXX.X/` of the current session."""
+        return str(self._session_sf().base_url)
+
+    def _session_sf(self) -> Salesforce:
+        if self._sf is None:
+            self.connect()
+        assert self._sf is not None  # connect() sets it or raises
+        return self._sf
+
+    # -- cycles and budget ----------------------------------------------------------------------
+    def start_cycle(self) -> None:
+        """Begin a sync cycle: refuse while the breaker is open, then guard this cycle's API budget."""
+        self._check_breaker(log_skip=True)
+        self._in_cycle = True
+        self._cycle_start = self.usage
+
+    def end_cycle(self) -> None:
+        """End the cycle's budget guard (check/discover run unguarded)."""
+        self._in_cycle = False
+        self._cycle_start = None
+
+    def _check_breaker(self, log_skip: bool = False) -> None:
+        now = self._clock()
+        if self.breaker.is_open(now):
+            until = self.breaker.open_until
+            if log_skip:
+                log.warning("sf_cycle_skipped", reason="api_limit_breaker_open", retry_at=until)
+            raise ApiLimitError(f"Salesforce API limit reached; calls paused until {until}", until)
+
+    def _check_budget(self) -> None:
+        if not self._in_cycle:
+            return
+        if self._cycle_start is None:
+            self._cycle_start = self.usage
+        problem = budget_problem(
+            self._cycle_start, self.usage, self.settings.max_run_share, self.settings.max_org_share
+        )
+        if problem:
+            log.warning("sf_budget_stop", reason=problem)
+            raise BudgetExceededError(f"stopping this cycle early: {problem}")
+
+    # -- the one call path ----------------------------------------------------------------------
+    def call(self, op: Callable[[Salesforce], T], *, idempotent: bool) -> T:
+        """Run `op` against the session: classify errors, retry transient ones, re-auth once."""
+        self._check_breaker()
+        self._check_budget()
+        reauthed = False
+        while True:
+            try:
+                result: T = self._retrying(idempotent)(self._once, op)
+            except SessionExpiredError:
+                if reauthed:
+                    raise AuthError(
+                        "Salesforce rejected a freshly issued session (INVALID_SESSION_ID twice in a row): "
+                        "check the connected app's session policy and IP restrictions for the integration "
+                        "user"
+                    ) from None
+                reauthed = True
+                log.info("sf_reauthenticate", reason="INVALID_SESSION_ID")
+                self.connect()
+            else:
+                return result
+
+    def _once(self, op: Callable[[Salesforce], T]) -> T:
+        sf = self._session_sf()
+        self.calls += 1
+        try:
+            return op(sf)
+        except SalesforceError as exc:
+            error = classify(exc.status, exc.content, self.hints)
+        except requests.RequestException as exc:
+            error = TransientError(f"network: {type(exc).__name__}")
+        finally:
+            self._note_usage(sf)
+        if isinstance(error, ApiLimitError):
+            until = self.breaker.trip(
+                self._clock(), timedelta(seconds=self.settings.breaker_cooldown_seconds)
+            )
+            error.open_until = until
+            log.error("sf_api_limit", retry_at=until, usage=self.usage)
+        raise error
+
+    def _note_usage(self, sf: Salesforce) -> None:
+        usage = sf.api_usage.get("api-usage") if sf.api_usage else None
+        if usage is not None:
+            self.usage = ApiUsage(int(usage.used), int(usage.total))
+
+    def _retrying(self, idempotent: bool) -> tenacity.Retrying:
+        # Writes that are not idempotent (creating a bulk job) must not run twice on a lost answer.
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(TransientError) if idempotent else tenacity.retry_never,
+            wait=tenacity.wait_exponential_jitter(
+                initial=self._retry.initial, max=self._retry.maximum, jitter=self._retry.jitter
+            ),
+            stop=tenacity.stop_after_attempt(self._retry.attempts),
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=_log_retry,
+        )
+
+    # -- REST helpers (all through `call`) -------------------------------------------------------
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET `path` below `/services/data/vXX.X/`; parsed JSON."""
+        return self.call(
+            lambda sf: sf.restful(path, params=dict(params or {}), method="GET"), idempotent=True
+        )
+
+    def send(self, method: str, path: str, body: Any = None, *, idempotent: bool) -> Any:
+        """Send a JSON body to `path` below `/services/data/vXX.X/`; parsed JSON (None when empty)."""
+        return self.call(lambda sf: sf.restful(path, method=method, json=body), idempotent=idempotent)
+
+    def send_raw(
+        self, method: str, path: str, *, data: str | None = None, content_type: str = "text/csv"
+    ) -> str:
+        """Send/receive a non-JSON body (Bulk 2.0 CSV); the response text."""
+
+        def op(sf: Salesforce) -> str:
+            headers = {**sf.headers, "Content-Type": content_type, "Accept": content_type}
+            response = self.session.request(
+                method, sf.base_url + path, headers=headers, data=data.encode() if data else None
+            )
+            info = response.headers.get("Sforce-Limit-Info")
+            if info:
+                sf.api_usage = Salesforce.parse_api_usage(info)
+            if response.status_code >= 300:
+                exception_handler(response, name=path)
+            return response.text
+
+        return self.call(op, idempotent=True)
+
+    def query_page(self, soql: str, *, include_deleted: bool = True) -> Any:
+        """The first page of a SOQL query (`queryAll` by default, so deleted rows are seen)."""
+        return self.call(lambda sf: sf.query(soql, include_deleted=include_deleted), idempotent=True)
+
+    def next_page(self, next_records_url: str) -> Any:
+        """The page a `nextRecordsUrl` points at."""
+        return self.call(lambda sf: sf.query_more(next_records_url, identifier_is_url=True), idempotent=True)
+
+    def query_pages(self, soql: str, *, include_deleted: bool = True) -> Iterator[list[dict[str, Any]]]:
+        """Every page of a query, following `nextRecordsUrl` lazily."""
+        page = self.query_page(soql, include_deleted=include_deleted)
+        while True:
+            yield [_plain(record) for record in page.get("records", [])]
+            if page.get("done", True) or not page.get("nextRecordsUrl"):
+                return
+            page = self.next_page(page["nextRecordsUrl"])
+
+    def count(self, soql: str) -> int:
+        """`totalSize` of a `SELECT COUNT() ...` query."""
+        return int(self.query_page(soql).get("totalSize", 0))
+
+    def describe_global(self) -> dict[str, Any]:
+        """`GET sobjects/`: every object the user can see."""
+        return dict(self.get("sobjects/") or {})
+
+    def describe(self, object_name: str) -> dict[str, Any]:
+        """`GET sobjects/{object}/describe/`: fields, types and permissions."""
+        return dict(self.get(f"sobjects/{object_name}/describe/") or {})
+
+    def limits(self) -> dict[str, Any]:
+        """`GET limits/`: the org's limits, `DailyApiRequests` among them."""
+        return dict(self.get("limits/") or {})
+
+
+def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record without Salesforce's `attributes` block (nested relationship records too)."""
+    return {
+        key: (_plain(value) if isinstance(value, Mapping) else value)
+        for key, value in record.items()
+        if key != "attributes"
+    }
+
+
+def _log_retry(state: tenacity.RetryCallState) -> None:
+    outcome = state.outcome
+    error = outcome.exception() if outcome is not None else None
+    log.warning(
+        "sf_retry",
+        attempt=state.attempt_number,
+        wait_seconds=round(state.next_action.sleep, 2) if state.next_action else None,
+        error=str(error)[:200],
+    )
+
+
+def connect(settings: SalesforceSettings, **kwargs: Any) -> SalesforceClient:
+    """Build a client for `settings` and log in now (so bad credentials fail at start-up)."""
+    client = SalesforceClient(settings, **kwargs)
+    client.connect()
+    return client
