@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from connector import paths
+from connector import bootstrap, jobs, paths, views
 from connector.config import Settings, load_settings
 from connector.errors import ConfigError, InputError, MsrEngageError
 from connector.log import configure_logging
@@ -19,8 +19,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-out = Console()
-err = Console(stderr=True)
+# Off a terminal rich would assume 80 columns and cut ids and dates; results must stay readable in files.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True)  # one problem, one line: never wrapped mid-sentence
 
 ConfigOption = Annotated[
     Path | None,
@@ -33,9 +34,136 @@ ConfigOption = Annotated[
 ]
 
 
+NowOption = Annotated[
+    str | None,
+    typer.Option(
+        "--now", help="Score as of this ISO time with zone (default: the current time).", show_default=False
+    ),
+]
+SkipOption = Annotated[
+    bool, typer.Option("--skip-invalid", help="Count and report bad lines instead of stopping at the first.")
+]
+EventsArg = Annotated[str, typer.Argument(help="NDJSON events file, or - for standard input.")]
+
+
 def settings_from(config: Path | None) -> Settings:
-    """Load settings from the given path or the default location."""
-    return load_settings(config if config is not None else paths.default_config_path())
+    """Load settings from the given path or the default location; no config at all is an error."""
+    path = config if config is not None else paths.default_config_path()
+    if path is None:
+        # Built-in defaults have no rules: scoring with them would silently give everyone nothing.
+        raise ConfigError(
+            "no config.toml found: pass --config PATH, set MSR_ENGAGE_CONFIG, or copy config.example.toml"
+            " to config.toml"
+        )
+    return load_settings(path)
+
+
+def _report_rejections(reader: object) -> None:
+    for rejection in getattr(reader, "rejected", []):
+        err.print(f"[yellow]skipped[/yellow] {rejection}", highlight=False)
+
+
+@app.command()
+def score(
+    events: EventsArg,
+    config: ConfigOption = None,
+    now: NowOption = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="ndjson (one object per contact) or table.")
+    ] = "ndjson",
+    skip_invalid: SkipOption = False,
+) -> None:
+    """Score an NDJSON events file without a ledger and print each contact's details."""
+    if fmt not in ("ndjson", "table"):
+        raise InputError(f"--format: must be ndjson or table, not {fmt!r}")
+    settings, moment = settings_from(config), bootstrap.clock(now)
+    with bootstrap.event_reader(events, skip_invalid=skip_invalid) as reader:
+        states = jobs.score_events(reader, settings, moment)
+    _report_rejections(reader)
+    if fmt == "table":
+        out.print(views.contacts_table(states, title=f"Scores as of {moment:%Y-%m-%d %H:%M} UTC"))
+    else:
+        for state in states:
+            typer.echo(views.state_json(state))
+
+
+@app.command()
+def ingest(events: EventsArg, skip_invalid: SkipOption = False) -> None:
+    """Append an NDJSON events file to the ledger; events already there are not added twice."""
+    with (
+        bootstrap.open_ledger() as ledger,
+        bootstrap.event_reader(events, skip_invalid=skip_invalid) as reader,
+    ):
+        result = ledger.append(reader)
+    _report_rejections(reader)
+    out.print(f"added {result.added}, duplicate {result.duplicates}, rejected {len(reader.rejected)}")
+
+
+@app.command()
+def rescore(
+    everyone: Annotated[
+        bool, typer.Option("--all", help="Re-score every contact, not only changed ones.")
+    ] = False,
+    config: ConfigOption = None,
+    now: NowOption = None,
+) -> None:
+    """Re-score contacts whose events changed (or all) and store their state in the ledger."""
+    settings, moment = settings_from(config), bootstrap.clock(now)
+    with bootstrap.open_ledger() as ledger, views.progress(err) as bar:
+        total = ledger.count_contacts() if everyone else len(ledger.dirty_contacts())
+        task = bar.add_task("re-scoring", total=total)
+        result = jobs.rescore(
+            ledger, settings, moment, everyone=everyone, progress=lambda n: bar.advance(task, n)
+        )
+    out.print(f"scored {result.scored} contacts, {result.changed} changed")
+
+
+@app.command()
+def explain(contact_id: str, config: ConfigOption = None, now: NowOption = None) -> None:
+    """Show every score line of one contact and the events behind it."""
+    settings, moment = settings_from(config), bootstrap.clock(now)
+    with bootstrap.open_ledger() as ledger:
+        state = jobs.explain(ledger, settings, contact_id, moment)
+    if state is None:
+        raise InputError(f"{contact_id}: no events for this contact in the ledger ({paths.ledger_path()})")
+    out.print(views.explain_table(state))
+
+
+@app.command()
+def simulate(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The proposed config.toml to preview.")],
+    current: Annotated[
+        Path | None, typer.Option("--current", help="The config in force (default: the usual lookup).")
+    ] = None,
+    now: NowOption = None,
+) -> None:
+    """Preview new rules against the whole ledger without writing: band shifts, medals, top changes."""
+    proposed, in_force, moment = load_settings(config), settings_from(current), bootstrap.clock(now)
+    with bootstrap.open_ledger() as ledger, views.progress(err) as bar:
+        task = bar.add_task("simulating", total=ledger.count_contacts())
+        result = jobs.simulate(ledger, in_force, proposed, moment, progress=lambda n: bar.advance(task, n))
+    for part in views.simulation_view(result):
+        out.print(part)
+
+
+@app.command()
+def demo(
+    rows: Annotated[int, typer.Option("--rows", help="How many contacts to show (hot first).")] = 25,
+) -> None:
+    """Score a bundled, seeded sample of MSR-shaped activity with the example rules and show who is hot."""
+    settings, moment = load_settings(paths.example_config()), bootstrap.clock()
+    folder = paths.state_home() / "demo"
+    result = jobs.run_demo(folder, settings, moment)
+    shown = views.hot_first(result.states)[:rows]
+    out.print(
+        views.contacts_table(shown, title=f"Top {len(shown)} of {len(result.states)} contacts, hot first")
+    )
+    out.print(f"Bands: {views.band_summary(result.states)}")
+    out.print(f"Events: {result.events_file}  ({result.events} events, {len(result.states)} contacts)")
+    out.print(f"Ledger: {result.ledger_file}")
+    top = shown[0].contact_id if shown else "CONTACT_ID"
+    example = "config.example.toml" if Path("config.example.toml").exists() else paths.example_config()
+    out.print(f"Why is {top} on top?  MSR_ENGAGE_HOME={folder} msr-engage explain {top} --config {example}")
 
 
 @app.command()

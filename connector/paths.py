@@ -28,3 +28,8 @@ def default_config_path() -> Path | None:
         return Path(named)
     local = Path("config.toml")
     return local if local.exists() else None
+
+
+def example_config() -> Path:
+    """The bundled config.example.toml (the admin's starting point, also used by the demo)."""
+    return Path(__file__).parent / "config.example.toml"

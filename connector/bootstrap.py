@@ -1,0 +1,58 @@
+"""The one place that builds real parts (clock, ledger, settings); commands get them from here."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from connector import paths
+from connector.errors import InputError
+from connector.events import Event, EventReader, parse_time
+from connector.ledger import Ledger
+
+
+def clock(now: str | None = None) -> datetime:
+    """`now` for one job: the given ISO time (with zone), else the current time, read once."""
+    if now is None:
+        return datetime.now(UTC)
+    try:
+        return parse_time(now)
+    except ValueError as exc:
+        raise InputError(f"--now: {str(exc).removeprefix('at: ')}") from None
+
+
+def open_ledger(path: Path | None = None) -> Ledger:
+    """The ledger in the state folder (or at `path`)."""
+    return Ledger(path or paths.ledger_path())
+
+
+@contextmanager
+def event_reader(source: str, *, skip_invalid: bool) -> Iterator[EventReader]:
+    """An EventReader over a file path or `-` (stdin); bad lines raise InputError unless skipped."""
+    stream: IO[str]
+    if source == "-":
+        stream, name = sys.stdin, "<stdin>"
+    else:
+        try:
+            stream = Path(source).open(encoding="utf-8")  # noqa: SIM115 - closed in finally below
+        except OSError as exc:
+            raise InputError(f"{source}: cannot open: {exc.strerror}") from None
+        name = source
+    try:
+        yield EventReader(stream, name, skip_invalid=skip_invalid)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: not UTF-8 text: {exc.reason}") from None
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+def read_all(reader: EventReader) -> list[Event]:
+    """All events of a reader (for commands that need them in memory)."""
+    return list(reader)

@@ -1,0 +1,77 @@
+"""Schema changes, only through named migrations applied once each, each in its own transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+
+def initial() -> str:
+    # Events are clustered by contact so a full re-score is one ordered scan; (contact_id, id) as key
+    # makes appends idempotent by event id without a second index. Order within a contact is by `at`,
+    # which the scorer sorts anyway (a contact has tens of events, not millions).
+    return """
+        CREATE TABLE events (
+            contact_id TEXT NOT NULL,
+            id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            at INTEGER NOT NULL,          -- microseconds since the Unix epoch, UTC
+            attrs TEXT NOT NULL,          -- JSON object
+            PRIMARY KEY (contact_id, id)
+        ) WITHOUT ROWID;
+        -- Contacts whose events changed since their last re-score (filled by the trigger, so a
+        -- duplicate that was ignored marks nothing).
+        CREATE TABLE dirty (contact_id TEXT PRIMARY KEY) WITHOUT ROWID;
+        CREATE TRIGGER events_mark_dirty AFTER INSERT ON events
+        BEGIN
+            INSERT OR IGNORE INTO dirty (contact_id) VALUES (new.contact_id);
+        END;
+        CREATE TABLE contact_state (
+            contact_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            score INTEGER,
+            band TEXT,
+            medal TEXT,
+            first_qualified_on TEXT,
+            first_placed_on TEXT,
+            last_activity_on TEXT,
+            lines TEXT NOT NULL DEFAULT '{}',  -- JSON: rule name -> points now
+            scored_at TEXT NOT NULL
+        );
+        CREATE TABLE cursors (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """
+
+
+# Each migration is a named function returning its SQL; the list order is the apply order.
+MIGRATIONS: list[Callable[[], str]] = [initial]
+
+
+def migrate(db: sqlite_utils.Database, migrations: list[Callable[[], str]] = MIGRATIONS) -> list[str]:
+    """Apply the migrations not applied yet, in order, each in one transaction; return their names."""
+    db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {row[0] for row in db.execute("SELECT name FROM migrations").fetchall()}
+    applied: list[str] = []
+    for migration in migrations:
+        name = migration.__name__
+        if name in done:
+            continue
+        stamp = datetime.now(UTC).isoformat()
+        # executescript commits whatever is pending first, so the transaction is spelled out inside the
+        # script: the schema change and its bookkeeping row land together or not at all.
+        script = f"BEGIN;\n{migration()};\nINSERT INTO migrations VALUES ('{name}', '{stamp}');\nCOMMIT;"
+        try:
+            db.conn.executescript(script)
+        except sqlite3.Error:
+            if db.conn.in_transaction:
+                db.conn.rollback()
+            raise
+        applied.append(name)
+    return applied

@@ -1,0 +1,165 @@
+"""Rich renderings of scoring results for the terminal. Presentation only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from connector.events import format_time
+from connector.scoring import Band, ContactState
+from connector.scoring.simulate import BANDS_HOT_FIRST, Simulation
+
+_BAND_STYLE = {Band.HOT: "bold red", Band.WARM: "dark_orange", Band.LUKEWARM: "yellow", Band.COLD: "cyan"}
+_RANK = {Band.HOT: 0, Band.WARM: 1, Band.LUKEWARM: 2, Band.COLD: 3}
+
+
+def _day(value: date | None) -> str:
+    return value.isoformat() if value else "—"
+
+
+def hot_first(states: Iterable[ContactState]) -> list[ContactState]:
+    """Hot first, then by score (high to low); contacts with empty details last."""
+    return sorted(
+        states,
+        key=lambda s: (
+            _RANK.get(s.details.band, 4) if s.details.band else 4,
+            -(s.details.score or 0),
+            s.contact_id,
+        ),
+    )
+
+
+def contacts_table(states: Iterable[ContactState], title: str = "Contacts") -> Table:
+    """One row per contact: score, band, medal and the two first dates."""
+    table = Table(title=title, title_justify="left")
+    for name, justify in (
+        ("contact", "left"),
+        ("kind", "left"),
+        ("score", "right"),
+        ("band", "left"),
+        ("medal", "left"),
+        ("first qualified", "left"),
+        ("first placed", "left"),
+        ("last activity", "left"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for s in hot_first(states):
+        d = s.details
+        band = f"[{_BAND_STYLE[d.band]}]{d.band.value}[/]" if d.band else "—"
+        table.add_row(
+            s.contact_id,
+            s.kind.value.replace("_", " "),
+            "—" if d.score is None else str(d.score),
+            band,
+            d.medal.value if d.medal else "—",
+            _day(d.first_qualified_on),
+            _day(d.first_placed_on),
+            _day(s.last_activity_on),
+        )
+    return table
+
+
+def state_json(state: ContactState) -> str:
+    """One NDJSON object for a contact's recruitment details."""
+    d = state.details
+    return json.dumps(
+        {
+            "contact_id": state.contact_id,
+            "kind": state.kind.value,
+            "score": d.score,
+            "band": d.band.value if d.band else None,
+            "medal": d.medal.value if d.medal else None,
+            "first_qualified_on": d.first_qualified_on.isoformat() if d.first_qualified_on else None,
+            "first_placed_on": d.first_placed_on.isoformat() if d.first_placed_on else None,
+            "last_activity_on": state.last_activity_on.isoformat() if state.last_activity_on else None,
+            "lines": state.rule_points(),
+        }
+    )
+
+
+def explain_table(state: ContactState) -> Table:
+    """Every score line with its points now, cap, expiry and the events behind it."""
+    d = state.details
+    band = d.band.value if d.band else "—"
+    score = "—" if d.score is None else d.score
+    medal = d.medal.value if d.medal else "—"
+    kind = state.kind.value.replace("_", " ")
+    title = (
+        f"{state.contact_id} ({kind}): score {score}, band {band}, medal {medal},"
+        f" first qualified {_day(d.first_qualified_on)}, first placed {_day(d.first_placed_on)}"
+    )
+    table = Table(title=title, title_justify="left", show_lines=True)
+    table.add_column("line")
+    table.add_column("points", justify="right")
+    table.add_column("note")
+    table.add_column("events (time UTC: points, status, counts until)")
+    for line in state.lines:
+        notes = []
+        if line.capped:
+            notes.append("capped at max_points")
+        if line.expires_on:
+            notes.append(f"next expiry {line.expires_on.isoformat()}")
+        events = "\n".join(
+            f"{format_time(e.at)}: {e.points:+d} {e.status}"
+            + (f" until {e.expires_on.isoformat()}" if e.expires_on else "")
+            for e in line.events
+        )
+        table.add_row(line.name, f"{line.points:+d}", "; ".join(notes), events)
+    if not state.lines:
+        table.add_row("(no lines)", "0", "no event matched a rule with points", "")
+    return table
+
+
+def simulation_view(sim: Simulation) -> list[str | Table]:
+    """Band shift matrix, medal changes and the largest score changes, each under a heading line."""
+    matrix = Table()
+    matrix.add_column("from \\ to")
+    for band in BANDS_HOT_FIRST:
+        matrix.add_column(band, justify="right")
+    for source in BANDS_HOT_FIRST:
+        matrix.add_row(source, *(str(sim.band_shifts.get((source, target), 0)) for target in BANDS_HOT_FIRST))
+    medals = Table()
+    medals.add_column("from")
+    medals.add_column("to")
+    medals.add_column("contacts", justify="right")
+    for (old, new), count in sorted(sim.medal_changes.items()):
+        medals.add_row(old, new, str(count))
+    largest = Table()
+    for name in ("contact", "now", "proposed", "change"):
+        largest.add_column(name, justify="left" if name == "contact" else "right")
+    for change in sim.largest:
+        largest.add_row(change.contact_id, str(change.before), str(change.after), f"{change.delta:+d}")
+    return [
+        f"Band shifts ({sim.contacts} contacts, {sim.changed} would change)",
+        matrix,
+        f"Medal changes (lowered: {sim.medals_lowered}; medals are never lowered)",
+        medals,
+        f"Largest score changes (top {len(sim.largest)})",
+        largest,
+    ]
+
+
+def progress(console: Console) -> Progress:
+    """A progress bar on stderr for long jobs (re-score, simulate)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def band_summary(states: Iterable[ContactState]) -> str:
+    """'hot 41 · warm 32 · ...' counts, hot first, with empty details last."""
+    counts: dict[str, int] = {}
+    for s in states:
+        key = s.details.band.value if s.details.band else "empty"
+        counts[key] = counts.get(key, 0) + 1
+    return " · ".join(f"{name} {counts.get(name, 0)}" for name in BANDS_HOT_FIRST)

@@ -1,0 +1,114 @@
+"""The ledger on real SQLite: migrations, idempotent appends, cursors with events, dirty tracking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connector.events import Event, make_event
+from connector.ledger import MIGRATIONS, Ledger, StateRow, from_micros, to_micros
+
+T0 = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
+
+
+def events(n: int, contact: str = "003A") -> list[Event]:
+    return [
+        make_event(contact, "email.opened", T0 + timedelta(minutes=i), {"message_id": f"m{i}"})
+        for i in range(n)
+    ]
+
+
+def test_migrations_are_named_and_applied_once(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    Ledger(path).close()
+    with Ledger(path) as ledger:
+        names = [row[0] for row in ledger.db.execute("SELECT name FROM migrations")]
+    assert names == [m.__name__ for m in MIGRATIONS]
+    assert ledger.path == path
+
+
+def test_append_is_idempotent_by_event_id(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        first = ledger.append(events(5))
+        again = ledger.append(events(5) + events(2, "003B"))
+        assert (first.added, first.duplicates) == (5, 0)
+        assert (again.added, again.duplicates) == (2, 5)
+        assert ledger.count_events() == 7
+
+
+def test_events_round_trip_exactly(tmp_path: Path) -> None:
+    original = make_event("003A", "web.visit", T0.replace(microsecond=123456), {"pages": 3, "url": "/é"})
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.append([original])
+        assert ledger.events_of(["003A"]) == {"003A": [original]}
+        assert list(ledger.scan()) == [("003A", [original])]
+
+
+def test_only_contacts_with_new_events_become_dirty(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.append(events(3, "003A") + events(1, "003B"))
+        ledger.clear_dirty(["003A", "003B"])
+        ledger.append(events(3, "003A") + events(1, "003C"))  # 003A's are duplicates
+        assert ledger.dirty_contacts() == ["003C"]
+
+
+def test_cursor_moves_only_with_its_events(tmp_path: Path) -> None:
+    def failing() -> Iterator[Event]:
+        yield from events(3)
+        raise RuntimeError("source broke mid-read")
+
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.append(events(1), cursors={"org": "2026-03-01T00:00:00Z"})
+        with pytest.raises(RuntimeError):
+            ledger.append(failing(), cursors={"org": "2026-03-02T00:00:00Z"})
+        assert ledger.cursor("org") == "2026-03-01T00:00:00Z"
+        assert ledger.count_events() == 1
+
+
+def test_states_are_stored_and_read_back(tmp_path: Path) -> None:
+    row = StateRow(
+        "003A", "candidate", 55, "warm", "silver", "2026-03-02", None, "2026-03-10", {"intake": 30}
+    )
+    with Ledger(tmp_path / "l.db") as ledger:
+        assert ledger.save_states([row], T0) == 1
+        assert ledger.states(["003A", "003Z"]) == {"003A": row}
+        assert ledger.states() == {"003A": row}
+
+
+def test_meta_values_persist(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.set_meta("org_id", "00D000000000001")
+    with Ledger(tmp_path / "l.db") as ledger:
+        assert ledger.meta("org_id") == "00D000000000001"
+
+
+@given(st.integers(-(2**40), 2**52))
+def test_micros_round_trip(value: int) -> None:
+    assert to_micros(from_micros(value)) == value
+
+
+ids = st.text(alphabet="ABC", min_size=1, max_size=2)
+stamps = st.integers(0, 10_000).map(lambda m: T0 + timedelta(minutes=m))
+generated = st.builds(lambda c, t, k: make_event(c, k, t), ids, stamps, st.sampled_from(["a", "b"]))
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(generated, max_size=30), st.randoms())
+def test_ingest_twice_in_any_order_equals_ingest_once(
+    tmp_path: Path, batch: list[Event], rnd: object
+) -> None:
+    path = tmp_path / f"p{abs(hash(tuple(e.id for e in batch)))}.db"
+    shuffled = batch[:]
+    rnd.shuffle(shuffled)  # type: ignore[attr-defined]
+    with Ledger(path) as ledger:
+        ledger.append(batch)
+        second = ledger.append(shuffled)
+        assert second.added == 0
+        assert ledger.count_events() == len({(e.contact_id, e.id) for e in batch})
+    for leftover in tmp_path.glob(f"{path.name}*"):
+        leftover.unlink()
