@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 import responses
+import structlog
 from pydantic import SecretStr
 
 from connector.config.salesforce import SalesforceSettings
@@ -22,6 +23,14 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 def limit_header(used: int, total: int = 15000) -> dict[str, str]:
     """A Sforce-Limit-Info header as the org sends it."""
     return {"Sforce-Limit-Info": f"api-usage={used}/{total}"}
+
+
+@pytest.fixture(autouse=True)
+def _default_logging() -> Iterator[None]:
+    """Undo any `main()` logging setup: it binds the stderr of a test that has ended."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture
