@@ -50,8 +50,52 @@ def initial() -> str:
     """
 
 
+def sync_tables() -> str:
+    """What the org shows, change-detection hashes, dead letters and the cycle log (the sync daemon)."""
+    return """
+        -- The recruitment details the org last showed or confirmed, per contact: the diff base for writes.
+        CREATE TABLE org_details (
+            contact_id TEXT PRIMARY KEY,
+            score INTEGER,
+            band TEXT,
+            medal TEXT,
+            first_qualified_on TEXT,
+            first_placed_on TEXT,
+            lines TEXT NOT NULL DEFAULT '{}',  -- JSON: rule name -> points the org's score line shows
+            confirmed_at TEXT NOT NULL
+        );
+        -- Hash of a record's watched fields, so SystemModstamp noise and our own writes give no events.
+        CREATE TABLE record_hashes (
+            source TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            PRIMARY KEY (source, record_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE dead_letters (
+            id INTEGER PRIMARY KEY,
+            contact_id TEXT NOT NULL,
+            object TEXT NOT NULL,
+            key_field TEXT NOT NULL,
+            key_value TEXT NOT NULL,
+            payload TEXT NOT NULL,            -- JSON of the absolute values that were refused
+            error_code TEXT NOT NULL,
+            message TEXT NOT NULL,
+            failed_at TEXT NOT NULL
+        );
+        CREATE INDEX dead_letters_contact ON dead_letters (contact_id);
+        CREATE TABLE cycles (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,               -- poll, daily, backfill
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,             -- running, ok, stopped, failed
+            summary TEXT NOT NULL DEFAULT '{}'
+        );
+    """
+
+
 # Each migration is a named function returning its SQL; the list order is the apply order.
-MIGRATIONS: list[Callable[[], str]] = [initial]
+MIGRATIONS: list[Callable[[], str]] = [initial, sync_tables]
 
 
 def migrate(db: sqlite_utils.Database, migrations: list[Callable[[], str]] = MIGRATIONS) -> list[str]:

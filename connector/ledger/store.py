@@ -116,7 +116,7 @@ class Ledger:
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
-                f"SELECT contact_id, id, kind, at, attrs FROM events WHERE contact_id IN ({marks})",  # noqa: S608 - placeholders only
+                f"SELECT contact_id, id, kind, at, attrs FROM events WHERE contact_id IN ({marks})",
                 chunk,
             )
             for row in rows:

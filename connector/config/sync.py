@@ -1,0 +1,124 @@
+"""`[sync]` (schedule and safety rails) and `[[sources.salesforce]]` (how org records become events).
+
+Each source reads one object in time windows; each of its `events` entries turns a record into an event
+when the record's `time` field has a value and its `only_if` conditions hold. The defaults read MSR's
+job applications, e-mail engagement, appointments and the contacts themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+
+from connector.config.salesforce import ObjectMapping
+from connector.config.scoring import Strict, WhereValue
+
+
+class EventSpec(Strict):
+    """How one record becomes one event."""
+
+    kind: Annotated[str, Field(min_length=1)]
+    time: str  # field path holding the event time; a record without a value gives no event
+    only_if: dict[str, WhereValue] = Field(default_factory=dict)  # field path -> required value(s)
+    attrs: dict[str, str] = Field(default_factory=dict)  # event attribute -> field path
+
+
+class Recipients(Strict):
+    """Where a record's contacts live when they are not a field of it (e-mail → its relations)."""
+
+    object: str = "EmailMessageRelation"
+    parent: str = "EmailMessageId"
+    contact: str = "RelationId"
+    where: str = "RelationType IN ('ToAddress', 'CcAddress', 'BccAddress')"
+
+
+class History(Strict):
+    """Read the field-history object for `field`, so every transition A→B→C becomes an event."""
+
+    field: str
+    object: str = ""  # default: the org's naming ({Obj}History, or {Name}__History for custom objects)
+    kind: str = "application.step"
+    attr: str = "step"
+
+
+class OrgSource(Strict):
+    """One object polled from the org."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9_]+$")]
+    object: str
+    contact: str = ""  # field path to the contact id; empty when `recipients` says where they are
+    recipients: Recipients | None = None
+    watched: tuple[str, ...]
+    events: tuple[EventSpec, ...] = ()
+    history: History | None = None
+    where: str = ""  # extra SOQL condition
+
+    @field_validator("watched")
+    @classmethod
+    def _some_watched(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one field to watch for changes")
+        return value
+
+
+class SyncSettings(Strict):
+    """`[sync]`: the daemon's schedule and safety rails."""
+
+    poll_interval_seconds: Annotated[int, Field(ge=10)] = 120
+    # Local time (scoring.timezone) of the daily pass that lands expiry and inactivity penalties.
+    daily_pass_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "02:00"  # noqa: S105
+    max_change_share: Annotated[float, Field(gt=0, le=1)] = 0.20
+    health_host: str = "127.0.0.1"
+    health_port: Annotated[int, Field(ge=0, le=65535)] = 9464  # 0 switches the endpoint off
+    anonymised_field: str = ""  # a Contact checkbox meaning "erase this contact" (besides deletion)
+
+
+def default_sources(m: ObjectMapping) -> tuple[OrgSource, ...]:
+    """MSR's sources, with the object and field names of the mapping."""
+    app, c = m.application, m.contact
+    return (
+        OrgSource(
+            name="contacts",
+            object=c.object,
+            contact="Id",
+            watched=(c.record_type, c.tracking_consent, c.medal, c.first_qualified_on, c.first_placed_on),
+        ),
+        OrgSource(
+            name="applications",
+            object=app.object,
+            contact=app.contact,
+            watched=(app.step,),
+            events=(
+                EventSpec(
+                    kind="application.step",
+                    time="SystemModstamp",
+                    attrs={"step": app.step, "job_id": app.job, "application_id": "Id"},
+                ),
+            ),
+        ),
+        OrgSource(
+            name="emails",
+            object="EmailMessage",
+            recipients=Recipients(),
+            watched=("FirstOpenedDate", "FirstLinkClickedDate", "HasReply"),
+            events=(
+                EventSpec(kind="email.opened", time="FirstOpenedDate", attrs={"message_id": "Id"}),
+                EventSpec(kind="email.clicked", time="FirstLinkClickedDate", attrs={"message_id": "Id"}),
+                EventSpec(
+                    kind="email.replied",
+                    time="LastModifiedDate",
+                    only_if={"HasReply": True},
+                    attrs={"message_id": "Id"},
+                ),
+            ),
+            where="Incoming = false",
+        ),
+        OrgSource(
+            name="appointments",
+            object="Event",
+            contact="WhoId",
+            watched=("WhoId", "StartDateTime"),
+            events=(EventSpec(kind="appointment.made", time="CreatedDate", attrs={"event_id": "Id"}),),
+        ),
+    )

@@ -1,0 +1,206 @@
+"""The sync daemon's bookkeeping in the ledger: org-shown details, record hashes, dead letters, cycles."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from connector.ledger.store import Ledger, StateRow
+
+_IN_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class OrgRow:
+    """The recruitment details a contact shows in the org (read from it, or confirmed by our write)."""
+
+    contact_id: str
+    score: int | None = None
+    band: str | None = None
+    medal: str | None = None
+    first_qualified_on: str | None = None
+    first_placed_on: str | None = None
+    lines: Mapping[str, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A write the org refused for good, kept until an operator retries it."""
+
+    id: int
+    contact_id: str
+    object: str
+    key_field: str
+    key_value: str
+    payload: Mapping[str, Any]
+    error_code: str
+    message: str
+    failed_at: str
+
+
+def _chunks(ids: Sequence[str]) -> Iterable[tuple[Sequence[str], str]]:
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        yield chunk, ",".join("?" * len(chunk))
+
+
+def record_hashes(ledger: Ledger, source: str, record_ids: Iterable[str]) -> dict[str, str]:
+    """Stored hashes of the given records of one source."""
+    found: dict[str, str] = {}
+    for chunk, marks in _chunks(list(record_ids)):
+        sql = f"SELECT record_id, hash FROM record_hashes WHERE source = ? AND record_id IN ({marks})"
+        found.update(ledger.db.execute(sql, [source, *chunk]).fetchall())
+    return found
+
+
+def save_hashes(ledger: Ledger, source: str, hashes: Mapping[str, str]) -> None:
+    """Remember the watched-field hashes of records just read."""
+    with ledger.db.conn:
+        ledger.db.conn.executemany(
+            "INSERT OR REPLACE INTO record_hashes (source, record_id, hash) VALUES (?, ?, ?)",
+            [(source, rid, h) for rid, h in hashes.items()],
+        )
+
+
+def _org_row(raw: Sequence[Any]) -> OrgRow:
+    cid, score, band, medal, fq, fp, lines, _confirmed = raw
+    return OrgRow(cid, score, band, medal, fq, fp, json.loads(lines))
+
+
+def org_rows(ledger: Ledger, contact_ids: Iterable[str] | None = None) -> dict[str, OrgRow]:
+    """What the org shows for the given contacts (all when None)."""
+    if contact_ids is None:
+        return {r.contact_id: r for r in map(_org_row, ledger.db.execute("SELECT * FROM org_details"))}
+    found: dict[str, OrgRow] = {}
+    for chunk, marks in _chunks(list(contact_ids)):
+        for raw in ledger.db.execute(f"SELECT * FROM org_details WHERE contact_id IN ({marks})", chunk):
+            row = _org_row(raw)
+            found[row.contact_id] = row
+    return found
+
+
+def save_org_rows(ledger: Ledger, rows: Iterable[OrgRow], at: datetime, *, keep_lines: bool = False) -> None:
+    """Record what the org shows; with `keep_lines`, score lines already known are kept (a contact read
+    shows the fields, not the child lines)."""
+    stamp = at.astimezone(UTC).isoformat()
+    rows = list(rows)
+    known = org_rows(ledger, [r.contact_id for r in rows]) if keep_lines else {}
+    with ledger.db.conn:
+        ledger.db.conn.executemany(
+            "INSERT OR REPLACE INTO org_details VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r.contact_id, r.score, r.band, r.medal, r.first_qualified_on, r.first_placed_on,
+                    json.dumps(dict(r.lines if r.lines is not None else (known[r.contact_id].lines or {})
+                                    if r.contact_id in known else {})),
+                    stamp,
+                )
+                for r in rows
+            ],
+        )  # fmt: skip
+
+
+def pending_contacts(ledger: Ledger) -> list[tuple[StateRow, OrgRow | None]]:
+    """Contacts whose stored state differs from what the org shows, without an open dead letter."""
+    sql = """
+        SELECT s.contact_id FROM contact_state s LEFT JOIN org_details o USING (contact_id)
+        WHERE (s.score IS NOT NULL OR s.medal IS NOT NULL)
+          AND (o.contact_id IS NULL OR s.score IS NOT o.score OR s.band IS NOT o.band
+               OR s.medal IS NOT o.medal OR s.first_qualified_on IS NOT o.first_qualified_on
+               OR s.first_placed_on IS NOT o.first_placed_on OR s.lines IS NOT o.lines)
+          AND s.contact_id NOT IN (SELECT contact_id FROM dead_letters)
+        ORDER BY s.contact_id
+    """
+    ids = [row[0] for row in ledger.db.execute(sql)]
+    states, orgs = ledger.states(ids), org_rows(ledger, ids)
+    return [(states[cid], orgs.get(cid)) for cid in ids]
+
+
+def count_scored(ledger: Ledger) -> int:
+    """Contacts with non-empty details (the base of the change-share safety rail)."""
+    sql = "SELECT count(*) FROM contact_state WHERE score IS NOT NULL OR medal IS NOT NULL"
+    return int(ledger.db.execute(sql).fetchone()[0])
+
+
+def add_dead_letters(ledger: Ledger, letters: Iterable[DeadLetter]) -> None:
+    """Store refused writes (their ids are assigned by the ledger)."""
+    with ledger.db.conn:
+        ledger.db.conn.executemany(
+            "INSERT INTO dead_letters (contact_id, object, key_field, key_value, payload, error_code,"
+            " message, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (d.contact_id, d.object, d.key_field, d.key_value, json.dumps(dict(d.payload), default=str),
+                 d.error_code, d.message, d.failed_at)
+                for d in letters
+            ],
+        )  # fmt: skip
+
+
+def dead_letters(ledger: Ledger) -> list[DeadLetter]:
+    """Every open dead letter, oldest first."""
+    rows = ledger.db.execute("SELECT * FROM dead_letters ORDER BY id").fetchall()
+    return [DeadLetter(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7], r[8]) for r in rows]
+
+
+def clear_dead_letters(ledger: Ledger, ids: Iterable[int] | None = None) -> int:
+    """Drop dead letters (all when None) so their contacts are planned again; return how many."""
+    with ledger.db.conn:
+        if ids is None:
+            return int(ledger.db.conn.execute("DELETE FROM dead_letters").rowcount)
+        return int(
+            ledger.db.conn.executemany("DELETE FROM dead_letters WHERE id = ?", [(i,) for i in ids]).rowcount
+        )
+
+
+def purge_contacts(ledger: Ledger, contact_ids: Iterable[str]) -> int:
+    """Erase contacts (GDPR): events, state, org details, hashes, dead letters; return events purged."""
+    ids = list(contact_ids)
+    purged = 0
+    with ledger.db.conn:
+        for chunk, marks in _chunks(ids):
+            purged += ledger.db.conn.execute(
+                f"DELETE FROM events WHERE contact_id IN ({marks})", chunk
+            ).rowcount
+            for table in ("dirty", "contact_state", "org_details", "dead_letters"):
+                ledger.db.conn.execute(f"DELETE FROM {table} WHERE contact_id IN ({marks})", chunk)
+            ledger.db.conn.execute(
+                f"DELETE FROM record_hashes WHERE source = 'contacts' AND record_id IN ({marks})",
+                chunk,
+            )
+    return purged
+
+
+def start_cycle(ledger: Ledger, kind: str, at: datetime) -> int:
+    """Log the start of a cycle; return its id."""
+    with ledger.db.conn:
+        cur = ledger.db.conn.execute(
+            "INSERT INTO cycles (kind, started_at, status) VALUES (?, ?, 'running')", (kind, at.isoformat())
+        )
+    return int(cur.lastrowid or 0)
+
+
+def finish_cycle(
+    ledger: Ledger, cycle_id: int, status: str, at: datetime, summary: Mapping[str, Any]
+) -> None:
+    """Log how a cycle ended, with its summary counts."""
+    with ledger.db.conn:
+        ledger.db.conn.execute(
+            "UPDATE cycles SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
+            (at.isoformat(), status, json.dumps(dict(summary), default=str), cycle_id),
+        )
+
+
+def last_cycles(ledger: Ledger, limit: int = 1, status: str | None = None) -> list[dict[str, Any]]:
+    """The most recent cycles (optionally only those with `status`), newest first."""
+    where = "WHERE status = ?" if status else ""
+    args: list[Any] = [status] if status else []
+    rows = ledger.db.execute(
+        "SELECT id, kind, started_at, finished_at, status, summary FROM cycles"
+        f" {where} ORDER BY id DESC LIMIT ?",
+        [*args, limit],
+    ).fetchall()
+    keys = ("id", "kind", "started_at", "finished_at", "status", "summary")
+    return [dict(zip(keys, (*r[:5], json.loads(r[5])), strict=True)) for r in rows]
