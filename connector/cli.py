@@ -8,8 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
-from connector import bootstrap, jobs, paths, views
+from connector import bootstrap, jobs, paths, sf, views
 from connector.config import Settings, load_settings
 from connector.errors import ConfigError, InputError, MsrEngageError
 from connector.log import configure_logging
@@ -164,6 +166,27 @@ def demo(
     top = shown[0].contact_id if shown else "CONTACT_ID"
     example = "config.example.toml" if Path("config.example.toml").exists() else paths.example_config()
     out.print(f"Why is {top} on top?  MSR_ENGAGE_HOME={folder} msr-engage explain {top} --config {example}")
+
+
+@app.command()
+def discover(config: ConfigOption = None) -> None:
+    """Print a proposed [salesforce.objects] mapping for this org, marking what it could not find."""
+    client = sf.connect(sf.require(settings_from(config)))
+    out.print(sf.proposal_toml(sf.discover(client)), markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def check(config: ConfigOption = None) -> None:
+    """Verify login, every mapped object and field, picklists and the API budget; exit 0 only if all pass."""
+    settings = sf.require(settings_from(config))
+    rows = sf.run_check(lambda: sf.connect(settings), settings.objects, settings.max_org_share)
+    table = Table("check", "result", "found", "what to do", title=f"Salesforce org at {settings.login_url}")
+    for row in rows:
+        verdict = "[green]ok[/green]" if row.ok else "[red]FAIL[/red]"
+        table.add_row(escape(row.item), verdict, escape(row.detail), escape(row.fix))
+    out.print(table)
+    if not all(row.ok for row in rows):
+        raise typer.Exit(1)
 
 
 @app.command()
