@@ -1,0 +1,282 @@
+"""The emulated org as one object: records, clock, sessions, API usage, faults — and the test handle.
+
+The WSGI app (`app.py`) translates HTTP into calls on an `Emulator`; tests and the admin API call the
+same methods directly to seed data, simulate activity and script faults.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from connector.config.salesforce import ObjectMapping
+from connector.emulator.faults import Faults
+from connector.emulator.schema import ObjectDef, build_schema
+from connector.emulator.store import Store
+from connector.emulator.values import Clock, IdMaker, truncate
+
+DEFAULT_API_VERSION = "59.0"
+
+
+@dataclass
+class OrgSettings:
+    """Credentials and limits of the emulated org."""
+
+    client_id: str = "msr-engage-emulator"
+    client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    username: str = "integration@msr-engage.emulator"
+    refresh_token: str = field(default_factory=lambda: "5Aep" + secrets.token_urlsafe(32))
+    jwt_public_key: str | None = None  # PEM; JWT bearer is refused without one
+    jwt_audiences: tuple[str, ...] = ()  # besides the login URL itself
+    token_ttl_seconds: float = 2 * 3600
+    daily_api_limit: int = 100_000
+
+
+@dataclass
+class Cursor:
+    """A query's remaining result set, reached through `nextRecordsUrl`."""
+
+    records: list[dict[str, Any]]
+    batch: int
+    touched: datetime
+
+
+class Emulator:
+    """A stateful Salesforce org: the thing behind the HTTP surface and the tests' handle on it."""
+
+    def __init__(
+        self,
+        *,
+        mapping: ObjectMapping | None = None,
+        settings: OrgSettings | None = None,
+        clock: Clock | None = None,
+        state_file: Path | None = None,
+    ) -> None:
+        self.mapping = mapping or ObjectMapping()
+        self.settings = settings or OrgSettings()
+        self.clock = clock or Clock()
+        self.schema: dict[str, ObjectDef] = build_schema(self.mapping)
+        self.store = Store(self.schema, self.clock, IdMaker())
+        self.faults = Faults()
+        self.store.write_hook = self.faults.row_lock
+        self.lock = self.store.lock
+        self.calls: Counter[str] = Counter()
+        self.api_used = 0
+        self.tokens: dict[str, datetime] = {}
+        self.expire_after: int | None = None
+        self.cursors: dict[str, Cursor] = {}
+        self.base_url = "https://127.0.0.1"
+        self.state_file = state_file
+        self.record_types: dict[str, str] = {}
+        self.bulk_jobs: dict[str, Any] = {}
+        self._save_lock = threading.Lock()
+        self._bootstrap()
+
+    # ----- sessions and API usage ----------------------------------------------------------------------
+    def issue_token(self) -> str:
+        """A new access token, valid for `token_ttl_seconds` of org time."""
+        org_id = self.org_id
+        token = f"{org_id[:15]}!AQ{secrets.token_urlsafe(48)}"
+        self.tokens[token] = self.clock.now()
+        return token
+
+    def session_valid(self, token: str) -> bool:
+        """Whether `token` is a live session (known and not expired)."""
+        issued = self.tokens.get(token)
+        if issued is None:
+            return False
+        if self.clock.now() - issued >= timedelta(seconds=self.settings.token_ttl_seconds):
+            del self.tokens[token]
+            return False
+        return True
+
+    def expire_tokens(self) -> None:
+        """End every session now: the next call with an old token gets 401 INVALID_SESSION_ID."""
+        with self.lock:
+            self.tokens.clear()
+
+    def expire_tokens_after(self, calls: int) -> None:
+        """Let `calls` more API calls succeed, then end every session."""
+        with self.lock:
+            self.expire_after = calls
+
+    def set_api_limit(self, total: int, used: int | None = None) -> None:
+        """Set the daily API request limit (and optionally the calls already used today)."""
+        with self.lock:
+            self.settings.daily_api_limit = total
+            if used is not None:
+                self.api_used = used
+
+    def limit_info(self) -> str:
+        """The `Sforce-Limit-Info` header value."""
+        return f"api-usage={self.api_used}/{self.settings.daily_api_limit}"
+
+    def reset_calls(self) -> None:
+        """Zero the per-endpoint call counters."""
+        with self.lock:
+            self.calls.clear()
+
+    def call_counts(self) -> dict[str, int]:
+        """API calls received per endpoint since start (or the last reset)."""
+        with self.lock:
+            return dict(self.calls)
+
+    def fail_next(self, count: int, status: int = 503, endpoint: str | None = None) -> None:
+        """The next `count` API calls (to `endpoint`, or any) answer HTTP `status`."""
+        self.faults.fail_next(count, status, endpoint)
+
+    def delay_next(self, count: int, seconds: float, endpoint: str | None = None) -> None:
+        """Hold the next `count` responses for `seconds` (a client read timeout)."""
+        self.faults.delay_next(count, seconds, endpoint)
+
+    def lock_rows(self, count: int = 0, ids: set[str] | None = None, rate: float = 0.0) -> None:
+        """Fail record writes with UNABLE_TO_LOCK_ROW: the next `count`, those to `ids`, or a share."""
+        self.faults.lock_rows(count, ids, rate)
+
+    # ----- control -----------------------------------------------------------------------------------
+    def advance(self, seconds: float) -> datetime:
+        """Move the org's clock forward (token expiry, commit lag) without sleeping."""
+        return self.clock.advance(seconds)
+
+    def set_commit_lag(self, seconds: float) -> None:
+        """From now on a changed record shows in queries only `seconds` after the change."""
+        with self.lock:
+            self.store.commit_lag = seconds
+
+    def seed(self, name: str = "demo", *, seed: int = 20261126) -> dict[str, int]:
+        """Fill the org with a named data set (`demo` or `empty`); returns counts per object."""
+        from connector.emulator.seed import seed_demo
+
+        with self.lock:
+            if name == "demo":
+                seed_demo(self, seed=seed)
+            elif name != "empty":
+                raise ValueError(f"unknown seed {name!r}: use demo or empty")
+            return self.counts()
+
+    def counts(self) -> dict[str, int]:
+        """Live (not deleted) records per object."""
+        with self.lock:
+            return {
+                name: sum(1 for r in rows.values() if not r.get("IsDeleted"))
+                for name, rows in self.store.rows.items()
+            }
+
+    def records(self, obj: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+        """Copies of the current rows of `obj` (typed values), for assertions."""
+        with self.lock:
+            return [dict(r) for r in self.store.rows[obj].values() if include_deleted or not r["IsDeleted"]]
+
+    def record(self, obj: str, record_id: str) -> dict[str, Any] | None:
+        """A copy of one current row, or None."""
+        with self.lock:
+            row = self.store.get(obj, record_id)
+            return dict(row) if row is not None else None
+
+    def create(self, obj: str, values: dict[str, Any], *, at: datetime | None = None) -> str:
+        """Create a record as a user of the org would (validated, timestamped); returns its id."""
+        with self.lock:
+            return self.store.create(obj, values, at=at)
+
+    def update(self, obj: str, record_id: str, values: dict[str, Any], *, at: datetime | None = None) -> None:
+        """Change a record as a user of the org would."""
+        with self.lock:
+            self.store.update(obj, record_id, values, at=at)
+
+    def delete(self, obj: str, record_id: str) -> None:
+        """Delete a record (it stays visible to queryAll)."""
+        with self.lock:
+            self.store.delete(obj, record_id)
+
+    # ----- simulated recruiter and candidate activity ------------------------------------------------
+    def move_application(self, application_id: str, step: str) -> None:
+        """A recruiter moves a job application to `step` (tracked in field history)."""
+        self.update(self.mapping.application.object, application_id, {self.mapping.application.step: step})
+
+    def apply(self, contact_id: str, job_id: str, step: str = "Websollicitatie") -> str:
+        """A candidate applies for a vacancy; returns the application id."""
+        a = self.mapping.application
+        return self.create(a.object, {a.contact: contact_id, a.job: job_id, a.step: step})
+
+    def open_email(self, message_id: str, *, clicked: bool = False) -> None:
+        """The recipient opens an e-mail (and optionally clicks a link in it)."""
+        with self.lock:
+            row = self.store.get("EmailMessage", message_id)
+            if row is None:
+                raise KeyError(message_id)
+            now = truncate(self.clock.now())
+            changes: dict[str, Any] = {"LastOpenedDate": now.isoformat()}
+            if row["FirstOpenedDate"] is None:
+                changes["FirstOpenedDate"] = now.isoformat()
+            if clicked and row["FirstLinkClickedDate"] is None:
+                changes["FirstLinkClickedDate"] = now.isoformat()
+            self.store.update("EmailMessage", message_id, changes)
+
+    def reply_email(self, message_id: str) -> None:
+        """The recipient replies to an e-mail."""
+        self.update("EmailMessage", message_id, {"HasReply": True})
+
+    # ----- bootstrap and persistence -------------------------------------------------------------------
+    @property
+    def org_id(self) -> str:
+        """The 18-character organization id."""
+        return next(iter(self.store.rows["Organization"]))
+
+    def _bootstrap(self) -> None:
+        """The rows every org has: the Organization and Contact's record types."""
+        if self.state_file is not None and self.state_file.exists():
+            self.load(self.state_file)
+            return
+        when = truncate(self.clock.now() - timedelta(days=400))
+        self.store.insert_raw("Organization", {
+            "Id": self.store.ids.new("00D"), "Name": "MSR Emulated Agency",
+            "OrganizationType": "Enterprise Edition", "IsSandbox": True,
+        })  # fmt: skip
+        c = self.mapping.contact
+        for dev_name in (c.candidate_record_type, c.contact_person_record_type):
+            rt_id = self.store.ids.new("012")
+            self.store.insert_raw("RecordType", {
+                "Id": rt_id, "IsDeleted": False, "Name": dev_name.replace("_", " "),
+                "DeveloperName": dev_name, "SobjectType": c.object,
+                "CreatedDate": when, "LastModifiedDate": when, "SystemModstamp": when,
+            })  # fmt: skip
+        self._index_record_types()
+
+    def _index_record_types(self) -> None:
+        self.record_types = {r["DeveloperName"]: r["Id"] for r in self.store.rows["RecordType"].values()}
+
+    def save(self, path: Path | None = None) -> None:
+        """Write the org (records, credentials, API usage) to its state file."""
+        target = path or self.state_file
+        if target is None:
+            return
+        extra = {
+            "settings": {
+                "client_id": self.settings.client_id,
+                "client_secret": self.settings.client_secret,
+                "refresh_token": self.settings.refresh_token,
+            },
+            "api_used": self.api_used,
+            "clock_now": self.clock.now().isoformat(),
+        }
+        with self._save_lock:
+            self.store.save(target, extra)
+
+    def load(self, path: Path) -> None:
+        """Replace the org with the one saved at `path`."""
+        import json
+
+        data = json.loads(path.read_text(encoding="utf-8"))
+        with self.lock:
+            self.store.load(data)
+            saved = data.get("settings", {})
+            self.settings.client_id = saved.get("client_id", self.settings.client_id)
+            self.settings.client_secret = saved.get("client_secret", self.settings.client_secret)
+            self.settings.refresh_token = saved.get("refresh_token", self.settings.refresh_token)
+            self.api_used = int(data.get("api_used", 0))
+            self._index_record_types()

@@ -1,0 +1,152 @@
+"""Serve an `Emulator` over HTTPS on 127.0.0.1 with a certificate from a local test CA.
+
+The CA (made with trustme) is written to the state folder and reused on the next start, so a config
+that names its bundle keeps working across emulator restarts. With a state file the org is saved
+every second while it changes and once more on stop.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trustme
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from connector.emulator.app import make_app
+from connector.emulator.org import Emulator
+
+CA_CERT = "emulator-ca.pem"
+CA_KEY = "emulator-ca.key"
+JWT_KEY = "emulator-jwt-key.pem"
+SAVE_EVERY_SECONDS = 1.0
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No per-request access log: tests and benchmarks make thousands of calls."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        """Drop werkzeug's access log line."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a running emulator is and how to log in to it."""
+
+    login_url: str
+    instance_url: str
+    ca_bundle: Path
+    client_id: str
+    client_secret: str
+    username: str
+    jwt_private_key: Path | None
+
+    def as_json(self) -> dict[str, str]:
+        """The `--print-json` object."""
+        return {
+            "login_url": self.login_url,
+            "instance_url": self.instance_url,
+            "ca_bundle": str(self.ca_bundle),
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "username": self.username,
+            "jwt_private_key": str(self.jwt_private_key or ""),
+        }
+
+
+def load_or_make_ca(folder: Path) -> trustme.CA:
+    """The emulator's test CA from `folder`, created (and written there) on first use."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cert, key = folder / CA_CERT, folder / CA_KEY
+    if cert.exists() and key.exists():
+        return trustme.CA.from_pem(cert.read_bytes(), key.read_bytes())
+    ca = trustme.CA(organization_name="msr-engage emulator")
+    ca.cert_pem.write_to_path(str(cert))
+    ca.private_key_pem.write_to_path(str(key))
+    key.chmod(0o600)
+    return ca
+
+
+def load_or_make_jwt_key(folder: Path) -> tuple[Path, str]:
+    """(private key path, public key PEM) of the connected app's JWT certificate, created on first use."""
+    path = folder / JWT_KEY
+    if not path.exists():
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        path.write_bytes(pem)
+        path.chmod(0o600)
+    private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    public = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return path, public.decode()
+
+
+class EmulatorServer:
+    """An `Emulator` served over HTTPS in a background thread; `start()` / `stop()`."""
+
+    def __init__(self, emu: Emulator, state_dir: Path, *, port: int = 0, host: str = "127.0.0.1") -> None:
+        self.emu = emu
+        self.state_dir = state_dir
+        self.host = host
+        self.port = port
+        self.jwt_key_path: Path | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._saver: threading.Thread | None = None
+
+    def start(self) -> Endpoint:
+        """Bind, start serving in a thread and return the endpoint (well under a second)."""
+        ca = load_or_make_ca(self.state_dir)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert(self.host, "localhost").configure_cert(context)
+        server = make_server(
+            self.host,
+            self.port,
+            make_app(self.emu),
+            threaded=True,
+            request_handler=_QuietHandler,
+            ssl_context=context,
+        )
+        self._server = server
+        self.port = server.server_port
+        self.emu.base_url = f"https://{self.host}:{self.port}"
+        self._thread = threading.Thread(target=server.serve_forever, name="sf-emulator", daemon=True)
+        self._thread.start()
+        if self.emu.state_file is not None:
+            self._saver = threading.Thread(target=self._save_loop, name="sf-emulator-save", daemon=True)
+            self._saver.start()
+        return self.endpoint()
+
+    def endpoint(self) -> Endpoint:
+        """How to reach and log in to this emulator."""
+        s = self.emu.settings
+        return Endpoint(
+            self.emu.base_url, self.emu.base_url, self.state_dir / CA_CERT, s.client_id, s.client_secret,
+            s.username, self.jwt_key_path,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        """Stop serving, then save the org once more (when it has a state file)."""
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._saver is not None:
+            self._saver.join(timeout=5)
+        self.emu.save()
+
+    def _save_loop(self) -> None:
+        while not self._stopping.wait(SAVE_EVERY_SECONDS):
+            if self.emu.store.dirty:
+                self.emu.save()
