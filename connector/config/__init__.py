@@ -13,8 +13,10 @@ from pydantic import Field, ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from connector.config.pixel import PixelSettings
 from connector.config.salesforce import ObjectMapping, SalesforceSettings
-from connector.config.scoring import Bands, ContactKind, Inactivity, Medals, Rule, Scoring
+from connector.config.scoring import Bands, ContactKind, Inactivity, Medals, Rule, Scoring, Strict
+from connector.config.sync import OrgSource, SyncSettings, default_sources
 from connector.errors import ConfigError
 
 __all__ = [
@@ -23,12 +25,20 @@ __all__ = [
     "Inactivity",
     "Medals",
     "ObjectMapping",
+    "OrgSource",
     "Rule",
     "SalesforceSettings",
     "Scoring",
     "Settings",
+    "SyncSettings",
     "load_settings",
 ]
+
+
+class Sources(Strict):
+    """`[sources]`: `[[sources.salesforce]]` replaces the default org sources when given."""
+
+    salesforce: tuple[OrgSource, ...] | None = None
 
 
 class Settings(BaseSettings):
@@ -44,6 +54,16 @@ class Settings(BaseSettings):
     scoring: Scoring = Field(default_factory=Scoring)
     medals: Medals = Field(default_factory=Medals)
     salesforce: SalesforceSettings | None = None
+    pixel: PixelSettings | None = None
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    sources: Sources = Field(default_factory=lambda: Sources())
+
+    def org_sources(self) -> tuple[OrgSource, ...]:
+        """The configured org sources, or MSR's defaults for the configured object mapping."""
+        if self.sources.salesforce is not None:
+            return self.sources.salesforce
+        mapping = self.salesforce.objects if self.salesforce else ObjectMapping()
+        return default_sources(mapping)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,1 @@
+"""One sync cycle: org windows → ledger → scores → diff → writes (see cycle.py)."""

@@ -1,0 +1,169 @@
+"""Org records → events and org-shown details. Pure: records in, plain data out.
+
+Event ids are derived from (source, record id, contact, kind, event time), so re-reading a record in an
+overlapping window, or a second open of the same e-mail (FirstOpenedDate does not move), adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from connector.config import ContactKind, OrgSource
+from connector.config.salesforce import ContactFields
+from connector.events import CONTACT_UPDATED, Event, derive_id, format_time, make_event, parse_time
+from connector.ledger.sync_state import OrgRow
+from connector.sf.readers import field_value
+
+Record = Mapping[str, Any]
+CONTACT_PREFIX = "003"  # Contact ids start with this key prefix in every org
+
+
+@dataclass
+class Batch:
+    """What one window of one source yields."""
+
+    events: list[Event] = field(default_factory=list)
+    org_rows: list[OrgRow] = field(default_factory=list)
+    erased: list[str] = field(default_factory=list)
+    oddities: Counter[str] = field(default_factory=Counter)
+
+
+def _contacts(source: OrgSource, record: Record, recipients: Mapping[str, Sequence[str]]) -> list[str]:
+    found = (
+        recipients.get(str(record.get("Id")), ())
+        if source.recipients
+        else [field_value(record, source.contact)]
+    )
+    return [c for c in found if isinstance(c, str) and c.startswith(CONTACT_PREFIX)]
+
+
+def _allowed(value: Any, wanted: Any) -> bool:
+    return value in wanted if isinstance(wanted, list) else value == wanted
+
+
+def activity_events(
+    source: OrgSource, records: Iterable[Record], recipients: Mapping[str, Sequence[str]] | None = None
+) -> Batch:
+    """Events for changed records of an activity source (applications, e-mails, appointments)."""
+    batch = Batch()
+    for record in records:
+        if record.get("IsDeleted"):
+            batch.oddities["deleted_record"] += 1  # history stays: the points were earned
+            continue
+        contacts = _contacts(source, record, recipients or {})
+        if not contacts:
+            batch.oddities["no_contact"] += 1
+            continue
+        for spec in source.events:
+            raw = field_value(record, spec.time)
+            if raw is None or not all(_allowed(field_value(record, p), v) for p, v in spec.only_if.items()):
+                continue
+            try:
+                at = parse_time(raw)
+            except ValueError:
+                batch.oddities["bad_time"] += 1
+                continue
+            attrs = {name: field_value(record, path) for name, path in spec.attrs.items()}
+            for contact in contacts:
+                event_id = derive_id(source.name, record.get("Id"), contact, spec.kind, format_time(at))
+                batch.events.append(make_event(contact, spec.kind, at, attrs, id=event_id))
+    return batch
+
+
+def history_events(source: OrgSource, rows: Iterable[Record], parents: Mapping[str, Record]) -> Batch:
+    """One event per field-history row (every transition A→B→C), with attributes from the parent."""
+    batch = Batch()
+    history = source.history
+    if history is None:
+        return batch
+    for row in rows:
+        parent = parents.get(str(row.get("ParentId")))
+        if parent is None:
+            batch.oddities["history_without_parent"] += 1
+            continue
+        contacts = _contacts(source, parent, {})
+        if not contacts or row.get("NewValue") in (None, ""):
+            batch.oddities["no_contact" if not contacts else "empty_history_value"] += 1
+            continue
+        at = parse_time(row.get("CreatedDate"))
+        spec = source.events[0] if source.events else None
+        attrs = {name: field_value(parent, path) for name, path in (spec.attrs.items() if spec else ())}
+        attrs[history.attr] = row["NewValue"]
+        for contact in contacts:
+            event_id = derive_id(source.name, "history", row.get("Id"), contact)
+            batch.events.append(make_event(contact, history.kind, at, attrs, id=event_id))
+    return batch
+
+
+def _reverse(values: Mapping[str, str], shown: Any, what: str, batch: Batch) -> str | None:
+    if shown in (None, ""):
+        return None
+    for ours, theirs in values.items():
+        if theirs == shown:
+            return ours
+    batch.oddities[f"unknown_{what}_value"] += 1
+    return None
+
+
+def _day(value: Any) -> str | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10]).isoformat()
+    except ValueError:
+        return None
+
+
+def contact_batch(
+    records: Iterable[Record],
+    fields: ContactFields,
+    *,
+    profile_changed: set[str],
+    anonymised_field: str = "",
+) -> Batch:
+    """From Contact records: erasures, `contact.updated` events (kind, consent) for contacts whose
+    profile changed, and the recruitment details each contact shows in the org."""
+    batch = Batch()
+    for record in records:
+        cid = str(record.get("Id"))
+        if record.get("IsDeleted") or (anonymised_field and record.get(anonymised_field)):
+            batch.erased.append(cid)
+            continue
+        record_type = field_value(record, fields.record_type)
+        kind = {fields.candidate_record_type: ContactKind.CANDIDATE,
+                fields.contact_person_record_type: ContactKind.CONTACT_PERSON}.get(record_type)  # fmt: skip
+        if kind is None:
+            batch.oddities["unknown_record_type"] += 1
+        if cid in profile_changed:
+            attrs: dict[str, Any] = {"tracking_consent": bool(field_value(record, fields.tracking_consent))}
+            if kind is not None:
+                attrs["kind"] = kind.value
+            at = parse_time(record.get("SystemModstamp"))
+            event_id = derive_id("contacts", cid, format_time(at), attrs)
+            batch.events.append(make_event(cid, CONTACT_UPDATED, at, attrs, id=event_id))
+        score = field_value(record, fields.score)
+        batch.org_rows.append(
+            OrgRow(
+                contact_id=cid,
+                score=int(score) if isinstance(score, int | float) else None,
+                band=_reverse(fields.band_values, field_value(record, fields.band), "band", batch),
+                medal=_reverse(fields.medal_values, field_value(record, fields.medal), "medal", batch),
+                first_qualified_on=_day(field_value(record, fields.first_qualified_on)),
+                first_placed_on=_day(field_value(record, fields.first_placed_on)),
+            )
+        )
+    return batch
+
+
+def profile_fields(fields: ContactFields) -> tuple[str, ...]:
+    """The Contact fields whose change makes a `contact.updated` event (kind and consent)."""
+    return (fields.record_type, fields.tracking_consent)
+
+
+def detail_fields(fields: ContactFields) -> tuple[str, ...]:
+    """The Contact fields holding the recruitment details the org shows."""
+    return (fields.score, fields.band, fields.medal, fields.first_qualified_on, fields.first_placed_on)

@@ -1,0 +1,105 @@
+"""Pure sync pieces: org records become events once; the plan writes only what differs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from connector.config import ObjectMapping, Settings
+from connector.ledger import StateRow
+from connector.ledger.sync_state import OrgRow
+from connector.sync.plan import contact_writes, plan_contact
+from connector.sync.sources import activity_events, contact_batch
+
+SOURCES = {s.name: s for s in Settings().org_sources()}
+M = ObjectMapping()
+T = "2026-11-26T13:28:07.000+0000"
+
+
+def application(step: str, modstamp: str = T, rid: str = "a0C000000000001AAA") -> dict[str, object]:
+    return {"Id": rid, "SystemModstamp": modstamp, "IsDeleted": False, "msf__Step__c": step,
+            "msf__Candidate__c": "003000000000001AAA", "msf__Job__c": "a0B000000000001AAA"}  # fmt: skip
+
+
+def test_application_record_becomes_one_step_event_with_stable_id() -> None:
+    first = activity_events(SOURCES["applications"], [application("Intake verwerkt")])
+    again = activity_events(SOURCES["applications"], [application("Intake verwerkt")])
+    (event,) = first.events
+    assert event.kind == "application.step"
+    assert dict(event.attrs) == {"step": "Intake verwerkt", "job_id": "a0B000000000001AAA",
+                                 "application_id": "a0C000000000001AAA"}  # fmt: skip
+    assert [e.id for e in again.events] == [event.id]
+
+
+def test_email_opens_and_clicks_per_recipient_contact_and_oddities_counted() -> None:
+    message = {"Id": "02s1", "SystemModstamp": T, "FirstOpenedDate": T, "FirstLinkClickedDate": None,
+               "HasReply": True, "LastModifiedDate": T}  # fmt: skip
+    batch = activity_events(SOURCES["emails"], [message, dict(message, Id="02s2")],
+                            {"02s1": ["003A", "00QLEAD"]})  # fmt: skip
+    assert sorted(e.kind for e in batch.events) == ["email.opened", "email.replied"]
+    assert {e.contact_id for e in batch.events} == {"003A"}
+    assert batch.oddities["no_contact"] == 1
+
+
+def test_contact_record_gives_profile_event_org_details_and_erasure() -> None:
+    person = {"Id": "003P", "SystemModstamp": T, "RecordType": {"DeveloperName": "Contact_Person"},
+              "Tracking_Consent__c": True, "Medal__c": None, "Lead_Score__c": None}  # fmt: skip
+    candidate = {"Id": "003C", "SystemModstamp": T, "RecordType": {"DeveloperName": "Candidate"},
+                 "Medal__c": "Gold", "Lead_Score__c": 40.0, "Lead_Score_Band__c": "Purple",
+                 "Date_First_Placement__c": "2026-01-05"}  # fmt: skip
+    deleted = {"Id": "003D", "IsDeleted": True, "SystemModstamp": T}
+    batch = contact_batch([person, candidate, deleted], M.contact, profile_changed={"003P"})
+    (event,) = batch.events
+    assert (event.contact_id, dict(event.attrs)) == (
+        "003P",
+        {"kind": "contact_person", "tracking_consent": True},
+    )
+    rows = {r.contact_id: r for r in batch.org_rows}
+    assert (rows["003C"].medal, rows["003C"].score, rows["003C"].first_placed_on) == (
+        "gold",
+        40,
+        "2026-01-05",
+    )
+    assert rows["003C"].band is None
+    assert batch.oddities["unknown_band_value"] == 1
+    assert batch.erased == ["003D"]
+
+
+BASE = StateRow(
+    "003A", "candidate", 30, "lukewarm", "bronze", "2026-06-02", None, "2026-06-02", {"intake": 30}
+)
+
+
+def state(**kw: object) -> StateRow:
+    return replace(BASE, **kw)  # type: ignore[arg-type]
+
+
+def test_first_write_sends_details_and_lines() -> None:
+    plan = plan_contact(state(), None)
+    assert plan.contact_values == {"score": 30, "band": "lukewarm", "medal": "bronze",
+                                   "first_qualified_on": "2026-06-02"}  # fmt: skip
+    writes = contact_writes([plan], M)
+    assert [(w.object, w.key_field, w.key_value) for w in writes] == [
+        ("Contact", "Id", "003A"), ("Lead_Score_Line__c", "External_Id__c", "003A:intake")]  # fmt: skip
+    assert writes[0].values == {"Lead_Score__c": 30, "Lead_Score_Band__c": "Lukewarm", "Medal__c": "Bronze",
+                                "Date_First_Qualification__c": "2026-06-02"}  # fmt: skip
+
+
+def test_nothing_to_write_when_org_shows_the_same() -> None:
+    org = OrgRow("003A", 30, "lukewarm", "bronze", "2026-06-02", None, {"intake": 30})
+    plan = plan_contact(state(), org)
+    assert (plan.contact_values, plan.lines) == ({}, {})
+    assert contact_writes([plan], M) == []
+
+
+def test_higher_medal_in_org_is_not_lowered_and_dates_kept() -> None:
+    org = OrgRow("003A", 30, "lukewarm", "gold", "2025-01-01", "2025-02-01", {"intake": 30})
+    plan = plan_contact(state(), org)
+    assert plan.contact_values == {}
+    assert (plan.desired.medal, plan.desired.first_qualified_on) == ("gold", "2025-01-01")
+
+
+def test_changed_score_writes_only_score_and_dropped_rule_goes_to_zero() -> None:
+    org = OrgRow("003A", 35, "lukewarm", "bronze", "2026-06-02", None, {"intake": 30, "open": 5})
+    plan = plan_contact(state(), org)
+    assert plan.contact_values == {"score": 30}
+    assert plan.lines == {"open": 0}
