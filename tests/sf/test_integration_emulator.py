@@ -82,6 +82,19 @@ def make_contacts(em: RunningEmulator, n: int) -> list[str]:
     return [em.org.create("Contact", {"LastName": f"Candidate {i:05d}"}) for i in range(n)]
 
 
+def write_config(em: RunningEmulator, folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config.toml for the emulator; its secret goes where secrets belong, the environment."""
+    config = folder / "config.toml"
+    config.write_text(
+        "[salesforce]\n"
+        f'login_url = "{em.login_url}"\nauth = "client_credentials"\nclient_id = "{em.client_id}"\n'
+        f'ca_bundle = "{em.ca_bundle}"\napi_version = "{em.api_version}"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("MSR_ENGAGE_SALESFORCE__CLIENT_SECRET", em.client_secret)
+    return config
+
+
 def test_a_5000_record_window_is_read_completely_across_pages(
     em: RunningEmulator, client: SalesforceClient
 ) -> None:
@@ -256,14 +269,7 @@ def test_check_passes_on_the_default_org(client: SalesforceClient, settings: Sal
 def test_check_fails_clearly_when_a_mapped_field_is_missing(
     em: RunningEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text(
-        "[salesforce]\n"
-        f'login_url = "{em.login_url}"\nauth = "client_credentials"\nclient_id = "{em.client_id}"\n'
-        f'ca_bundle = "{em.ca_bundle}"\napi_version = "{em.api_version}"\n',
-        encoding="utf-8",
-    )
-    monkeypatch.setenv("MSR_ENGAGE_SALESFORCE__CLIENT_SECRET", em.client_secret)
+    config = write_config(em, tmp_path, monkeypatch)
     with pytest.raises(SystemExit) as passed:
         main(["check", "--config", str(config)])
     assert passed.value.code in (0, None)
@@ -275,3 +281,35 @@ def test_check_fails_clearly_when_a_mapped_field_is_missing(
     assert len(lines) == 1
     assert "salesforce.objects.contact.medal" in lines[0]
     assert "Medal__c not found" in lines[0]
+
+
+@pytest.mark.parametrize("mode", ["jwt", "client_credentials", "refresh_token"])
+def test_every_auth_mode_logs_in_to_the_emulator(em: RunningEmulator, mode: str) -> None:
+    params: dict[str, Any] = {
+        "jwt": {"username": em.username, "private_key_file": em.jwt_private_key},
+        "client_credentials": {"client_secret": SecretStr(em.client_secret)},
+        "refresh_token": {"refresh_token": SecretStr(em.org.settings.refresh_token)},
+    }[mode]
+    settings = SalesforceSettings(
+        login_url=em.login_url,
+        auth=mode,  # type: ignore[arg-type]  # parametrised over the Literal's values
+        client_id=em.client_id,
+        ca_bundle=em.ca_bundle,
+        api_version=em.api_version,
+        **params,
+    )
+    client = SalesforceClient(settings, clock=em.org.clock.now)
+    assert "DailyApiRequests" in client.limits()
+    assert client.logins == 1
+
+
+def test_discover_prints_the_default_mapping_for_the_default_org(
+    em: RunningEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(em, tmp_path, monkeypatch)
+    with pytest.raises(SystemExit) as done:
+        main(["discover", "--config", str(config)])
+    assert done.value.code in (0, None)
+    out = capsys.readouterr().out
+    assert '[salesforce.objects.website_visit]\nobject = "Website_Visit__c"' in out
+    assert "NOT FOUND" not in out
