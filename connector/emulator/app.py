@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from werkzeug.wrappers import Request, Response
 
 from connector.emulator import admin, bulk, rest
@@ -26,6 +27,7 @@ from connector.emulator.wire import ApiError, json_response, sobject
 Handler = Callable[[Emulator, Request, dict[str, str]], Response]
 _V = r"/services/data/v(?P<ver>\d+\.\d)"
 MAX_BATCH, MIN_BATCH = 2000, 200
+log = structlog.get_logger(__name__)
 CURSOR_IDLE = timedelta(minutes=15)
 MAX_CURSORS = 100
 
@@ -194,6 +196,13 @@ def _call(emu: Emulator, request: Request) -> Response:
         return handler(emu, request, params)
 
 
+def _error(exc: ApiError) -> Response:
+    response = json_response(exc.body, exc.status)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Token realm="Salesforce"'
+    return response
+
+
 def make_app(emu: Emulator) -> Callable[..., Any]:
     """The WSGI application serving `emu`."""
 
@@ -207,9 +216,10 @@ def make_app(emu: Emulator) -> Callable[..., Any]:
         try:
             response = _call(emu, request)
         except ApiError as exc:
-            response = json_response(exc.body, exc.status)
-            if exc.status == 401:
-                response.headers["WWW-Authenticate"] = 'Token realm="Salesforce"'
+            response = _error(exc)
+        except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer in Salesforce's shape
+            log.exception("emulator_error", path=path)
+            response = _error(ApiError(500, "UNKNOWN_EXCEPTION", f"emulator error: {exc!r}"))
         response.headers["Sforce-Limit-Info"] = emu.limit_info()
         return response
 

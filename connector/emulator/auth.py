@@ -89,7 +89,7 @@ def _check_assertion(emu: Emulator, assertion: str) -> None:
     if claims["iss"] != settings.client_id:
         raise OAuthError("invalid_client_id", "client identifier invalid")
     if claims["sub"] != settings.username:
-        raise OAuthError("invalid_grant", "user hasn't approved this consumer")
+        raise OAuthError("invalid_grant", f"invalid assertion: unknown user {claims['sub']}")
     audiences = {emu.base_url, *settings.jwt_audiences}
     aud = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if not audiences.intersection(str(a).rstrip("/") for a in aud):

@@ -190,9 +190,9 @@ class Evaluator:
         if path.field.type == "boolean" and op not in ("=", "!="):
             raise SoqlError("INVALID_FIELD", f"invalid operator on boolean field: {op}")
         key = _sort_key(target)
-        compare = _OPS[op]
         if op == "!=":
             return lambda r: (v := self.read(r, path)) is None or _sort_key(v) != key
+        compare = _OPS[op]
         return lambda r: (v := self.read(r, path)) is not None and compare(_sort_key(v), key)
 
     def value(self, fdef: FieldDef, lit: Literal, op: str) -> Any:

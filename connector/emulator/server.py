@@ -119,7 +119,10 @@ class EmulatorServer:
         self._server = server
         self.port = server.server_port
         self.emu.base_url = f"https://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=server.serve_forever, name="sf-emulator", daemon=True)
+        # A short poll interval makes stop() quick: shutdown waits for the serve loop's next poll.
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="sf-emulator", daemon=True
+        )
         self._thread.start()
         if self.emu.state_file is not None:
             self._saver = threading.Thread(target=self._save_loop, name="sf-emulator-save", daemon=True)
