@@ -9,8 +9,9 @@ from __future__ import annotations
 from connector.config import Settings
 from connector.config.salesforce import SalesforceSettings
 from connector.errors import ConfigError
-from connector.sf.client import ApiUsage, Breaker, RetryPolicy, SalesforceClient, connect
+from connector.sf.client import SalesforceClient, connect
 from connector.sf.mapping import CheckRow, Proposal, check, discover, proposal_toml, run_check
+from connector.sf.policy import ApiUsage, Breaker, RetryPolicy
 from connector.sf.readers import Changes, Source, Window, detect_changes, plan_window, read_window
 from connector.sf.writer import RecordWrite, WriteFailure, WriteResult, apply_plan
 

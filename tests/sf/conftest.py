@@ -11,7 +11,8 @@ import structlog
 from pydantic import SecretStr
 
 from connector.config.salesforce import SalesforceSettings
-from connector.sf.client import RetryPolicy, SalesforceClient
+from connector.sf.client import SalesforceClient
+from connector.sf.policy import RetryPolicy
 
 LOGIN = "https://login.example.com"
 INSTANCE = "https://org.example.com"

@@ -27,13 +27,8 @@ from connector.errors import (
     TransientError,
 )
 from connector.sf.auth import build_session, fetch_token, token_request
-from connector.sf.client import (
-    ApiUsage,
-    SalesforceClient,
-    budget_problem,
-    classify,
-    mapping_hints,
-)
+from connector.sf.client import SalesforceClient
+from connector.sf.policy import ApiUsage, budget_problem, classify, mapping_hints
 from tests.sf.conftest import BASE, NOW, TOKEN_URL, limit_header
 
 HINTS = mapping_hints(ObjectMapping())

@@ -19,7 +19,8 @@ from connector.emulator.testing import RunningEmulator, running_emulator
 from connector.emulator.values import Clock
 from connector.errors import ApiLimitError
 from connector.sf import mapping
-from connector.sf.client import RetryPolicy, SalesforceClient
+from connector.sf.client import SalesforceClient
+from connector.sf.policy import RetryPolicy
 from connector.sf.readers import Source, detect_changes, plan_window, read_window
 from connector.sf.writer import RecordWrite, apply_plan
 
