@@ -217,7 +217,7 @@ def make_app(emu: Emulator) -> Callable[..., Any]:
             response = _call(emu, request)
         except ApiError as exc:
             response = _error(exc)
-        except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer in Salesforce's shape
+        except Exception as exc:  # an emulator bug must still answer in Salesforce's shape
             log.exception("emulator_error", path=path)
             response = _error(ApiError(500, "UNKNOWN_EXCEPTION", f"emulator error: {exc!r}"))
         response.headers["Sforce-Limit-Info"] = emu.limit_info()

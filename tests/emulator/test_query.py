@@ -84,9 +84,8 @@ def test_where_order_limit_and_count(emulator: RunningEmulator) -> None:
     sf = emulator.salesforce()
 
     def names(where: str, tail: str = "ORDER BY LastName") -> list[str]:
-        return [
-            r["LastName"] for r in sf.query(f"SELECT LastName FROM Contact WHERE {where} {tail}")["records"]
-        ]
+        soql = f"SELECT LastName FROM Contact WHERE {where} {tail}"  # noqa: S608 - test literals only
+        return [r["LastName"] for r in sf.query(soql)["records"]]
 
     assert names("Lead_Score__c >= 50") == ["Ann", "bob"]
     assert names("(Lead_Score__c < 50 OR Lead_Score__c = null) AND NOT LastName = 'dee'") == ["Cid"]
@@ -105,7 +104,8 @@ def test_datetime_literals_compare_without_milliseconds(emulator: RunningEmulato
     emulator.org.clock.freeze(datetime(2026, 3, 2, 9, 15, 0, 900_000, tzinfo=UTC))
     (cid,) = _contacts(emulator, 1)
     sf = emulator.salesforce()
-    row = sf.query(f"SELECT SystemModstamp FROM Contact WHERE Id = '{cid[:15]}'")["records"][0]
+    soql = f"SELECT SystemModstamp FROM Contact WHERE Id = '{cid[:15]}'"  # noqa: S608 - an id we made
+    row = sf.query(soql)["records"][0]
     assert row["SystemModstamp"] == "2026-03-02T09:15:00.000+0000"
     q = "SELECT Id FROM Contact WHERE SystemModstamp >= 2026-03-02T09:15:00.000Z AND SystemModstamp < {}"
     assert sf.query(q.format("2026-03-02T09:15:01Z"))["totalSize"] == 1
@@ -181,6 +181,7 @@ def test_a_cursor_expires_after_15_idle_minutes(emulator: RunningEmulator) -> No
 def test_parser_keeps_structure_of_nested_conditions() -> None:
     query = parse("select Id from Contact where not (A__c = 'x' or B__c in (1, 2)) order by Id desc limit 5")
     assert query.limit == 5
-    assert query.order[0].descending and query.order[0].nulls_last
+    assert query.order[0].descending
+    assert query.order[0].nulls_last
     with pytest.raises(SoqlError):
         parse("")
