@@ -69,6 +69,9 @@ class SyncSettings(Strict):
     # Local time (scoring.timezone) of the daily pass that lands expiry and inactivity penalties.
     daily_pass_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "02:00"  # noqa: S105
     max_change_share: Annotated[float, Field(gt=0, le=1)] = 0.20
+    # The share rail only applies once a cycle changes more than this many contacts: in a small org one
+    # candidate moving a step is already "20 %", and that is no sign of a wrong rule.
+    max_change_min_contacts: Annotated[int, Field(ge=0)] = 50
     health_host: str = "127.0.0.1"
     health_port: Annotated[int, Field(ge=0, le=65535)] = 9464  # 0 switches the endpoint off
     anonymised_field: str = ""  # a Contact checkbox meaning "erase this contact" (besides deletion)

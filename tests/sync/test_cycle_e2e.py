@@ -1,0 +1,134 @@
+"""Issue 5's acceptance, end to end over HTTPS against the emulator: org activity in, details out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from connector.config import Settings, load_settings
+from connector.ledger.sync_state import last_cycles
+
+from .conftest import EXAMPLE, T0, Org
+
+
+def details(org: Org, contact_id: str) -> tuple[object, ...]:
+    """(score, band, medal, first qualification, first placement) as the org shows them, as plain values."""
+    c = org.contact(contact_id)
+    score = c["Lead_Score__c"]
+    dates = [c[f] for f in ("Date_First_Qualification__c", "Date_First_Placement__c")]
+    return (None if score is None else int(score), c["Lead_Score_Band__c"], c["Medal__c"],
+            *(d.isoformat() if d is not None else None for d in dates))  # fmt: skip
+
+
+def test_worked_example_read_back_from_the_org(org: Org) -> None:
+    candidate, job = org.candidate(), org.job()
+    application = org.em.org.apply(candidate, job, "Websollicitatie")
+    org.cycle()
+    assert details(org, candidate) == (None, None, None, None, None)
+
+    org.em.org.move_application(application, "Intake verwerkt")
+    org.cycle()
+    today = T0.date().isoformat()
+    assert details(org, candidate) == (30, "Lukewarm", "Bronze", today, None)
+
+    org.em.org.move_application(application, "Voorgesteld")
+    org.cycle()
+    assert details(org, candidate)[1:3] == ("Warm", "Silver")
+
+    org.em.org.move_application(application, "Aangenomen")
+    org.cycle()
+    assert details(org, candidate) == (95, "Hot", "Gold", today, today)
+
+    org.em.org.move_application(application, "Afgewezen")
+    org.cycle()
+    assert details(org, candidate)[2:] == ("Gold", today, today)
+    lines = {r["Rule__c"]: int(r["Points__c"]) for r in org.em.org.records("Lead_Score_Line__c")}
+    assert lines == {"intake": 30, "proposed": 25, "hired": 40}
+
+
+def test_medal_set_in_the_org_is_not_lowered(org: Org) -> None:
+    candidate, job = org.candidate(), org.job()
+    org.em.org.update("Contact", candidate, {"Medal__c": "Gold", "Date_First_Placement__c": "2025-05-01"})
+    org.em.org.apply(candidate, job, "Intake verwerkt")
+    org.cycle()
+    # Score and band follow the rules; the org's gold medal and placement date stay as they were.
+    assert details(org, candidate) == (30, "Lukewarm", "Gold", T0.date().isoformat(), "2025-05-01")
+
+
+def test_idle_cycle_costs_one_query_per_source_and_no_writes(org: Org) -> None:
+    candidate, job = org.candidate(), org.job()
+    org.em.org.apply(candidate, job, "Intake verwerkt")
+    org.cycle()
+    org.cycle()  # settles the contact re-read after our own write
+    org.em.org.reset_calls()
+    report = org.cycle()
+    calls = org.em.org.call_counts()
+    queries = sum(n for endpoint, n in calls.items() if "query" in endpoint)
+    writes = sum(n for endpoint, n in calls.items() if "composite" in endpoint or "jobs" in endpoint)
+    # One windowed query per source plus the Organization check that binds the ledger to the org.
+    assert queries == len(org.settings.org_sources()) + 1, calls
+    assert writes == 0, calls
+    assert (report.events_added, report.writes) == (0, 0)
+
+
+def test_two_opens_of_one_message_score_once_and_repoll_adds_nothing(org: Org) -> None:
+    candidate = org.candidate()
+    message = org.em.org.create(
+        "EmailMessage", {"Subject": "Nieuwe vacature", "Incoming": False, "IsTracked": True}
+    )
+    org.em.org.create("EmailMessageRelation", {"EmailMessageId": message, "RelationId": candidate,
+                                               "RelationType": "ToAddress"})  # fmt: skip
+    org.em.org.open_email(message)
+    org.cycle()
+    org.em.org.advance(3600)
+    org.em.org.open_email(message)
+    second = org.cycle()
+    assert details(org, candidate)[0] == 2
+    assert second.events_added == 0
+    assert org.cycle(after_seconds=1).events_added == 0
+
+
+def test_changed_weights_write_exactly_the_contacts_whose_score_changed(make_org: Callable[..., Org]) -> None:
+    org = make_org()
+    job = org.job()
+    hired, intake = org.candidate("A"), org.candidate("B")
+    org.em.org.apply(hired, job, "Aangenomen")
+    org.em.org.apply(intake, job, "Intake verwerkt")
+    org.cycle()
+    org.cycle()
+    text = EXAMPLE.read_text().replace("points = 40", "points = 45")
+    changed = org.settings.model_copy(update={"scoring": _parse(text).scoring})
+    org.settings = changed
+    org.em.org.reset_calls()
+    report = org.cycle(kind="daily")
+    assert [p.contact_id for p in report.plan] == [hired]
+    assert details(org, hired)[0] == 45
+    assert details(org, intake)[0] == 30
+
+
+def test_deleted_contact_is_erased_from_the_ledger(org: Org) -> None:
+    candidate, job = org.candidate(), org.job()
+    org.em.org.apply(candidate, job, "Intake verwerkt")
+    org.cycle()
+    assert org.ledger.events_of([candidate])
+    org.em.org.delete("Contact", candidate)
+    report = org.cycle()
+    assert report.erased == 1
+    assert org.ledger.events_of([candidate]) == {}
+    assert org.ledger.states([candidate]) == {}
+
+
+def test_cycle_is_logged_for_status(org: Org) -> None:
+    org.cycle()
+    (last,) = last_cycles(org.ledger)
+    assert last["status"] == "ok"
+    assert set(last["summary"]["fetched"]) == {"contacts", "applications", "emails", "appointments"}
+
+
+def _parse(text: str) -> Settings:
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "c.toml"
+        path.write_text(text)
+        return load_settings(path)
