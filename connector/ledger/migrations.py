@@ -94,8 +94,36 @@ def sync_tables() -> str:
     """
 
 
+def website_pixel_state() -> str:
+    """SQL of the pixel state tables (a migration)."""
+    # `read_to`, not `offset`: OFFSET is an SQL keyword. Visitor rows hold only consented contacts'
+    # links and the ids of shared visitors; pending rows hold no address, agent or token.
+    return """
+        CREATE TABLE pixel_files (
+            key TEXT PRIMARY KEY,
+            path TEXT NOT NULL,
+            read_to INTEGER NOT NULL,
+            head TEXT NOT NULL,
+            head_len INTEGER NOT NULL
+        );
+        CREATE TABLE pixel_visitors (
+            visitor_id TEXT PRIMARY KEY,
+            contact_id TEXT,              -- NULL when shared
+            shared INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+        CREATE TABLE pixel_pending (
+            id TEXT PRIMARY KEY,
+            contact_id TEXT NOT NULL,     -- '' while the visitor is unknown
+            visitor_id TEXT NOT NULL,
+            at INTEGER NOT NULL,          -- microseconds since the Unix epoch, UTC
+            url TEXT NOT NULL,
+            referrer TEXT NOT NULL
+        ) WITHOUT ROWID;
+    """
+
+
 # Each migration is a named function returning its SQL; the list order is the apply order.
-MIGRATIONS: list[Callable[[], str]] = [initial, sync_tables]
+MIGRATIONS: list[Callable[[], str]] = [initial, sync_tables, website_pixel_state]
 
 
 def migrate(db: sqlite_utils.Database, migrations: list[Callable[[], str]] = MIGRATIONS) -> list[str]:

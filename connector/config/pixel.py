@@ -1,0 +1,117 @@
+"""The `[pixel]` table: visit-log sources, vacancy URL patterns, sessions, identity and the collector."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from connector.config.scoring import Strict
+
+PositiveInt = Annotated[int, Field(gt=0)]
+LogFormat = Literal["ndjson", "csv", "combined"]
+_ENV_PREFIX = "MSR_ENGAGE_PIXEL__"
+
+
+def _env_has(name: str) -> bool:
+    """Whether the environment sets `name` (case-insensitively, as pydantic-settings reads it)."""
+    return any(key.upper() == name for key in os.environ)
+
+
+def _refuse_secret_from_file(data: Any, key: str, env: str) -> None:
+    # Env and TOML arrive merged; a secret present without its env variable came from config.toml.
+    given = isinstance(data, dict) and data.get(key) is not None and not isinstance(data[key], SecretStr)
+    if given and not _env_has(env):
+        raise ValueError(f"{key} is a secret and must not be in config.toml: remove it and set {env}")
+
+
+class PixelApi(Strict):
+    """`[pixel.api]`: the provider's HTTP API, read page by page with a cursor."""
+
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    auth_header: str = "Authorization"
+    auth_value: SecretStr | None = None  # env only: MSR_ENGAGE_PIXEL__API__AUTH_VALUE
+    cursor_param: str = "cursor"
+    page_size_param: str = "limit"
+    page_size: PositiveInt = 1000
+    items_key: str = "hits"
+    next_cursor_key: str = "next_cursor"
+    # Our hit field -> the provider's JSON key (time, url, referrer, user_agent, ip, visitor_id, token).
+    field_map: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    max_pages: PositiveInt = 1000  # one run stops here; the cursor resumes next time
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_only_from_env(cls, data: Any) -> Any:
+        _refuse_secret_from_file(data, "auth_value", _ENV_PREFIX + "API__AUTH_VALUE")
+        return data
+
+
+class Collector(Strict):
+    """`[pixel.collector]`: our own pixel endpoint (`msr-engage pixel serve`)."""
+
+    host: str = "127.0.0.1"  # loopback by default: put a reverse proxy with TLS in front
+    port: Annotated[int, Field(ge=0, le=65535)] = 8787
+    # The URL browsers reach the collector at; baked into the JS snippet (never taken from the request).
+    public_url: str = ""
+    folder: Path | None = None  # where hit files go; default: the [pixel] folder
+    cookie_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,32}$")] = "msr_vid"
+    cookie_days: PositiveInt = 390
+    consent_flag: Annotated[str, Field(pattern=r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}$")] = "msrEngageConsent"
+    max_request_bytes: PositiveInt = 4096
+    hits_per_minute_per_ip: PositiveInt = 120
+
+
+class PixelSettings(Strict):
+    """`[pixel]`: where hits come from and how they become visits and job views."""
+
+    folder: Path = Path("pixel")  # relative paths are taken from the working directory
+    formats: tuple[LogFormat, ...] = ("ndjson", "csv", "combined")
+    pixel_path: str = "/p.gif"  # combined logs: only requests for this path are hits
+    # Regexes with a named group `job_id` (an msf__Job__c id) or `job_number` (looked up in the org).
+    vacancy_patterns: tuple[str, ...] = (
+        r"/vacatures?/(?:[^/?#]*-)?(?P<job_id>a0[A-Za-z0-9]{13}(?:[A-Za-z0-9]{3})?)\b",
+    )
+    idle_minutes: PositiveInt = 30
+    attribution_days: PositiveInt = 30  # anonymous hits this old are still credited when a visitor is known
+    max_hits_per_minute: PositiveInt = 60  # one visitor above this in any minute is a robot
+    max_line_bytes: PositiveInt = 8192
+    token_param: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,32}$")] = "mt"  # noqa: S105 - a query parameter name
+    token_secret: SecretStr | None = None  # env only: MSR_ENGAGE_PIXEL__TOKEN_SECRET
+    api: PixelApi | None = None
+    collector: Collector = Field(default_factory=Collector)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_only_from_env(cls, data: Any) -> Any:
+        _refuse_secret_from_file(data, "token_secret", _ENV_PREFIX + "TOKEN_SECRET")
+        return data
+
+    @field_validator("token_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # A short HMAC key can be brute-forced from one token; 16 characters is the floor.
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("vacancy_patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                groups = re.compile(pattern).groupindex
+            except re.error as exc:
+                raise ValueError(f"{pattern!r}: not a regular expression: {exc}") from None
+            if not {"job_id", "job_number"} & groups.keys():
+                raise ValueError(f"{pattern!r}: needs a named group (?P<job_id>...) or (?P<job_number>...)")
+        return patterns
+
+    @property
+    def collector_folder(self) -> Path:
+        """The folder the collector writes hit files to."""
+        return self.collector.folder or self.folder

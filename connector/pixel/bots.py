@@ -1,0 +1,41 @@
+"""Robots out: known crawlers by user agent (the maintained crawlerdetect list) and implausible rates."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from crawlerdetect import CrawlerDetect
+
+from connector.pixel.hits import Hit
+
+
+class CrawlerFilter:
+    """Tells crawler user agents from browsers; remembers answers because logs repeat few agents."""
+
+    def __init__(self, cache_size: int = 50_000) -> None:
+        self._detect = CrawlerDetect()
+        self._known: dict[str, bool] = {}
+        self._cache_size = cache_size
+
+    def is_bot(self, user_agent: str) -> bool:
+        """Whether this user agent is a crawler (an empty one is: every browser sends one)."""
+        known = self._known.get(user_agent)
+        if known is not None:
+            return known
+        verdict = not user_agent.strip() or bool(self._detect.is_crawler(user_agent))
+        if len(self._known) >= self._cache_size:
+            self._known.clear()  # crude, but bounded: a flood of unique agents cannot grow memory
+        self._known[user_agent] = verdict
+        return verdict
+
+
+def rate_key(hit: Hit) -> str:
+    """Who a rate is counted for: the visitor cookie, else the (truncated) address and agent."""
+    return hit.visitor_id or f"{hit.ip}|{hit.user_agent}"
+
+
+def too_fast(hits: Iterable[Hit], max_per_minute: int) -> frozenset[str]:
+    """Rate keys with more than `max_per_minute` hits in some calendar minute: scrapers, not people."""
+    per_minute = Counter((rate_key(hit), int(hit.at.timestamp()) // 60) for hit in hits)
+    return frozenset(key for (key, _), count in per_minute.items() if count > max_per_minute)

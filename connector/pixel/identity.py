@@ -1,0 +1,168 @@
+"""Who a hit belongs to: signed contact tokens, visitor links and retroactive attribution.
+
+A token in a tracked link (`?mt=...`) is `CONTACT_ID.SIGNATURE`, an HMAC-SHA256 of the contact id.
+A valid token links the hit's visitor cookie to that contact; the visitor's earlier anonymous hits
+within the attribution window are then credited too. A visitor seen with two different contacts is a
+shared computer: it is unlinked and its anonymous hits are credited to nobody from then on.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from connector.pixel.hits import Hit, Reason
+
+_CONTACT = re.compile(r"[A-Za-z0-9]{1,64}")
+_DOMAIN = b"msr-engage/contact-token/v1:"  # so a signature made for another purpose never verifies
+
+
+def _signature(contact_id: str, secret: bytes) -> str:
+    digest = hmac.new(secret, _DOMAIN + contact_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def sign_token(contact_id: str, secret: bytes) -> str:
+    """A contact token for tracked links: the contact id and its HMAC signature."""
+    if not _CONTACT.fullmatch(contact_id):
+        raise ValueError(f"{contact_id!r}: a contact id is 1-64 letters and digits")
+    return f"{contact_id}.{_signature(contact_id, secret)}"
+
+
+def verify_token(token: str, secret: bytes) -> str | None:
+    """The contact id of a genuine token; None for a forged, tampered or garbled one."""
+    contact_id, dot, signature = token.partition(".")
+    if not dot or not _CONTACT.fullmatch(contact_id):
+        return None
+    # compare_digest: the time taken must not tell a forger how many characters were right.
+    return contact_id if hmac.compare_digest(signature, _signature(contact_id, secret)) else None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingHit:
+    """A hit kept between runs: anonymous (no contact yet) or credited but in a visit still open."""
+
+    id: str
+    contact_id: str  # '' while anonymous
+    hit: Hit  # without address, agent or token: only what a visit needs is kept
+
+    @classmethod
+    def of(cls, hit: Hit, contact_id: str = "") -> PendingHit:
+        """Keep `hit` for later, stripped to what a visit needs."""
+        return cls(hit.id, contact_id, Hit(hit.at, hit.url, hit.referrer, visitor_id=hit.visitor_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Credited:
+    """A hit credited to a contact; `new` when it came from a line read in this run."""
+
+    contact_id: str
+    hit: Hit
+    new: bool
+    id: str
+
+
+@dataclass
+class Attribution:
+    """What `attribute` decided: credited hits, hits still waiting, updated links, counts."""
+
+    credited: list[Credited] = field(default_factory=list)
+    waiting: list[PendingHit] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)
+    shared: set[str] = field(default_factory=set)
+    rejected: Counter[Reason] = field(default_factory=Counter)  # lines of this run only
+    waiting_new: int = 0  # lines of this run now waiting for their visitor to become known
+    expired: int = 0  # waiting hits of earlier runs that aged out of the window
+    newly_shared: list[str] = field(default_factory=list)
+
+
+def attribute(
+    hits: Iterable[Hit],
+    waiting: Iterable[PendingHit],
+    links: Mapping[str, str],
+    shared: Iterable[str],
+    *,
+    secret: bytes | None,
+    now: datetime,
+    window: timedelta,
+) -> Attribution:
+    """Credit hits to contacts by token and visitor link, oldest first per visitor (pure)."""
+    out = Attribution(links=dict(links), shared=set(shared))
+    per_visitor: dict[str, list[tuple[Hit, bool, str]]] = {}
+    for hit in hits:
+        per_visitor.setdefault(hit.visitor_id, []).append((hit, True, ""))
+    for pending in waiting:
+        per_visitor.setdefault(pending.hit.visitor_id, []).append((pending.hit, False, pending.id))
+    for visitor, items in per_visitor.items():
+        items.sort(key=lambda item: item[0].at)
+        _walk(out, visitor, items, secret, now, window)
+    return out
+
+
+def _walk(
+    out: Attribution,
+    visitor: str,
+    items: list[tuple[Hit, bool, str]],
+    secret: bytes | None,
+    now: datetime,
+    window: timedelta,
+) -> None:
+    link = out.links.get(visitor) if visitor else None
+    is_shared = visitor in out.shared
+    anonymous: list[tuple[Hit, bool, str]] = []
+
+    def credit(contact: str, hit: Hit, new: bool, hit_id: str) -> None:
+        out.credited.append(Credited(contact, hit, new, hit_id or hit.id))
+
+    def unknown(new: bool) -> None:
+        if new:
+            out.rejected[Reason.UNKNOWN_VISITOR] += 1
+        else:
+            out.expired += 1
+
+    for hit, new, hit_id in items:
+        contact = None
+        if hit.token and secret is not None:
+            contact = verify_token(hit.token, secret)
+            if contact is None:
+                out.rejected[Reason.FORGED_TOKEN] += 1
+                continue
+        if contact is not None:
+            credit(contact, hit, new, hit_id)
+            if not visitor or is_shared:
+                continue
+            if link is None:
+                link = contact
+                for earlier, was_new, earlier_id in anonymous:
+                    if hit.at - earlier.at <= window:
+                        credit(contact, earlier, was_new, earlier_id)
+                    else:
+                        unknown(was_new)
+                anonymous = []
+            elif link != contact:
+                # Two people behind one cookie: stop merging rather than guess who browsed.
+                is_shared, link = True, None
+                out.newly_shared.append(visitor)
+        elif link is not None:
+            credit(link, hit, new, hit_id)
+        elif not visitor or is_shared:
+            unknown(new)
+        else:
+            anonymous.append((hit, new, hit_id))
+    for hit, new, hit_id in anonymous:
+        if now - hit.at <= window:
+            out.waiting.append(PendingHit(hit_id, "", hit) if hit_id else PendingHit.of(hit))
+            out.waiting_new += new
+        else:
+            unknown(new)
+    if is_shared:
+        out.shared.add(visitor)
+        out.links.pop(visitor, None)
+    elif link is not None:
+        out.links[visitor] = link

@@ -1,0 +1,190 @@
+"""From hits to events in one pure step: robots out, identities in, consent gate, visits.
+
+`process` takes the hits of one run, the state kept from earlier runs and the set of contacts with
+tracking consent, and returns events, the new state and counts. Every line read in the run ends in
+exactly one of `credited`, `waiting` or a rejection reason, so the counts add up to the lines read.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from connector.config.pixel import LogFormat, PixelSettings
+from connector.events import Event
+from connector.pixel.bots import CrawlerFilter, rate_key, too_fast
+from connector.pixel.hits import Hit, Reason, csv_header, parse_combined, parse_csv, parse_ndjson
+from connector.pixel.identity import Credited, PendingHit, attribute
+from connector.pixel.sessions import VacancyMatcher, sessionise
+from connector.pixel.sources import FileMark
+
+
+@dataclass(frozen=True)
+class PixelState:
+    """What the pixel room remembers between runs, as plain data (the ledger stores it)."""
+
+    files: Mapping[str, FileMark] = field(default_factory=dict)
+    links: Mapping[str, str] = field(default_factory=dict)  # visitor id -> contact id (consented only)
+    shared: frozenset[str] = frozenset()  # visitor ids seen with two contacts
+    pending: tuple[PendingHit, ...] = ()  # anonymous hits in the window, and hits of open visits
+
+
+@dataclass
+class Counts:
+    """One run in numbers. `lines == credited + waiting + sum(rejected)`; the rest is context."""
+
+    lines: int = 0
+    credited: int = 0  # lines credited to a consented contact (in a visit now or when it ends)
+    waiting: int = 0  # anonymous lines kept until their visitor becomes known (or the window ends)
+    rejected: Counter[Reason] = field(default_factory=Counter)
+    events: int = 0
+    visits: int = 0
+    job_views: int = 0
+    open_hits: int = 0  # hits in visits that may still grow
+    resolved: int = 0  # waiting hits of earlier runs credited now
+    expired: int = 0  # waiting hits of earlier runs whose window ended unidentified
+    shared_visitors: int = 0  # visitors found to be shared computers in this run
+    incomplete_lines: int = 0  # a last line without newline, left for the next run
+
+    def add(self, other: Counts) -> None:
+        """Fold another run's counts into these."""
+        for name in self.__dataclass_fields__:
+            if name == "rejected":
+                self.rejected.update(other.rejected)
+            else:
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form; every reason is present (zero when none)."""
+        plain: dict[str, Any] = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        plain["rejected"] = {reason.value: self.rejected.get(reason, 0) for reason in Reason}
+        return plain
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Events to append, the state to keep, the counts to report and visitors to log as shared."""
+
+    events: list[Event]
+    state: PixelState
+    counts: Counts
+    shared: list[str]
+
+
+@dataclass
+class Toolkit:
+    """The long-lived helpers of a pipeline (crawler cache, compiled vacancy patterns)."""
+
+    settings: PixelSettings
+    crawlers: CrawlerFilter = field(default_factory=CrawlerFilter)
+    job_numbers: Mapping[str, str] = field(default_factory=dict)
+    vacancies: VacancyMatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.vacancies = VacancyMatcher(self.settings.vacancy_patterns, self.job_numbers)
+
+    @property
+    def secret(self) -> bytes | None:
+        """The token secret as bytes, or None when tokens are not configured."""
+        secret = self.settings.token_secret
+        return None if secret is None else secret.get_secret_value().encode()
+
+
+def parse_lines(
+    lines: Iterable[bytes], fmt: LogFormat, settings: PixelSettings, counts: Counts, header: bytes = b""
+) -> list[Hit]:
+    """Parse raw lines of one format; each rejected line is counted by reason in `counts`."""
+    parser: Callable[[bytes], Hit | Reason]
+    size, token = settings.max_line_bytes, settings.token_param
+    if fmt == "csv":
+        parser = partial(parse_csv, header=csv_header(header), max_bytes=size, token_param=token)
+    elif fmt == "ndjson":
+        parser = partial(parse_ndjson, max_bytes=size, token_param=token)
+    else:
+        parser = partial(parse_combined, pixel_path=settings.pixel_path, max_bytes=size, token_param=token)
+    hits: list[Hit] = []
+    rejected = counts.rejected
+    for raw in lines:
+        result = parser(raw)
+        if isinstance(result, Hit):
+            hits.append(result)
+        else:
+            rejected[result] += 1
+    return hits
+
+
+def drop_robots(hits: Iterable[Hit], kit: Toolkit, counts: Counts) -> list[Hit]:
+    """Hits of people: known crawlers and too-fast visitors are counted and left out."""
+    people = []
+    for hit in hits:
+        if kit.crawlers.is_bot(hit.user_agent):
+            counts.rejected[Reason.BOT] += 1
+        else:
+            people.append(hit)
+    fast = too_fast(people, kit.settings.max_hits_per_minute)
+    if not fast:
+        return people
+    kept = [hit for hit in people if rate_key(hit) not in fast]
+    counts.rejected[Reason.IMPLAUSIBLE_RATE] += len(people) - len(kept)
+    return kept
+
+
+def process(
+    hits: Iterable[Hit],
+    counts: Counts,
+    state: PixelState,
+    consented: Collection[str],
+    kit: Toolkit,
+    now: datetime,
+) -> Outcome:
+    """Hits of one run (parser rejections already in `counts`) → events, new state, counts (pure)."""
+    settings = kit.settings
+    people = drop_robots(hits, kit, counts)
+    waiting = [p for p in state.pending if not p.contact_id]
+    found = attribute(
+        people,
+        waiting,
+        state.links,
+        state.shared,
+        secret=kit.secret,
+        now=now,
+        window=timedelta(days=settings.attribution_days),
+    )
+    counts.rejected.update(found.rejected)
+    counts.waiting += found.waiting_new
+    counts.expired += found.expired
+    counts.shared_visitors += len(found.newly_shared)
+    allowed: list[Credited] = []
+    for item in found.credited:
+        if item.contact_id in consented:
+            allowed.append(item)
+            counts.credited += item.new
+            counts.resolved += not item.new
+        elif item.new:
+            counts.rejected[Reason.NO_CONSENT] += 1
+    # Hits of visits left open last run; a contact who withdrew consent meanwhile loses them too.
+    allowed.extend(
+        Credited(p.contact_id, p.hit, False, p.id)
+        for p in state.pending
+        if p.contact_id and p.contact_id in consented
+    )
+    visits = sessionise(
+        allowed, now=now, idle=timedelta(minutes=settings.idle_minutes), vacancies=kit.vacancies
+    )
+    counts.events += len(visits.events)
+    counts.visits += visits.visits
+    counts.job_views += visits.job_views
+    counts.open_hits = len(visits.open)
+    # Links only to consented contacts: nothing about anyone else outlives this run.
+    links = {v: c for v, c in found.links.items() if c in consented}
+    new_state = PixelState(
+        files=state.files,
+        links=links,
+        shared=frozenset(found.shared),
+        pending=tuple(found.waiting) + tuple(visits.open),
+    )
+    return Outcome(visits.events, new_state, counts, found.newly_shared)

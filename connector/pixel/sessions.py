@@ -1,0 +1,119 @@
+"""Visits from credited hits: 30 minutes idle ends a visit; vacancy pages become job views.
+
+A visit is one `web.visit` event (pages, landing URL, duration) plus one `web.job_view` per vacancy
+seen in it. Ids are derived from the contact, the visitor and the first hit, so reading the same hits
+again yields the same events. A visit whose last hit is less than the idle time before `now` may
+still grow: its hits are handed back as open and become events in a later run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from connector.events import WEB_JOB_VIEW, WEB_VISIT, Event, derive_id, format_time, make_event
+from connector.pixel.identity import Credited, PendingHit
+
+
+class VacancyMatcher:
+    """Maps page URLs to `msf__Job__c` ids by configured patterns (job numbers through a lookup)."""
+
+    def __init__(self, patterns: Sequence[str], job_numbers: Mapping[str, str] | None = None) -> None:
+        self._patterns = [re.compile(p) for p in patterns]
+        self._numbers = dict(job_numbers or {})
+        self._seen: dict[str, str | None] = {}
+
+    def job_id(self, url: str) -> str | None:
+        """The vacancy id a page URL shows, or None when it is not a (known) vacancy page."""
+        if url in self._seen:
+            return self._seen[url]
+        found = None
+        for pattern in self._patterns:
+            match = pattern.search(url)
+            if match is None:
+                continue
+            groups = match.groupdict()
+            found = groups.get("job_id") or self._numbers.get(groups.get("job_number") or "")
+            if found:
+                break
+        if len(self._seen) > 100_000:
+            self._seen.clear()  # bounded: a crawl of unique URLs must not grow memory
+        self._seen[url] = found
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Visits:
+    """Events of the visits that ended, and hits of visits still open at `now`."""
+
+    events: list[Event]
+    open: list[PendingHit]
+    visits: int
+    job_views: int
+
+
+def sessionise(
+    credited: Iterable[Credited],
+    *,
+    now: datetime,
+    idle: timedelta,
+    vacancies: VacancyMatcher,
+) -> Visits:
+    """Group each contact's hits per visitor into visits (a gap of `idle` or more starts a new one)."""
+    groups: dict[tuple[str, str], dict[str, Credited]] = {}
+    for item in credited:
+        # Keyed by hit id: a hit read twice (re-ingest, or kept open and read again) counts once.
+        groups.setdefault((item.contact_id, item.hit.visitor_id), {})[item.id] = item
+    events: list[Event] = []
+    still_open: list[PendingHit] = []
+    visits = job_views = 0
+    for (contact_id, visitor), by_id in groups.items():
+        ordered = sorted(by_id.values(), key=lambda c: (c.hit.at, c.id))
+        start = 0
+        for i in range(1, len(ordered) + 1):
+            if i < len(ordered) and ordered[i].hit.at - ordered[i - 1].hit.at < idle:
+                continue
+            visit = ordered[start:i]
+            start = i
+            if i == len(ordered) and now - visit[-1].hit.at < idle:
+                still_open.extend(PendingHit.of(c.hit, contact_id) for c in visit)
+                continue
+            made = _visit_events(contact_id, visitor, visit, vacancies)
+            events.extend(made)
+            visits += 1
+            job_views += len(made) - 1
+    return Visits(events, still_open, visits, job_views)
+
+
+def _visit_events(
+    contact_id: str, visitor: str, visit: list[Credited], vacancies: VacancyMatcher
+) -> list[Event]:
+    first, last = visit[0].hit, visit[-1].hit
+    visit_id = derive_id("visit", contact_id, visitor, format_time(first.at))[:24]
+    attrs = {
+        "visit_id": visit_id,
+        "pages": len(visit),
+        "landing_url": first.url,
+        "duration": int((last.at - first.at).total_seconds()),
+    }
+    made = [make_event(contact_id, WEB_VISIT, first.at, attrs, id=derive_id("pixel", WEB_VISIT, visit_id))]
+    seen: dict[str, list[datetime]] = {}
+    urls: dict[str, str] = {}
+    for item in visit:
+        job_id = vacancies.job_id(item.hit.url)
+        if job_id:
+            seen.setdefault(job_id, []).append(item.hit.at)
+            urls.setdefault(job_id, item.hit.url)
+    for job_id, times in seen.items():
+        view = {
+            "job_id": job_id,
+            "url": urls[job_id],
+            "visit_id": visit_id,
+            "views": len(times),
+            "last_at": format_time(times[-1]),
+        }
+        event_id = derive_id("pixel", WEB_JOB_VIEW, visit_id, job_id)
+        made.append(make_event(contact_id, WEB_JOB_VIEW, times[0], view, id=event_id))
+    return made

@@ -1,0 +1,169 @@
+"""Where hits come from: a folder of log files read incrementally, and the provider's HTTP API.
+
+Files are remembered by identity (device + inode), not by name, with the offset read so far and a
+fingerprint of their first bytes. So a log renamed by rotation (`access.log` → `access.log.1`) is
+continued where it was left, the new `access.log` is read from its start, and a file truncated in
+place (copytruncate) or rewritten is noticed and read from its start again — never skipped, never
+read twice. State goes in and out as plain `FileMark`s; nothing here touches the ledger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import requests
+
+from connector.config.pixel import LogFormat, PixelApi
+from connector.errors import FatalError, RetriableError
+
+HEAD_BYTES = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FileMark:
+    """How far a file has been read, and how to recognise it again."""
+
+    key: str  # "device:inode"
+    path: str  # where it was last seen (for people; identity is the key)
+    offset: int  # bytes read so far, always at a line start
+    head: str  # sha256 of the first `head_len` bytes
+    head_len: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileRead:
+    """The complete new lines of one file and its mark after reading them."""
+
+    path: Path
+    format: LogFormat
+    lines: list[bytes]
+    mark: FileMark
+    status: str  # new | appended | unchanged | truncated
+    header: bytes  # first line of the file (the CSV header), b"" otherwise
+    incomplete: bool  # a last line without newline was left for the next run
+    more: bool  # the read stopped at the size cap: call again for the rest
+
+
+def detect_format(path: Path, first_line: bytes) -> LogFormat:
+    """NDJSON, CSV or combined log, by name (rotation suffixes ignored), else by the first byte."""
+    suffixes = [s.lower() for s in path.suffixes if not s[1:].isdigit() and s.lower() != ".old"]
+    last = suffixes[-1] if suffixes else ""
+    if last in (".ndjson", ".jsonl", ".json"):
+        return "ndjson"
+    if last == ".csv":
+        return "csv"
+    if last == ".log":
+        return "combined"
+    return "ndjson" if first_line.lstrip().startswith(b"{") else "combined"
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_new_lines(path: Path, marks: Mapping[str, FileMark], *, max_bytes: int = 64 << 20) -> FileRead:
+    """Read the complete lines added to `path` since its mark (at most ~`max_bytes` per call)."""
+    with path.open("rb") as stream:
+        st = os.fstat(stream.fileno())
+        key = f"{st.st_dev}:{st.st_ino}"
+        head = stream.read(HEAD_BYTES)
+        if b"\n" in head:
+            first_line = head.split(b"\n", 1)[0]
+        elif len(head) == HEAD_BYTES:
+            stream.seek(0)
+            first_line = stream.readline(1 << 16).rstrip(b"\n")
+        else:
+            first_line = b""  # no complete line yet
+        mark = marks.get(key)
+        if mark is None:
+            start, status = 0, "new"
+        elif st.st_size < mark.offset or _digest(head[: mark.head_len]) != mark.head:
+            start, status = 0, "truncated"  # same inode, other content: read it all again
+        else:
+            start, status = mark.offset, "appended"
+        stream.seek(start)
+        data = stream.read(max_bytes)
+        more = len(data) == max_bytes
+        if more:
+            data += stream.readline()  # finish the line the cap cut through
+            more = bool(stream.read(1))
+    end = data.rfind(b"\n") + 1
+    lines = data[:end].split(b"\n")[:-1] if end else []
+    if status == "appended" and not lines:
+        status = "unchanged"
+    offset = start + end
+    head_len = min(offset, HEAD_BYTES)
+    return FileRead(
+        path=path,
+        format=detect_format(path, first_line or head),
+        lines=lines,
+        mark=FileMark(key, str(path), offset, _digest(head[:head_len]), head_len),
+        status=status,
+        header=first_line,
+        incomplete=end < len(data),
+        more=more,
+    )
+
+
+# -- the provider's HTTP API ------------------------------------------------------------------------
+
+
+class HttpSession(Protocol):
+    """The part of `requests.Session` the API source uses (a port, so tests can pass fakes)."""
+
+    def get(self, url: str, **kwargs: Any) -> requests.Response: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApiPage:
+    """One page of provider hits, mapped to our field names, and the cursor after it."""
+
+    items: list[dict[str, Any] | None]  # None: the provider sent something that is not an object
+    cursor: str | None
+
+
+def map_item(item: object, field_map: Mapping[str, str]) -> dict[str, Any] | None:
+    """A provider hit as a dict of our field names (None when it is not a JSON object)."""
+    if not isinstance(item, dict):
+        return None
+    return {ours: item.get(field_map.get(ours, ours)) for ours in _OUR_FIELDS}
+
+
+_OUR_FIELDS = ("time", "url", "referrer", "user_agent", "ip", "visitor_id", "token")
+
+
+def fetch_pages(session: HttpSession, api: PixelApi, cursor: str | None) -> Iterator[ApiPage]:
+    """Pages of hits after `cursor`, following the provider's next cursor until it has no more."""
+    headers = {"Accept": "application/json"}
+    if api.auth_value is not None:
+        headers[api.auth_header] = api.auth_value.get_secret_value()
+    for _ in range(api.max_pages):
+        params: dict[str, str | int] = {api.page_size_param: api.page_size}
+        if cursor:
+            params[api.cursor_param] = cursor
+        try:
+            response = session.get(api.url, params=params, headers=headers, timeout=api.timeout_seconds)
+        except requests.RequestException as exc:
+            raise RetriableError(f"pixel API: {type(exc).__name__}") from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise RetriableError(f"pixel API: HTTP {response.status_code}, will retry next run")
+        if response.status_code >= 400:
+            raise FatalError(f"pixel API: HTTP {response.status_code}: check [pixel.api] url and auth")
+        try:
+            body = response.json()
+        except ValueError:
+            raise FatalError("pixel API: the response is not JSON") from None
+        if not isinstance(body, dict) or not isinstance(body.get(api.items_key, []), list):
+            raise FatalError(f"pixel API: expected an object with a list under {api.items_key!r}")
+        items = [map_item(item, api.field_map) for item in body.get(api.items_key, [])]
+        following = body.get(api.next_cursor_key)
+        following = following if isinstance(following, str) and following else None
+        yield ApiPage(items, following or cursor)
+        if following is None or following == cursor or not items:
+            return
+        cursor = following

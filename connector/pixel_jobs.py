@@ -1,0 +1,210 @@
+"""The imperative shell of the pixel: read new hits, call the pure pipeline, store events with state.
+
+`now` is read once by the caller and passed in. One batch is one transaction: the events, the file
+offsets (or the API cursor), the visitor links and the pending hits are committed together, so a
+crash never loses hits nor counts them twice.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from connector.config.pixel import PixelSettings
+from connector.errors import ConfigError, InputError
+from connector.events import Event
+from connector.ledger import Ledger
+from connector.ledger.pixel_state import (
+    StoredPixelState,
+    append_with_pixel_state,
+    consented_contacts,
+    load_pixel_state,
+)
+from connector.pixel.hits import Hit, Reason, hit_from_mapping
+from connector.pixel.identity import PendingHit
+from connector.pixel.pipeline import Counts, PixelState, Toolkit, parse_lines, process
+from connector.pixel.sources import FileMark, FileRead, HttpSession, fetch_pages, read_new_lines
+
+log = structlog.get_logger(__name__)
+API_CURSOR = "pixel.api"
+
+
+@dataclass
+class PixelReport:
+    """What one run did: line counts by outcome, events added, files and how each was read."""
+
+    counts: Counts = field(default_factory=Counts)
+    added: int = 0
+    duplicates: int = 0
+    files: dict[str, str] = field(default_factory=dict)  # path -> new | appended | unchanged | truncated
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: `lines` equals `credited + waiting + sum(rejected)`."""
+        return {
+            **self.counts.as_dict(),
+            "added": self.added,
+            "duplicates": self.duplicates,
+            "files": self.files,
+        }
+
+
+def to_pixel_state(stored: StoredPixelState) -> PixelState:
+    """The ledger's rows as the pixel room's state."""
+    return PixelState(
+        files={row[0]: FileMark(*row) for row in stored.files},
+        links=dict(stored.links),
+        shared=stored.shared,
+        pending=tuple(
+            PendingHit(hit_id, contact, Hit(at, url, referrer, visitor_id=visitor))
+            for hit_id, contact, visitor, at, url, referrer in stored.pending
+        ),
+    )
+
+
+def to_stored(state: PixelState) -> StoredPixelState:
+    """The pixel room's state as the ledger's rows."""
+    return StoredPixelState(
+        files=[(m.key, m.path, m.offset, m.head, m.head_len) for m in state.files.values()],
+        links=state.links,
+        shared=state.shared,
+        pending=[
+            (p.id, p.contact_id, p.hit.visitor_id, p.hit.at, p.hit.url, p.hit.referrer) for p in state.pending
+        ],
+    )
+
+
+def _store(
+    ledger: Ledger,
+    report: PixelReport,
+    events: list[Event],
+    state: PixelState,
+    cursors: Mapping[str, str] | None = None,
+) -> None:
+    result = append_with_pixel_state(ledger, events, to_stored(state), cursors)
+    report.added += result.added
+    report.duplicates += result.duplicates
+
+
+def _read_all(
+    paths: Sequence[Path], marks: Mapping[str, FileMark], settings: PixelSettings
+) -> list[FileRead]:
+    reads: dict[str, FileRead] = {}
+    for path in paths:
+        try:
+            read = read_new_lines(path, marks)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        if read.format not in settings.formats:
+            raise InputError(f"{path}: looks like {read.format}, which [pixel] formats does not list")
+        reads.setdefault(read.mark.key, read)  # the same file under two names is read once
+    return list(reads.values())
+
+
+def ingest_files(
+    ledger: Ledger,
+    settings: PixelSettings,
+    paths: Sequence[Path],
+    now: datetime,
+    kit: Toolkit | None = None,
+) -> PixelReport:
+    """Read what is new in `paths`, turn it into visit and job-view events and store them."""
+    kit = kit or Toolkit(settings)
+    consented = consented_contacts(ledger)
+    state = to_pixel_state(load_pixel_state(ledger))
+    report = PixelReport()
+    while True:
+        reads = _read_all(paths, state.files, settings)
+        counts = Counts(lines=sum(len(read.lines) for read in reads))
+        hits: list[Hit] = []
+        for read in reads:
+            hits.extend(parse_lines(read.lines, read.format, settings, counts, read.header))
+            report.files.setdefault(str(read.path), read.status)
+        outcome = process(hits, counts, state, consented, kit, now)
+        marks = {**state.files, **{read.mark.key: read.mark for read in reads}}
+        state = replace(outcome.state, files=marks)
+        _store(ledger, report, outcome.events, state)
+        _log_shared(outcome.shared)
+        report.counts.add(counts)
+        report.counts.open_hits = counts.open_hits
+        if not any(read.more for read in reads):
+            report.counts.incomplete_lines = sum(read.incomplete for read in reads)
+            break
+    log.info("pixel_ingest_done", **_summary(report))
+    return report
+
+
+def ingest_api(
+    ledger: Ledger,
+    settings: PixelSettings,
+    session: HttpSession,
+    now: datetime,
+    kit: Toolkit | None = None,
+) -> PixelReport:
+    """Read the provider's pages after the stored cursor; each page is stored with its cursor."""
+    if settings.api is None:
+        raise ConfigError("[pixel.api] is not configured: set url (and the auth secret in the environment)")
+    kit = kit or Toolkit(settings)
+    consented = consented_contacts(ledger)
+    state = to_pixel_state(load_pixel_state(ledger))
+    report = PixelReport()
+    for page in fetch_pages(session, settings.api, ledger.cursor(API_CURSOR)):
+        counts = Counts(lines=len(page.items))
+        hits: list[Hit] = []
+        for item in page.items:
+            found = (
+                Reason.MALFORMED if item is None else hit_from_mapping(item, token_param=settings.token_param)
+            )
+            if isinstance(found, Hit):
+                hits.append(found)
+            else:
+                counts.rejected[found] += 1
+        outcome = process(hits, counts, state, consented, kit, now)
+        state = outcome.state
+        _store(ledger, report, outcome.events, state, {API_CURSOR: page.cursor} if page.cursor else None)
+        _log_shared(outcome.shared)
+        report.counts.add(counts)
+        report.counts.open_hits = counts.open_hits
+    log.info("pixel_api_done", **_summary(report))
+    return report
+
+
+def _log_shared(visitors: list[str]) -> None:
+    for visitor in visitors:
+        log.warning("pixel_shared_visitor", visitor_id=visitor, action="not merged further")
+
+
+def _summary(report: PixelReport) -> dict[str, Any]:
+    c = report.counts
+    rejected = {reason.value: n for reason, n in c.rejected.items() if n}
+    return {
+        "lines": c.lines,
+        "credited": c.credited,
+        "waiting": c.waiting,
+        "events_added": report.added,
+        **rejected,
+    }
+
+
+def token_secret(settings: PixelSettings) -> bytes:
+    """The configured token secret; a ConfigError naming the variable when it is not set."""
+    if settings.token_secret is None:
+        raise ConfigError("no token secret: set MSR_ENGAGE_PIXEL__TOKEN_SECRET (at least 16 characters)")
+    return settings.token_secret.get_secret_value().encode()
+
+
+def collector_folder_ready(settings: PixelSettings) -> Path:
+    """The collector's output folder, created; a ConfigError when it cannot be written."""
+    folder = settings.collector_folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"[pixel.collector] folder {folder}: {exc.strerror}") from None
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(f"[pixel.collector] folder {folder}: not writable")
+    return folder
