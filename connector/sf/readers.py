@@ -82,6 +82,14 @@ def plan_window(cursor: datetime, now: datetime, *, lookback: timedelta, lag: ti
     return Window(_seconds(cursor - lookback), end)
 
 
+def poll(
+    client: QueryPort, source: Source, cursor: datetime, now: datetime, *, lookback: timedelta, lag: timedelta
+) -> tuple[Window, Iterator[Record]]:
+    """The next window and its records; commit `window.end` as the cursor once they are stored."""
+    window = plan_window(cursor, now, lookback=lookback, lag=lag)
+    return window, read_window(client, source, window)
+
+
 def window_soql(source: Source, window: Window) -> str:
     """SOQL for one window, ordered by SystemModstamp then Id so ties page deterministically."""
     where = f" AND ({source.where})" if source.where else ""

@@ -106,7 +106,9 @@ def apply_plan(
     pending: list[RecordWrite] = []
     stopped = ""
     try:
-        for (obj, key_field), writes in _groups(plan).items():
+        for (obj, key_field), group in _groups(plan).items():
+            # Children of one parent in one chunk: fewer calls contend for the same parent's lock.
+            writes = group if key_field == "Id" else sorted(group, key=lambda w: w.parent)
             pending = list(writes)
             if len(writes) > bulk_threshold:
                 _bulk(client, obj, key_field, writes, tally, pause)
