@@ -1,0 +1,199 @@
+"""Reading the org: each source's window → changed records → events, committed with the cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from simple_salesforce.format import format_soql
+
+from connector.config import OrgSource, Settings
+from connector.config.salesforce import ObjectMapping, SalesforceSettings
+from connector.errors import FatalError
+from connector.events import format_time, parse_time
+from connector.ledger import Ledger
+from connector.ledger.sync_state import purge_contacts, record_hashes, save_hashes, save_org_rows
+from connector.sf.readers import Source, Window, detect_changes, plan_window, read_window
+from connector.sf.writer import WritePort
+from connector.sync.sources import (
+    Batch,
+    activity_events,
+    contact_batch,
+    detail_fields,
+    history_events,
+    profile_fields,
+)
+
+ORG_KEY = "org_id"
+FIRST_SYNC = timedelta(days=400)  # first cycle reads this far back: longer than any rule's validity
+IN_CHUNK = 200  # ids per IN (...) list: keeps GET URLs far below Salesforce's ~16 KB
+
+
+class OrgPort(WritePort, Protocol):
+    """What a cycle needs from the Salesforce client."""
+
+    settings: SalesforceSettings
+
+    def query_pages(self, soql: str, *, include_deleted: bool = True) -> Iterator[list[dict[str, Any]]]:
+        """Pages of records for a SOQL query."""
+        ...
+
+    def count(self, soql: str) -> int:
+        """COUNT() of a query."""
+        ...
+
+    def start_cycle(self) -> None:
+        """Begin the cycle's budget guard."""
+        ...
+
+    def end_cycle(self) -> None:
+        """End the cycle's budget guard."""
+        ...
+
+
+def ensure_org(client: OrgPort, ledger: Ledger) -> str:
+    """Bind the ledger to the org it was made for; refuse any other org (sandbox vs production)."""
+    rows = [r for page in client.query_pages("SELECT Id, IsSandbox FROM Organization", include_deleted=False)
+            for r in page]  # fmt: skip
+    if not rows:
+        raise FatalError("the org returned no Organization record: cannot tell which org this is")
+    org_id = str(rows[0]["Id"])[:15]
+    bound = ledger.meta(ORG_KEY)
+    if bound is None:
+        ledger.set_meta(ORG_KEY, org_id)
+    elif bound != org_id:
+        raise FatalError(
+            f"this ledger belongs to org {bound} but the configured login reached org {org_id}: use the"
+            f" state folder made for that org (MSR_ENGAGE_HOME), or a fresh one for this org"
+        )
+    return org_id
+
+
+def _fields(source: OrgSource, settings: Settings) -> tuple[str, ...]:
+    wanted: list[str] = [*source.watched, "CreatedDate", "LastModifiedDate"]
+    if source.contact:
+        wanted.append(source.contact)
+    for spec in source.events:
+        wanted += [spec.time, *spec.only_if, *spec.attrs.values()]
+    if _is_contacts(source, settings):
+        c = mapping_of(settings).contact
+        wanted += [*profile_fields(c), *detail_fields(c)]
+        if settings.sync.anonymised_field:
+            wanted.append(settings.sync.anonymised_field)
+    return tuple(dict.fromkeys(f for f in wanted if f and f != "Id"))
+
+
+def mapping_of(settings: Settings) -> ObjectMapping:
+    """The configured object mapping (MSR defaults without a [salesforce] section)."""
+    return settings.salesforce.objects if settings.salesforce else ObjectMapping()
+
+
+def _is_contacts(source: OrgSource, settings: Settings) -> bool:
+    return (
+        source.object == mapping_of(settings).contact.object and source.contact == "Id" and not source.events
+    )
+
+
+def _cursor(ledger: Ledger, name: str, now: datetime) -> datetime:
+    stored = ledger.cursor(name)
+    return parse_time(stored) if stored else now - FIRST_SYNC
+
+
+def _in_lists(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(ids), IN_CHUNK):
+        yield ids[start : start + IN_CHUNK]
+
+
+def _recipients(client: OrgPort, source: OrgSource, ids: Sequence[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    spec = source.recipients
+    if spec is None or not ids:
+        return found
+    extra = f" AND ({spec.where})" if spec.where else ""
+    for chunk in _in_lists(ids):
+        soql = format_soql(
+            "SELECT {:literal}, {:literal} FROM {:literal} WHERE {:literal} IN {}{:literal}",
+            spec.parent, spec.contact, spec.object, spec.parent, list(chunk), extra,
+        )  # fmt: skip
+        for page in client.query_pages(soql, include_deleted=False):
+            for row in page:
+                found.setdefault(str(row[spec.parent]), []).append(str(row[spec.contact]))
+    return found
+
+
+def source_window(client: OrgPort, ledger: Ledger, source: OrgSource, now: datetime) -> Window:
+    """The next window of a source: `[cursor - lookback, now - lag)`."""
+    sf = client.settings
+    lookback, lag = timedelta(seconds=sf.lookback_seconds), timedelta(seconds=sf.lag_seconds)
+    return plan_window(_cursor(ledger, f"sf:{source.name}", now), now, lookback=lookback, lag=lag)
+
+
+def gather_source(
+    client: OrgPort,
+    ledger: Ledger,
+    settings: Settings,
+    source: OrgSource,
+    now: datetime,
+    window: Window | None = None,
+) -> Batch:
+    """Read one source's window, turn changed records into events, commit them with the cursor."""
+    name = f"sf:{source.name}"
+    window = window or source_window(client, ledger, source, now)
+    records = list(
+        read_window(client, Source(source.object, _fields(source, settings), source.where), window)
+    )
+    contacts = _is_contacts(source, settings)
+    watched = profile_fields(mapping_of(settings).contact) if contacts else source.watched
+    ids = [str(r["Id"]) for r in records]
+    changes = detect_changes(records, record_hashes(ledger, source.name, ids), watched)
+    if contacts:
+        changed = {str(r["Id"]) for r in changes.changed}
+        batch = contact_batch(records, mapping_of(settings).contact, profile_changed=changed,
+                              anonymised_field=settings.sync.anonymised_field)  # fmt: skip
+    elif source.history is not None:
+        batch = _history(client, source, window.start, window.end, changes.changed)
+    else:
+        recipients = _recipients(client, source, [str(r["Id"]) for r in changes.changed])
+        batch = activity_events(source, changes.changed, recipients)
+    if batch.erased:
+        purge_contacts(ledger, batch.erased)
+        batch.events = [e for e in batch.events if e.contact_id not in set(batch.erased)]
+    ledger.append(batch.events, cursors={name: format_time(window.end)})
+    save_hashes(ledger, source.name, changes.hashes)
+    if batch.org_rows:
+        save_org_rows(ledger, batch.org_rows, now, keep_lines=True)
+    batch.oddities["records"] += len(records)
+    return batch
+
+
+def _history(client: OrgPort, source: OrgSource, start: datetime, end: datetime, changed: list[Any]) -> Batch:
+    history = source.history
+    assert history is not None  # the caller checked
+    obj = history.object or (
+        source.object[:-3] + "__History" if source.object.endswith("__c") else f"{source.object}History"
+    )
+    soql = format_soql(
+        "SELECT Id, ParentId, Field, NewValue, CreatedDate FROM {:literal} WHERE Field = {}"
+        " AND CreatedDate >= {} AND CreatedDate < {} ORDER BY CreatedDate, Id",
+        obj, history.field, start, end,
+    )  # fmt: skip
+    rows = [row for page in client.query_pages(soql, include_deleted=False) for row in page]
+    parent_ids = sorted({str(r["ParentId"]) for r in rows})
+    fields = ", ".join(
+        dict.fromkeys(["Id", source.contact, *(source.events[0].attrs.values() if source.events else ())])
+    )
+    parents: dict[str, Any] = {}
+    for chunk in _in_lists(parent_ids):
+        query = format_soql(
+            "SELECT {:literal} FROM {:literal} WHERE Id IN {}", fields, source.object, list(chunk)
+        )
+        parents.update((str(r["Id"]), r) for page in client.query_pages(query) for r in page)
+    batch = history_events(source, rows, parents)
+    # A record created at a step has no history row for it: its first step comes from the record.
+    created = [
+        r for r in changed if r.get("CreatedDate") and r.get("CreatedDate") == r.get("LastModifiedDate")
+    ]
+    initial = activity_events(source.model_copy(update={"history": None}), created)
+    batch.events += initial.events
+    return batch
