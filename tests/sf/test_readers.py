@@ -21,6 +21,7 @@ from connector.sf.readers import (
     backfill_windows,
     detect_changes,
     plan_window,
+    poll,
     read_window,
     slice_window,
     window_soql,
@@ -28,6 +29,7 @@ from connector.sf.readers import (
 from tests.sf.conftest import BASE, INSTANCE, NOW
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
+LOOK, LAG = timedelta(seconds=600), timedelta(seconds=60)
 SOURCE = Source("msf__Job_Application__c", ("msf__Candidate__c", "msf__Step__c"))
 
 
@@ -154,3 +156,10 @@ def test_pages_are_followed_by_next_records_url(
     assert "attributes" not in got[0]
     sent = parse_qs(urlparse(rsps.calls[1].request.url).query)["q"][0]
     assert sent.startswith("SELECT Id, SystemModstamp, IsDeleted")
+
+
+def test_poll_returns_the_window_to_commit_and_its_records() -> None:
+    records = [rec(1, NOW - timedelta(minutes=5)), rec(2, NOW - timedelta(seconds=30))]
+    window, got = poll(FakeOrg(records), SOURCE, NOW - timedelta(minutes=2), NOW, lookback=LOOK, lag=LAG)
+    assert window.end == NOW - LAG
+    assert [r["Id"] for r in got] == [records[0]["Id"]]  # the 30 s old one waits for the lag

@@ -155,3 +155,17 @@ def test_a_request_limit_stops_the_plan_and_reports_the_unsent(
     assert {f.error_code for f in result.retriable} == {"NOT_SENT"}
     assert "REQUEST_LIMIT_EXCEEDED" in result.stopped
     assert client.breaker.open_until is not None
+
+
+def test_children_of_one_parent_travel_together(
+    client: SalesforceClient, rsps: responses.RequestsMock
+) -> None:
+    rsps.add_callback(responses.PATCH, COLLECTIONS + "/Lead_Score_Line__c/External_Id__c", callback=ok_all)
+    plan = [
+        RecordWrite("Lead_Score_Line__c", "External_Id__c", f"{parent}:{rule}", {"Points__c": 1}, parent)
+        for rule in ("intake", "visit")
+        for parent in ("003B", "003A")
+    ]
+    apply_plan(client, plan)
+    sent = [r["External_Id__c"] for r in json.loads(rsps.calls[-1].request.body)["records"]]
+    assert sent == ["003A:intake", "003A:visit", "003B:intake", "003B:visit"]
