@@ -189,6 +189,36 @@ def check(config: ConfigOption = None) -> None:
         raise typer.Exit(1)
 
 
+emulator_app = typer.Typer(
+    help="The local Salesforce org emulator (HTTPS on 127.0.0.1).", no_args_is_help=True
+)
+app.add_typer(emulator_app, name="emulator")
+PortOption = Annotated[int | None, typer.Option(help="Port (default: the saved one, else any free port).")]
+StateOption = Annotated[
+    Path | None, typer.Option("--state", help="JSON file keeping the org across restarts.")
+]
+JsonOption = Annotated[bool, typer.Option("--print-json", help="First stdout line: one JSON object.")]
+WriteOption = Annotated[Path | None, typer.Option("--write-config", help="Write a config.toml for it.")]
+
+
+@emulator_app.command("serve")
+def emulator_serve(
+    port: PortOption = None,
+    seed: Annotated[str, typer.Option(help="Data for a new org: demo or empty.")] = "demo",
+    state: StateOption = None,
+    print_json: JsonOption = False,
+    write_config: WriteOption = None,
+) -> None:
+    """Run the local Salesforce org emulator until Ctrl-C / SIGTERM, printing how to log in to it."""
+    from connector.emulator.standalone import serve
+
+    if seed not in ("demo", "empty"):
+        raise InputError(f"--seed: {seed!r} is not one of demo, empty")
+    folder = paths.state_home() / "emulator"
+    serve(port=port, seed=seed, state_file=state, state_dir=folder, print_json=print_json,
+          config_path=write_config, emit=lambda line: print(line, flush=True))  # fmt: skip
+
+
 @app.command()
 def version() -> None:
     """Print the installed msr-engage version."""

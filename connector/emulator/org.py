@@ -74,6 +74,7 @@ class Emulator:
         self.state_file = state_file
         self.record_types: dict[str, str] = {}
         self.bulk_jobs: dict[str, Any] = {}
+        self.saved_port = 0  # the port of the previous run, so a restarted org keeps its URLs
         self._save_lock = threading.Lock()
         self._bootstrap()
 
@@ -262,6 +263,7 @@ class Emulator:
                 "refresh_token": self.settings.refresh_token,
             },
             "api_used": self.api_used,
+            "base_url": self.base_url,
             "clock_now": self.clock.now().isoformat(),
         }
         with self._save_lock:
@@ -279,4 +281,6 @@ class Emulator:
             self.settings.client_secret = saved.get("client_secret", self.settings.client_secret)
             self.settings.refresh_token = saved.get("refresh_token", self.settings.refresh_token)
             self.api_used = int(data.get("api_used", 0))
+            port = str(data.get("base_url", "")).rpartition(":")[2]
+            self.saved_port = int(port) if port.isdigit() else 0
             self._index_record_types()

@@ -74,6 +74,7 @@ def load_or_make_ca(folder: Path) -> trustme.CA:
 
 def load_or_make_jwt_key(folder: Path) -> tuple[Path, str]:
     """(private key path, public key PEM) of the connected app's JWT certificate, created on first use."""
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / JWT_KEY
     if not path.exists():
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

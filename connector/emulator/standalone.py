@@ -1,0 +1,115 @@
+"""`msr-engage emulator serve`: run the emulator until SIGINT / SIGTERM, and write a config for it.
+
+The written config.toml holds no secret: the client secret goes to a sibling file that the config
+names through `client_secret_file` (mode 0600), which the connector's settings model reads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from connector.emulator.org import DEFAULT_API_VERSION, Emulator
+from connector.emulator.server import EmulatorServer, Endpoint, load_or_make_jwt_key
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config.example.toml"
+
+
+def scoring_part(example: Path = EXAMPLE_CONFIG) -> str:
+    """The example config without any `[salesforce...]` table (we write our own), or '' if absent."""
+    if not example.exists():
+        return ""
+    kept: list[str] = []
+    skipping = False
+    for line in example.read_text(encoding="utf-8").splitlines():
+        header = re.match(r"^\s*\[\[?([^\]]+)\]", line)
+        if header:
+            skipping = header.group(1).strip().startswith(("salesforce", "sources.salesforce"))
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept).rstrip() + "\n"
+
+
+def write_config(path: Path, end: Endpoint, example: Path = EXAMPLE_CONFIG) -> Path:
+    """Write a connector config.toml pointed at the emulator; returns the client-secret file it names."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret_file = path.with_name(path.name + ".client_secret")
+    secret_file.write_text(end.client_secret + "\n", encoding="utf-8")
+    secret_file.chmod(0o600)
+    salesforce = "\n".join([
+        "# Written by `msr-engage emulator serve --write-config`: the local org emulator.",
+        "[salesforce]",
+        f'login_url = "{end.login_url}"',
+        f'api_version = "{DEFAULT_API_VERSION}"',
+        'auth = "client_credentials"',
+        f'client_id = "{end.client_id}"',
+        "# No secret in this file: it is read from client_secret_file",
+        "# (or set MSR_ENGAGE_SALESFORCE__CLIENT_SECRET instead).",
+        f'client_secret_file = "{secret_file.resolve()}"',
+        f'ca_bundle = "{end.ca_bundle.resolve()}"',
+        "# JWT bearer also works: auth = \"jwt\" with these two and private_key_file below.",
+        f'username = "{end.username}"',
+        f'private_key_file = "{end.jwt_private_key.resolve()}"' if end.jwt_private_key else "",
+    ])  # fmt: skip
+    body = scoring_part(example)
+    path.write_text((body + "\n" if body else "") + salesforce + "\n", encoding="utf-8")
+    return secret_file
+
+
+def serve(
+    *,
+    port: int | None,
+    seed: str,
+    state_file: Path | None,
+    state_dir: Path,
+    print_json: bool,
+    config_path: Path | None,
+    emit: Callable[[str], None],
+    stop: threading.Event | None = None,
+) -> None:
+    """Run until SIGINT / SIGTERM (or `stop` is set): announce the endpoint, then save and stop cleanly."""
+    fresh = state_file is None or not state_file.exists()
+    emu = Emulator(state_file=state_file)
+    key_path, public_pem = load_or_make_jwt_key(state_dir)
+    emu.settings.jwt_public_key = public_pem
+    if fresh:
+        emu.seed(seed)
+    server = EmulatorServer(emu, state_dir, port=port if port is not None else emu.saved_port)
+    server.jwt_key_path = key_path
+    end = server.start()
+    stop = stop or threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    try:
+        # Everything a script may need is ready before the first line announces the endpoint.
+        secret = write_config(config_path, end) if config_path is not None else None
+        if print_json:
+            emit(json.dumps(end.as_json()))
+        emit(
+            f"Salesforce org emulator on {end.instance_url} "
+            f"(seed: {seed if fresh else 'from ' + str(state_file)})"
+        )
+        emit(f"  login URL     {end.login_url}\n  CA bundle     {end.ca_bundle}")
+        emit(f"  client id     {end.client_id}\n  client secret {end.client_secret}")
+        emit(f"  JWT user      {end.username}  key {key_path}")
+        emit(f"  admin API     {end.instance_url}/__admin__/state")
+        if secret is not None:
+            emit(
+                f"  config        {config_path} (client secret in {secret}; "
+                "or set MSR_ENGAGE_SALESFORCE__CLIENT_SECRET)"
+            )
+        emit("Ctrl-C or SIGTERM stops it.")
+        while not stop.wait(0.2):
+            pass
+    finally:
+        server.stop()
