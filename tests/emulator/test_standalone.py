@@ -19,7 +19,7 @@ from connector.emulator.values import Clock
 
 
 def _serve(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
         [sys.executable, "-m", "connector", "emulator", "serve", "--print-json", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -102,7 +102,8 @@ def test_serve_prints_json_writes_a_working_config_and_keeps_its_org_across_rest
 def test_scoring_part_drops_salesforce_tables(tmp_path: Path) -> None:
     example = tmp_path / "example.toml"
     example.write_text(
-        '[scoring]\nfloor = 0\n[salesforce]\nlogin_url = "x"\n[salesforce.objects]\na = 1\n[medals]\nbronze = []\n'
+        '[scoring]\nfloor = 0\n[salesforce]\nlogin_url = "x"\n'
+        "[salesforce.objects]\na = 1\n[medals]\nbronze = []\n"
     )
     assert scoring_part(example) == "[scoring]\nfloor = 0\n[medals]\nbronze = []\n"
     assert scoring_part(tmp_path / "missing.toml") == ""
