@@ -13,6 +13,7 @@ from rich.table import Table
 
 from connector import bootstrap, jobs, paths, sf, views
 from connector.config import Settings, load_settings
+from connector.config.pixel import PixelSettings
 from connector.errors import ConfigError, InputError, MsrEngageError
 from connector.log import configure_logging
 
@@ -217,6 +218,76 @@ def emulator_serve(
     folder = paths.state_home() / "emulator"
     serve(port=port, seed=seed, state_file=state, state_dir=folder, print_json=print_json,
           config_path=write_config, emit=lambda line: print(line, flush=True))  # fmt: skip
+
+
+pixel_app = typer.Typer(
+    help="Website visitors: pixel hits in, consented visits and vacancy views out.", no_args_is_help=True
+)
+app.add_typer(pixel_app, name="pixel")
+
+
+def _pixel_settings(config: Path | None) -> PixelSettings:
+    # The pixel needs no scoring rules, so built-in defaults (plus environment) are a valid start.
+    return load_settings(config or paths.default_config_path()).pixel or PixelSettings()
+
+
+@pixel_app.command("ingest")
+def pixel_ingest(
+    files: Annotated[list[Path], typer.Argument(help="Hit files: NDJSON, CSV or web-server access logs.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with all counts.")] = False,
+    config: ConfigOption = None,
+    now: NowOption = None,
+) -> None:
+    """Read what is new in pixel hit files once; store consented visits and job views in the ledger."""
+    import json
+
+    from connector import pixel_jobs
+
+    settings, moment = _pixel_settings(config), bootstrap.clock(now)
+    with bootstrap.open_ledger() as ledger:
+        report = pixel_jobs.ingest_files(ledger, settings, files, moment)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), sort_keys=True))
+        return
+    c = report.counts
+    out.print(
+        f"lines {c.lines}: credited {c.credited}, waiting {c.waiting}, rejected {sum(c.rejected.values())}"
+    )
+    for reason, count in sorted(c.rejected.items()):
+        out.print(f"  {reason.value}: {count}")
+    out.print(
+        f"events added {report.added} ({c.visits} visits, {c.job_views} job views), {c.open_hits} hits open"
+    )
+
+
+@pixel_app.command("token")
+def pixel_token(contact_id: str, config: ConfigOption = None) -> None:
+    """Print a signed contact token for tracked links (?mt=TOKEN); needs MSR_ENGAGE_PIXEL__TOKEN_SECRET."""
+    from connector import pixel_jobs
+
+    typer.echo(pixel_jobs.make_token(_pixel_settings(config), contact_id))
+
+
+@pixel_app.command("serve")
+def pixel_serve(
+    config: ConfigOption = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default: [pixel.collector] host).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: [pixel.collector] port; 0: any).")] = None,
+) -> None:
+    """Run our own pixel collector (1x1 GIF + /p.js snippet) until Ctrl-C, writing NDJSON hit files."""
+    from connector import pixel_jobs
+
+    settings = _pixel_settings(config)
+    server = pixel_jobs.collector_server(settings, host, port)
+    out.print(f"pixel collector on {server.host}:{server.server_port}, hits to {settings.collector_folder}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 @app.command()

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from werkzeug.serving import BaseWSGIServer
 
+from connector.config import Settings
 from connector.config.pixel import PixelSettings
 from connector.errors import ConfigError, InputError
 from connector.events import Event
@@ -26,8 +28,9 @@ from connector.ledger.pixel_state import (
     consented_contacts,
     load_pixel_state,
 )
+from connector.pixel.collector import serve
 from connector.pixel.hits import Hit, Reason, hit_from_mapping
-from connector.pixel.identity import PendingHit
+from connector.pixel.identity import PendingHit, sign_token
 from connector.pixel.pipeline import Counts, PixelState, Toolkit, parse_lines, process
 from connector.pixel.sources import FileMark, FileRead, HttpSession, fetch_pages, read_new_lines
 
@@ -208,3 +211,33 @@ def collector_folder_ready(settings: PixelSettings) -> Path:
     if not os.access(folder, os.W_OK):
         raise ConfigError(f"[pixel.collector] folder {folder}: not writable")
     return folder
+
+
+def pixel_settings(settings: Settings) -> PixelSettings:
+    """The `[pixel]` table, or its defaults (plus environment) when the config has none."""
+    return settings.pixel or PixelSettings()
+
+
+def make_token(settings: PixelSettings, contact_id: str) -> str:
+    """A signed contact token for tracked links; InputError for an impossible contact id."""
+    try:
+        return sign_token(contact_id, token_secret(settings))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def collector_server(
+    settings: PixelSettings, host: str | None = None, port: int | None = None
+) -> BaseWSGIServer:
+    """The collector's HTTP server, bound but not yet serving (host/port override the config)."""
+    collector_folder_ready(settings)
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if overrides:
+        settings = settings.model_copy(update={"collector": settings.collector.model_copy(update=overrides)})
+    try:
+        return serve(settings)
+    except OSError as exc:
+        raise ConfigError(
+            f"[pixel.collector] cannot listen on {settings.collector.host}:{settings.collector.port}:"
+            f" {exc.strerror}"
+        ) from None

@@ -113,8 +113,8 @@ def _walk(
     now: datetime,
     window: timedelta,
 ) -> None:
-    link = out.links.get(visitor) if visitor else None
     is_shared = visitor in out.shared
+    link = out.links.get(visitor) if visitor and not is_shared else None
     anonymous: list[tuple[Hit, bool, str]] = []
 
     def credit(contact: str, hit: Hit, new: bool, hit_id: str) -> None:
