@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import IO
 
 from connector import paths
-from connector.errors import InputError
+from connector.config import Settings
+from connector.errors import ConfigError, InputError
 from connector.events import Event, EventReader, parse_time
 from connector.ledger import Ledger
+from connector.sf.client import SalesforceClient, connect
 
 
 def clock(now: str | None = None) -> datetime:
@@ -56,3 +58,17 @@ def event_reader(source: str, *, skip_invalid: bool) -> Iterator[EventReader]:
 def read_all(reader: EventReader) -> list[Event]:
     """All events of a reader (for commands that need them in memory)."""
     return list(reader)
+
+
+@contextmanager
+def org_connection(settings: Settings) -> Iterator[tuple[SalesforceClient, Ledger]]:
+    """A logged-in Salesforce client and the ledger, with the breaker state the last run left."""
+    if settings.salesforce is None:
+        raise ConfigError(
+            "salesforce: section missing: add [salesforce] with login_url, auth and client_id to config.toml"
+            " (msr-engage emulator serve --write-config PATH writes one for the local emulator)"
+        )
+    with open_ledger() as ledger:
+        stored = ledger.meta("breaker_open_until")
+        open_until = parse_time(stored) if stored else None
+        yield connect(settings.salesforce, breaker_open_until=open_until), ledger

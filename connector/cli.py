@@ -14,8 +14,11 @@ from rich.table import Table
 from connector import bootstrap, jobs, paths, sf, views
 from connector.config import Settings, load_settings
 from connector.config.pixel import PixelSettings
+from connector.daemon import Daemon, instance_lock
 from connector.errors import ConfigError, InputError, MsrEngageError
+from connector.ledger.sync_state import clear_dead_letters, dead_letters
 from connector.log import configure_logging
+from connector.sync.cycle import backfill_plan, run_backfill, run_cycle
 
 app = typer.Typer(
     help="msr-engage: lead scores, bands and medals for Mysolution Recruitment candidates.",
@@ -63,7 +66,7 @@ def settings_from(config: Path | None) -> Settings:
 
 def _report_rejections(reader: object) -> None:
     for rejection in getattr(reader, "rejected", []):
-        err.print(f"[yellow]skipped[/yellow] {rejection}", highlight=False)
+        err.print(f"[yellow]skipped[/yellow] {escape(str(rejection))}", highlight=False)
 
 
 @app.command()
@@ -220,6 +223,81 @@ def emulator_serve(
           config_path=write_config, emit=lambda line: print(line, flush=True))  # fmt: skip
 
 
+@app.command(name="sync")
+def sync_once(
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one cycle and exit (the daemon is `run`).")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the write plan; write nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Write even above max_change_share.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Run one sync cycle: read the org, score, write back what changed."""
+    if not once:
+        raise InputError("sync needs --once (to keep syncing on a schedule, run: msr-engage run)")
+    settings = settings_from(config)
+    with bootstrap.org_connection(settings) as (client, ledger):
+        report = run_cycle(client, ledger, settings, bootstrap.clock(), dry_run=dry_run, force=force)
+    if dry_run:
+        out.print(views.plan_table(report.plan))
+    out.print(views.cycle_line(report.summary()), highlight=False)
+    if report.status in ("stopped", "failed"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Run the daemon: poll the org on a schedule and re-score everyone daily, until SIGTERM."""
+    settings = settings_from(config)
+    with bootstrap.org_connection(settings) as (client, ledger), instance_lock(paths.state_home()):
+        Daemon(settings, ledger, client).run()
+
+
+@app.command()
+def backfill(
+    since: Annotated[str, typer.Option("--since", help="Read the org from this date (YYYY-MM-DD, UTC).")],
+    force: Annotated[bool, typer.Option("--force", help="Write even above max_change_share.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Read the org's history from a date in sliced windows, then score and write."""
+    settings, now = settings_from(config), bootstrap.clock()
+    start = bootstrap.clock(since if "T" in since else f"{since}T00:00:00Z")
+    with bootstrap.org_connection(settings) as (client, ledger), views.progress(err) as bar:
+        windows = backfill_plan(client, settings, start, now)
+        task = bar.add_task("backfill windows", total=sum(len(w) for w in windows.values()))
+        report = run_backfill(client, ledger, settings, now, windows, force=force,
+                              progress=lambda n: bar.advance(task, n))  # fmt: skip
+    out.print(views.cycle_line(report.summary()), highlight=False)
+    if report.status in ("stopped", "failed"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def status() -> None:
+    """Show cursors, ledger counts, the last cycle, dead letters, API usage and the breaker."""
+    with bootstrap.open_ledger() as ledger:
+        facts = jobs.status_facts(ledger)
+    for title, rows in facts.items():
+        out.print(views.key_values(title, rows))
+
+
+@app.command(name="dead-letters")
+def dead_letters_command(
+    retry: Annotated[
+        bool, typer.Option("--retry", help="Forget them so the next cycle writes them again.")
+    ] = False,
+) -> None:
+    """List writes the org refused for good; --retry queues them for the next cycle."""
+    with bootstrap.open_ledger() as ledger:
+        letters = dead_letters(ledger)
+        out.print(views.dead_letter_table(letters))
+        if retry:
+            cleared = clear_dead_letters(ledger)
+            out.print(
+                f"{cleared} dead letters cleared: the next cycle (or sync --once) writes those contacts again"
+            )
+
+
 pixel_app = typer.Typer(
     help="Website visitors: pixel hits in, consented visits and vacancy views out.", no_args_is_help=True
 )
@@ -306,8 +384,8 @@ def main(argv: list[str] | None = None) -> None:
     except (ConfigError, InputError) as exc:
         kind = "config" if isinstance(exc, ConfigError) else "input"
         for problem in exc.problems:
-            err.print(f"[red]{kind} error:[/red] {problem}", highlight=False, markup=True)
+            err.print(f"[red]{kind} error:[/red] {escape(problem)}", highlight=False)
         sys.exit(2)
     except MsrEngageError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(1)

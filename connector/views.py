@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -163,3 +164,48 @@ def band_summary(states: Iterable[ContactState]) -> str:
         key = s.details.band.value if s.details.band else "empty"
         counts[key] = counts.get(key, 0) + 1
     return " · ".join(f"{name} {counts.get(name, 0)}" for name in BANDS_HOT_FIRST)
+
+
+def cycle_line(summary: dict[str, object]) -> str:
+    """One line summing up a sync cycle."""
+    fetched = summary.get("fetched") or {}
+    reads = ", ".join(f"{k} {v}" for k, v in fetched.items()) if isinstance(fetched, dict) else ""
+    line = (
+        f"{summary['status']}: read {reads or 'nothing'}; {summary['events_added']} new events;"
+        f" {summary['scored']} contacts scored; {summary['planned']} to update ({summary['writes']} records);"
+        f" {summary['succeeded']} written, {summary['dead']} dead-lettered, {summary['retriable']} to retry"
+    )
+    return line + (f" — {summary['reason']}" if summary.get("reason") else "")
+
+
+def plan_table(plans: Iterable[Any], title: str = "Write plan (nothing written)") -> Table:
+    """What a cycle would write: per contact the changed fields and score lines."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("contact", no_wrap=True)
+    table.add_column("fields")
+    table.add_column("score lines")
+    for plan in plans:
+        fields = ", ".join(f"{k}={v}" for k, v in plan.contact_values.items())
+        lines = ", ".join(f"{k}={v}" for k, v in sorted(plan.lines.items()))
+        table.add_row(plan.contact_id, fields or "—", lines or "—")
+    return table
+
+
+def key_values(title: str, rows: Iterable[tuple[str, object]]) -> Table:
+    """A two-column table of facts."""
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    for key, value in rows:
+        table.add_row(key, str(value))
+    return table
+
+
+def dead_letter_table(letters: Iterable[Any]) -> Table:
+    """Writes the org refused for good, with its error."""
+    table = Table(title="Dead letters", title_justify="left")
+    for name in ("id", "contact", "object", "key", "error", "message", "failed at"):
+        table.add_column(name)
+    for d in letters:
+        table.add_row(str(d.id), d.contact_id, d.object, d.key_value, d.error_code, d.message, d.failed_at)
+    return table

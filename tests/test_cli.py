@@ -153,3 +153,17 @@ def test_demo_scores_the_bundled_sample(capsys: pytest.CaptureFixture[str]) -> N
     assert "Top 3 of 260 contacts, hot first" in out
     assert "Bands: hot" in out
     assert " hot " in out.split("Bands:")[0]
+
+
+def test_messages_keep_square_brackets(capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = Path("c.toml")
+    cfg.write_text(EXAMPLE.read_text())
+    code, _, err = run(capsys, "sync", "--once", "--config", str(cfg))
+    assert code == 2
+    assert "add [salesforce] with login_url" in err
+
+
+def test_sync_needs_once(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "sync", "--config", str(EXAMPLE))
+    assert code == 2
+    assert "msr-engage run" in err
