@@ -40,12 +40,15 @@ def _batch_size(request: Request) -> int:
     return max(MIN_BATCH, min(MAX_BATCH, size))
 
 
-def _page(
-    emu: Emulator, locator: str, records: list[dict[str, Any]], start: int, batch: int, total: int, ver: str
-) -> Response:
-    end = start + batch
-    body: dict[str, Any] = {"totalSize": total, "done": end >= len(records), "records": records[start:end]}
-    if end < len(records):
+def _page(locator: str, cursor: Cursor, start: int, ver: str) -> Response:
+    end = start + cursor.batch
+    records = cursor.shape(cursor.rows[start:end])
+    body: dict[str, Any] = {
+        "totalSize": len(cursor.rows),
+        "done": end >= len(cursor.rows),
+        "records": records,
+    }
+    if end < len(cursor.rows):
         body["nextRecordsUrl"] = f"/services/data/v{ver}/query/{locator}-{end}"
     return json_response(body)
 
@@ -56,21 +59,21 @@ def _query(emu: Emulator, request: Request, params: dict[str, str], include_dele
         raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
     try:
         parsed = parse(text)
-        total, records = Evaluator(emu.store, emu.clock.now()).run(
+        total, rows, shape = Evaluator(emu.store, emu.clock.now()).select(
             parsed, include_deleted=include_deleted, api_version=params["ver"]
         )
     except SoqlError as exc:
         raise ApiError(400, exc.code, exc.message) from None
     batch = _batch_size(request)
-    if parsed.count or len(records) <= batch:
-        return json_response({"totalSize": total, "done": True, "records": records})
+    if parsed.count or len(rows) <= batch:
+        return json_response({"totalSize": total, "done": True, "records": shape(rows)})
     now = emu.clock.now()
     emu.cursors = {k: c for k, c in emu.cursors.items() if now - c.touched < CURSOR_IDLE}
     while len(emu.cursors) >= MAX_CURSORS:
         emu.cursors.pop(next(iter(emu.cursors)))
     locator = emu.store.ids.new("01g")
-    emu.cursors[locator] = Cursor(records, batch, now)
-    return _page(emu, locator, records, 0, batch, total, params["ver"])
+    cursor = emu.cursors[locator] = Cursor(rows, shape, batch, now)
+    return _page(locator, cursor, 0, params["ver"])
 
 
 def query(emu: Emulator, request: Request, params: dict[str, str]) -> Response:
@@ -90,7 +93,7 @@ def query_more(emu: Emulator, request: Request, params: dict[str, str]) -> Respo
     if cursor is None or not offset.isdigit() or emu.clock.now() - cursor.touched >= CURSOR_IDLE:
         raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
     cursor.touched = emu.clock.now()
-    return _page(emu, locator, cursor.records, int(offset), cursor.batch, len(cursor.records), params["ver"])
+    return _page(locator, cursor, int(offset), params["ver"])
 
 
 # ----- describe, limits, versions ------------------------------------------------------------------------

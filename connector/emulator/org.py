@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,7 +42,8 @@ class OrgSettings:
 class Cursor:
     """A query's remaining result set, reached through `nextRecordsUrl`."""
 
-    records: list[dict[str, Any]]
+    rows: list[dict[str, Any]]
+    shape: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
     batch: int
     touched: datetime
 

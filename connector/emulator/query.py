@@ -89,6 +89,16 @@ class Evaluator:
         self, query: Query, *, include_deleted: bool, api_version: str
     ) -> tuple[int, list[dict[str, Any]]]:
         """(totalSize, records) for a query; records are REST-shaped dicts."""
+        total, rows, shape = self.select(query, include_deleted=include_deleted, api_version=api_version)
+        return total, shape(rows)
+
+    def select(
+        self, query: Query, *, include_deleted: bool, api_version: str
+    ) -> tuple[int, list[Row], Callable[[list[Row]], list[dict[str, Any]]]]:
+        """(totalSize, matching rows in order, a function shaping rows into REST records).
+
+        Shaping is separate so a paged query shapes each page only when it is fetched.
+        """
         obj = self.root(query)
         schema = self.store.schema
         selected = [resolve(schema, obj, f) for f in query.fields]
@@ -101,7 +111,7 @@ class Evaluator:
         order = [(resolve(schema, obj, item.path), item) for item in query.order]
         rows = [
             r for r in self.store.visible(obj.name)
-            if (include_deleted or not r.get("IsDeleted")) and (keep is None or keep(r))
+            if (include_deleted or not r["IsDeleted"]) and (keep is None or keep(r))
         ]  # fmt: skip
         for path, item in reversed(order):
             values = [(self.read(r, path), r) for r in rows]
@@ -114,8 +124,8 @@ class Evaluator:
         if query.limit is not None:
             rows = rows[: query.limit]
         if query.count:
-            return len(rows), []
-        return len(rows), [self.shape(obj, r, selected, api_version) for r in rows]
+            return len(rows), [], lambda _: []
+        return len(rows), rows, lambda page: [self.shape(obj, r, selected, api_version) for r in page]
 
     def read(self, row: Row | None, path: Path) -> Any:
         """The value at `path` for a row, following lookups (None when a lookup is empty)."""

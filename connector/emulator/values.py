@@ -80,6 +80,8 @@ class IdMaker:
 
 def format_datetime(at: datetime) -> str:
     """Salesforce's datetime form: `2026-11-26T13:28:07.000+0000`."""
+    if at.tzinfo is UTC and not at.microsecond:
+        return at.isoformat()[:19] + ".000+0000"  # the stored case; strftime is ~5x slower
     at = at.astimezone(UTC)
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}+0000"
 
