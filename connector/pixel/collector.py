@@ -140,13 +140,13 @@ class CollectorApp:
         """Write the hit unless the browser opted out or its address is over the rate limit."""
         if request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1":
             return
+        args = request.args
+        page = args.get("u", "")[:MAX_URL] or request.headers.get("Referer", "")[:MAX_URL]
+        if not page.startswith(("https://", "http://")):
+            return  # only web pages are visits; anything else would be rejected at ingest anyway
         address = request.remote_addr or ""
         if not self.limiter.allow(address):
             return  # still a GIF: a page must not break because we stopped counting
-        args = request.args
-        page = args.get("u", "")[:MAX_URL] or request.headers.get("Referer", "")[:MAX_URL]
-        if not page:
-            return
         visitor = args.get("v", "")
         record = {
             "time": format_time(self.clock()),
