@@ -249,8 +249,8 @@ def sync_once(
 def run(config: ConfigOption = None) -> None:
     """Run the daemon: poll the org on a schedule and re-score everyone daily, until SIGTERM."""
     settings = settings_from(config)
-    with bootstrap.org_connection(settings) as (client, ledger), instance_lock(paths.state_home()):
-        Daemon(settings, ledger, client).run()
+    with instance_lock(paths.state_home()), bootstrap.org_connection(settings) as (client, _):
+        Daemon(settings, bootstrap.open_ledger, client).run()
 
 
 @app.command()

@@ -19,7 +19,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from connector.config import Settings
@@ -122,13 +122,26 @@ def health_app(metrics: Metrics, stale_after: timedelta, clock: Clock) -> Callab
     return app
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """No access log per probe: health checks every few seconds would drown the cycle logs."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+
 class Daemon:
     """Poll every `poll_interval_seconds`, re-score everyone daily; one job at a time."""
 
     def __init__(
-        self, settings: Settings, ledger: Ledger, client: OrgPort, clock: Clock = lambda: datetime.now(UTC)
+        self,
+        settings: Settings,
+        open_ledger: Callable[[], Ledger],
+        client: OrgPort,
+        clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
-        self.settings, self.ledger, self.client, self.clock = settings, ledger, client, clock
+        # Jobs run on the scheduler's worker thread and SQLite connections belong to their thread, so
+        # each cycle opens the ledger where it runs.
+        self.settings, self.open_ledger, self.client, self.clock = settings, open_ledger, client, clock
         self.metrics = Metrics()
         self.failure: BaseException | None = None
         self.scheduler = BlockingScheduler(
@@ -141,23 +154,24 @@ class Daemon:
     def cycle(self, kind: str = "poll") -> CycleReport | None:
         """Run one cycle now; a fatal problem stops the daemon, anything else is logged and retried."""
         now = self.clock()
-        try:
-            report = run_cycle(self.client, self.ledger, self.settings, now, kind=kind)
-        except (FatalError, ConfigError) as exc:
-            log.error("daemon_stopping", reason=str(exc))  # noqa: TRY400 - the reason is the message; no trace
-            self.failure = exc
-            self.scheduler.shutdown(wait=False)
-            return None
-        # One bad cycle must not end the daemon: it is logged with its trace and the next cycle retries.
-        except Exception as exc:
-            log.exception("cycle_failed", error=str(exc))
-            return None
-        finally:
-            open_until = getattr(getattr(self.client, "breaker", None), "open_until", None)
-            self.ledger.set_meta("breaker_open_until", open_until.isoformat() if open_until else "")
-        usage = getattr(self.client, "usage", None)
-        if usage is not None:
-            self.ledger.set_meta("api_usage", f"{usage.used}/{usage.total}")
+        with self.open_ledger() as ledger:
+            try:
+                report = run_cycle(self.client, ledger, self.settings, now, kind=kind)
+            except (FatalError, ConfigError) as exc:
+                log.error("daemon_stopping", reason=str(exc))  # noqa: TRY400 - the reason is the message
+                self.failure = exc
+                self.scheduler.shutdown(wait=False)
+                return None
+            # One bad cycle must not end the daemon: it is logged with its trace and the next one retries.
+            except Exception as exc:
+                log.exception("cycle_failed", error=str(exc))
+                return None
+            finally:
+                open_until = getattr(getattr(self.client, "breaker", None), "open_until", None)
+                ledger.set_meta("breaker_open_until", open_until.isoformat() if open_until else "")
+            usage = getattr(self.client, "usage", None)
+            if usage is not None:
+                ledger.set_meta("api_usage", f"{usage.used}/{usage.total}")
         self.metrics.record(report, usage, now)
         return report
 

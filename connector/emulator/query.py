@@ -111,7 +111,7 @@ class Evaluator:
         order = [(resolve(schema, obj, item.path), item) for item in query.order]
         rows = [
             r for r in self.store.visible(obj.name)
-            if (include_deleted or not r["IsDeleted"]) and (keep is None or keep(r))
+            if (include_deleted or not r.get("IsDeleted")) and (keep is None or keep(r))
         ]  # fmt: skip
         for path, item in reversed(order):
             values = [(self.read(r, path), r) for r in rows]

@@ -1,0 +1,157 @@
+"""The daemon as an operator meets it: one instance per state, health and metrics, clean stop, crash-safe."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from werkzeug.test import Client
+
+from connector.daemon import Metrics, health_app, instance_lock
+from connector.emulator.testing import RunningEmulator, running_emulator
+from connector.errors import FatalError
+from connector.sync.cycle import CycleReport
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll a condition (not a timing guess): fail the test if it does not hold in time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_second_daemon_on_the_same_state_is_refused_naming_the_pid(tmp_path: Path) -> None:
+    with (
+        instance_lock(tmp_path),
+        pytest.raises(FatalError, match=f"PID {os.getpid()}"),
+        instance_lock(tmp_path),
+    ):
+        pass
+    with instance_lock(tmp_path):  # released: the next one gets it
+        pass
+
+
+def test_health_is_stale_until_a_cycle_succeeds_and_metrics_count_cycles() -> None:
+    now = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    metrics = Metrics()
+    client = Client(health_app(metrics, timedelta(minutes=6), lambda: now))
+    assert client.get("/healthz").status_code == 503
+    report = CycleReport("poll", events_added=7, succeeded=3)
+    metrics.record(report, None, now - timedelta(minutes=1))
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert json.loads(health.data)["last_cycle_status"] == "ok"
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'msr_engage_cycles_total{status="ok"} 1.0' in text
+    assert "msr_engage_events_ingested_total 7.0" in text
+    assert client.get("/nope").status_code == 404
+
+
+@pytest.fixture
+def live_org(tmp_path: Path) -> Iterator[RunningEmulator]:
+    """An emulator on the real clock (the connector runs as a separate process)."""
+    with running_emulator(state_dir=tmp_path / "emulator") as em:
+        yield em
+
+
+def connector_env(tmp_path: Path, em: RunningEmulator, health_port: int = 0) -> dict[str, str]:
+    """Environment for a connector subprocess: its config, state folder and secret."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        EXAMPLE.read_text() + f'\n[salesforce]\nlogin_url = "{em.login_url}"\nauth = "client_credentials"\n'
+        f'client_id = "{em.client_id}"\nca_bundle = "{em.ca_bundle}"\napi_version = "{em.api_version}"\n'
+        "lag_seconds = 0\nlookback_seconds = 5\n"
+        f"\n[sync]\npoll_interval_seconds = 10\nhealth_port = {health_port}\n"
+    )
+    env = dict(os.environ)
+    env.update(
+        MSR_ENGAGE_CONFIG=str(config),
+        MSR_ENGAGE_HOME=str(tmp_path / "state"),
+        MSR_ENGAGE_SALESFORCE__CLIENT_SECRET=em.client_secret,
+    )
+    return env
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "connector", *args]
+
+
+def test_daemon_serves_health_refuses_a_twin_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, live_org: RunningEmulator
+) -> None:
+    port = free_port()
+    env = connector_env(tmp_path, live_org, health_port=port)
+    daemon = subprocess.Popen(cli("run"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+
+        def healthy() -> bool:
+            try:
+                return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_until(healthy)
+        twin = subprocess.run(cli("run"), env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert twin.returncode == 1
+        assert f"PID {daemon.pid}" in twin.stderr
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0
+        _, logs = daemon.communicate()
+        assert "daemon_stopped" in logs
+        assert live_org.client_secret not in logs
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.communicate()
+
+
+def test_killed_mid_write_rerun_converges_without_duplicate_lines(
+    tmp_path: Path, live_org: RunningEmulator
+) -> None:
+    org = live_org.org
+    env = connector_env(tmp_path, live_org)
+    rt = org.record_types["Candidate"]
+    job = org.create("msf__Job__c", {"Name": "Developer"})
+    people = [org.create("Contact", {"LastName": f"C{i}", "RecordTypeId": rt}) for i in range(3)]
+    for person in people:
+        org.apply(person, job, "Intake verwerkt")
+    org.delay_next(1, 2.0, endpoint="collections_upsert")  # contacts written, score lines in flight
+    first = subprocess.Popen(cli("sync", "--once"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_until(lambda: org.call_counts().get("collections_upsert", 0) >= 1)
+    first.kill()
+    first.communicate()
+    rerun = subprocess.run(
+        cli("sync", "--once"), env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    wait_until(lambda: len(org.records("Lead_Score_Line__c")) >= 3)  # the killed run's late upsert lands too
+    again = subprocess.run(
+        cli("sync", "--once"), env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert again.returncode == 0, again.stderr
+    lines = org.records("Lead_Score_Line__c")
+    assert sorted(line["External_Id__c"] for line in lines) == sorted(f"{p}:intake" for p in people)
+    for person in people:
+        contact = org.record("Contact", person)
+        assert contact is not None
+        assert (contact["Lead_Score__c"], contact["Medal__c"]) == (30, "Bronze")
