@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from connector import bootstrap, jobs, paths, sf, views
+from connector import bootstrap, jobs, live_demo, paths, sf, views
 from connector.config import Settings, load_settings
 from connector.config.pixel import PixelSettings
 from connector.daemon import Daemon, instance_lock
@@ -154,11 +155,43 @@ def simulate(
 
 @app.command()
 def demo(
-    rows: Annotated[int, typer.Option("--rows", help="How many contacts to show (hot first).")] = 25,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="Offline: only score a bundled sample of activity (no org).")
+    ] = False,
+    rows: Annotated[int, typer.Option("--rows", help="With --sample: contacts to show, hot first.")] = 25,
+    ticks: Annotated[int, typer.Option("--ticks", help="Simulated 3-hour steps of org time.")] = 24,
+    pace: Annotated[
+        float | None, typer.Option("--pace", help="Seconds between steps (default: 1 on a terminal, else 0).")
+    ] = None,
 ) -> None:
-    """Score a bundled, seeded sample of MSR-shaped activity with the example rules and show who is hot."""
-    settings, moment = load_settings(paths.example_config()), bootstrap.clock()
+    """Sync a local emulated MSR org while simulated recruiters work, and show the fields change live."""
+    settings, example = load_settings(paths.example_config()), paths.example_config()
+    if sample:
+        _sample_demo(settings, rows)
+        return
+    configure_logging(level=logging.WARNING)  # cycle logs would tear the live view apart
+    pace = (1.0 if sys.stdout.isatty() else 0.0) if pace is None else pace
     folder = paths.state_home() / "demo"
+    summary = live_demo.run(folder, settings, out, ticks=ticks, pace=pace)
+    cycles = sorted(summary.cycle_seconds)
+    out.print()
+    out.print(
+        f"{summary.ticks} steps of {summary.hours_per_tick:g} h org time: {summary.step_moves} application"
+        f" steps moved, {summary.org_changes} Contact field changes written by the connector."
+    )
+    out.print(
+        f"Cycle time: median {cycles[len(cycles) // 2]:.2f} s, max {cycles[-1]:.2f} s (first cycle reads the"
+        f" whole 90-day org). {len(summary.latencies)} scoring step moves reached the Contact fields, the"
+        f" slowest after {max(summary.latencies, default=0):.1f} h of org time (one step = the next poll);"
+        f" {summary.unseen} not yet."
+    )
+    out.print(f"Ledger: {folder / 'ledger.db'}   Look around: MSR_ENGAGE_HOME={folder} msr-engage status")
+    out.print(f"Rules used: {example}")
+
+
+def _sample_demo(settings: Settings, rows: int) -> None:
+    moment = bootstrap.clock()
+    folder = paths.state_home() / "demo-sample"
     result = jobs.run_demo(folder, settings, moment)
     shown = views.hot_first(result.states)[:rows]
     out.print(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
+from typing import TypeVar
 
 from connector.config import ContactKind, Settings
 from connector.demo_data import generate
@@ -27,6 +28,7 @@ from connector.scoring.simulate import Simulation, compare
 
 Progress = Callable[[int], None]
 CHUNK = 2_000
+_T = TypeVar("_T")
 
 
 def rulebook(settings: Settings, now: datetime) -> Rulebook:
@@ -80,7 +82,7 @@ class RescoreResult:
     changed: int
 
 
-def _chunks(pairs: Iterator[tuple[str, list[Event]]]) -> Iterator[list[tuple[str, list[Event]]]]:
+def _chunks(pairs: Iterator[tuple[str, _T]]) -> Iterator[list[tuple[str, _T]]]:
     while chunk := list(islice(pairs, CHUNK)):
         yield chunk
 
@@ -95,24 +97,29 @@ def rescore(
 ) -> RescoreResult:
     """Re-score dirty contacts (or all), keep medals/dates monotone, store what changed."""
     book = rulebook(settings, now)
+    # Records, not Events: a full re-score reads every stored event, and only the attributes the
+    # rules look at are decoded.
     if everyone:
-        source: Iterator[tuple[str, list[Event]]] = ledger.scan()
+        source = ledger.scan_records(book.attrs_kinds)
     else:
         dirty = ledger.dirty_contacts()
-        found = ledger.events_of(dirty)
+        found = ledger.records_of(dirty, book.attrs_kinds)
         source = ((cid, found.get(cid, [])) for cid in dirty)
     scored = changed = 0
     for chunk in _chunks(source):
         stored = ledger.states(cid for cid, _ in chunk)
         rows = []
-        for contact_id, events in chunk:
+        for contact_id, records in chunk:
             previous = stored.get(contact_id)
-            state = keep_monotone(stored_details(previous), book.score(contact_id, events))
+            state = keep_monotone(stored_details(previous), book.score_records(contact_id, records))
             row = state_row(state)
             if row != previous:
                 rows.append(row)
         ledger.save_states(rows, now)
-        if not everyone:
+        if everyone:
+            # The scan is in contact order, so the chunk is every contact of its key range.
+            ledger.clear_dirty_between(chunk[0][0], chunk[-1][0])
+        else:
             ledger.clear_dirty(cid for cid, _ in chunk)
         scored += len(chunk)
         changed += len(rows)
@@ -137,13 +144,14 @@ def simulate(
     old_book, new_book = rulebook(current, now), rulebook(proposed, now)
 
     def pairs() -> Iterator[tuple[ContactState, ContactState]]:
-        for chunk in _chunks(ledger.scan()):
+        attrs_kinds = old_book.attrs_kinds | new_book.attrs_kinds
+        for chunk in _chunks(ledger.scan_records(attrs_kinds)):
             stored = ledger.states(cid for cid, _ in chunk)
-            for contact_id, events in chunk:
+            for contact_id, records in chunk:
                 previous = stored_details(stored.get(contact_id))
                 yield (
-                    keep_monotone(previous, old_book.score(contact_id, events)),
-                    keep_monotone(previous, new_book.score(contact_id, events)),
+                    keep_monotone(previous, old_book.score_records(contact_id, records)),
+                    keep_monotone(previous, new_book.score_records(contact_id, records)),
                 )
             if progress is not None:
                 progress(len(chunk))
@@ -196,7 +204,11 @@ def status_facts(ledger: Ledger) -> dict[str, list[tuple[str, object]]]:
     if last:
         c = last[0]
         cycle_rows = [("kind", c["kind"]), ("started", c["started_at"]), ("status", c["status"])]
-        cycle_rows += [(k, v) for k, v in c["summary"].items() if v not in ("", {}, None)]
+        for key, value in c["summary"].items():
+            if key == "status" or value in ("", {}, None):
+                continue
+            shown = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else value
+            cycle_rows.append((key.replace("_", " "), shown))
     ok = last_cycles(ledger, status="ok")
     cycle_rows.append(("last successful", ok[0]["finished_at"] if ok else "never"))
     breaker = ledger.meta("breaker_open_until") or ""

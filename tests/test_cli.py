@@ -147,8 +147,8 @@ def test_simulate_prints_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "003A" in out
 
 
-def test_demo_scores_the_bundled_sample(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--rows", "3")
+def test_demo_sample_scores_the_bundled_sample(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo", "--sample", "--rows", "3")
     assert code == 0
     assert "Top 3 of 260 contacts, hot first" in out
     assert "Bands: hot" in out
@@ -167,3 +167,12 @@ def test_sync_needs_once(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "sync", "--config", str(EXAMPLE))
     assert code == 2
     assert "msr-engage run" in err
+
+
+def test_live_demo_writes_details_into_the_emulated_org(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo", "--ticks", "3", "--pace", "0")
+    assert code == 0
+    assert "3 steps of 3 h org time" in out
+    changes = int(out.split("steps moved, ")[1].split(" Contact field changes")[0])
+    assert changes > 100  # the first cycle fills the seeded org's candidates
+    assert "Latest changes in the org's Contact fields" in out

@@ -19,7 +19,7 @@ from connector.emulator.values import Clock
 
 
 def _serve(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
+    proc = subprocess.Popen(
         [sys.executable, "-m", "connector", "emulator", "serve", "--print-json", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -1,0 +1,189 @@
+"""`msr-engage demo`: the emulator with an MSR-shaped org, the daemon's cycle on an accelerated org
+clock, and a simulator of recruiters and candidates, shown live in the terminal."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from connector.config import Settings
+from connector.config.salesforce import SalesforceSettings
+from connector.daemon import Daemon
+from connector.emulator.org import Emulator
+from connector.emulator.testing import running_emulator
+from connector.ledger import Ledger
+from connector.sf.client import SalesforceClient
+
+NEXT_STEP = {
+    "Match": "Intake verwerkt",
+    "Websollicitatie": "Intake verwerkt",
+    "Intake verwerkt": "Voorgesteld",
+    "Voorgesteld": "Aangenomen",
+}
+FIELDS = {
+    "Lead_Score__c": "score",
+    "Lead_Score_Band__c": "band",
+    "Medal__c": "medal",
+    "Date_First_Qualification__c": "first qualified",
+    "Date_First_Placement__c": "first placed",
+}
+SEED = 7
+
+
+@dataclass
+class DemoSummary:
+    """What the demo did, for the closing lines."""
+
+    folder: Path
+    ticks: int = 0
+    org_changes: int = 0
+    cycle_seconds: list[float] = field(default_factory=list)
+    step_moves: int = 0
+    hours_per_tick: float = 0
+    latencies: list[float] = field(default_factory=list)  # org hours from a scoring step to its field change
+    unseen: int = 0  # scoring step moves whose contact never changed before the demo ended
+
+
+class Simulator:
+    """Recruiters moving applications and candidates reading mail, at the org's current time."""
+
+    def __init__(self, org: Emulator, rnd: random.Random) -> None:
+        self.org, self.rnd = org, rnd
+        self.pending: dict[str, datetime] = {}  # contact -> org time of its last unanswered step move
+
+    def act(self) -> int:
+        """One tick of activity; returns how many application steps moved."""
+        apps = [a for a in self.org.records("msf__Job_Application__c") if a["msf__Step__c"] in NEXT_STEP]
+        moved = 0
+        for app in self.rnd.sample(apps, min(len(apps), 6)):
+            step = NEXT_STEP[app["msf__Step__c"]] if self.rnd.random() > 0.15 else "Afgewezen"
+            self.org.move_application(app["Id"], step)
+            if step != "Afgewezen":  # a scoring step: its contact's fields must change in the next cycle
+                self.pending.setdefault(app["msf__Candidate__c"], self.org.clock.now())
+            moved += 1
+        unread = [
+            m for m in self.org.records("EmailMessage") if m["FirstOpenedDate"] is None and not m["Incoming"]
+        ]
+        for message in self.rnd.sample(unread, min(len(unread), 8)):
+            self.org.open_email(message["Id"], clicked=self.rnd.random() < 0.4)
+            if self.rnd.random() < 0.2:
+                self.org.reply_email(message["Id"])
+        return moved
+
+
+def _snapshot(org: Emulator) -> dict[str, dict[str, Any]]:
+    return {c["Id"]: c for c in org.records("Contact")}
+
+
+def _changes(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    found = []
+    for cid, now in after.items():
+        was = before.get(cid, {})
+        parts = [
+            f"{label} {_show(was.get(f))} → {_show(now.get(f))}"
+            for f, label in FIELDS.items()
+            if was.get(f) != now.get(f)
+        ]
+        if parts:
+            found.append((f"{now.get('FirstName') or ''} {now.get('LastName')}".strip(), "; ".join(parts)))
+    return found
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "—"
+    return str(int(value)) if isinstance(value, float) else str(value)
+
+
+def _view(org: Emulator, tick: int, ticks: int, recent: list[tuple[str, str, str]], last: float) -> Group:
+    bands: dict[str, int] = {}
+    medals: dict[str, int] = {}
+    for c in org.records("Contact"):
+        bands[c["Lead_Score_Band__c"] or "empty"] = bands.get(c["Lead_Score_Band__c"] or "empty", 0) + 1
+        if c["Medal__c"]:
+            medals[c["Medal__c"]] = medals.get(c["Medal__c"], 0) + 1
+    head = Table.grid(padding=(0, 2))
+    head.add_row(
+        f"[bold]org time[/] {org.clock.now():%Y-%m-%d %H:%M} UTC",
+        f"tick {tick}/{ticks}",
+        f"last cycle {last:.2f} s",
+    )
+    band_line = " · ".join(f"{b} {bands.get(b, 0)}" for b in ("Hot", "Warm", "Lukewarm", "Cold", "empty"))
+    medal_line = " · ".join(f"{m} {medals.get(m, 0)}" for m in ("Gold", "Silver", "Bronze"))
+    head.add_row(f"bands: {band_line}", f"medals: {medal_line}", "")
+    table = Table(title="Latest changes in the org's Contact fields", title_justify="left")
+    table.add_column("org time", no_wrap=True)
+    table.add_column("candidate", no_wrap=True)
+    table.add_column("what changed")
+    for when, who, what in recent[-14:]:
+        table.add_row(when, who, what)
+    return Group(head, table)
+
+
+def run(
+    folder: Path,
+    settings: Settings,
+    console: Console,
+    *,
+    ticks: int = 24,
+    hours_per_tick: float = 3.0,
+    pace: float = 0.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DemoSummary:
+    """Run the whole demo in `folder` (made fresh); returns its summary."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    summary = DemoSummary(folder, hours_per_tick=hours_per_tick)
+    with running_emulator(seed="demo", state_dir=folder / "emulator") as em:
+        sf = SalesforceSettings(
+            login_url=em.login_url,
+            auth="client_credentials",
+            client_id=em.client_id,
+            client_secret=SecretStr(em.client_secret),
+            ca_bundle=em.ca_bundle,
+            api_version=em.api_version,
+        )
+        full = settings.model_copy(update={"salesforce": sf})
+        daemon = Daemon(
+            full, lambda: Ledger(folder / "ledger.db"), SalesforceClient(sf), clock=em.org.clock.now
+        )
+        sim = Simulator(em.org, random.Random(SEED))
+        recent: list[tuple[str, str, str]] = []
+        before = _snapshot(em.org)
+        em.org.advance(120)
+        with Live(_view(em.org, 0, ticks, recent, 0.0), console=console, refresh_per_second=8) as live:
+            for tick in range(ticks + 1):
+                started = time.perf_counter()
+                daemon.cycle("poll")
+                summary.cycle_seconds.append(time.perf_counter() - started)
+                after = _snapshot(em.org)
+                stamp = f"{em.org.clock.now():%m-%d %H:%M}"
+                for who, what in _changes(before, after):
+                    recent.append((stamp, who, what))
+                    summary.org_changes += 1
+                for cid in [c for c in sim.pending if before.get(c) != after.get(c)]:
+                    summary.latencies.append(
+                        (em.org.clock.now() - sim.pending.pop(cid)).total_seconds() / 3600
+                    )
+                before = after
+                live.update(_view(em.org, tick, ticks, recent, summary.cycle_seconds[-1]))
+                if tick == ticks:
+                    summary.unseen = len(sim.pending)
+                    break
+                summary.step_moves += sim.act()
+                em.org.advance(hours_per_tick * 3600)
+                summary.ticks += 1
+                if pace:
+                    sleep(pace)
+    return summary
