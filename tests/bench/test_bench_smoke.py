@@ -1,0 +1,56 @@
+"""The benchmark scripts run end to end at a tiny size and report sane figures (never speed targets)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def load(name: str) -> ModuleType:
+    """A bench script as a module (bench/ is scripts, not a package)."""
+    if (loaded := sys.modules.get(f"bench_{name}")) is not None:
+        return loaded
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generator_is_seeded_time_ordered_and_spread_over_contacts() -> None:
+    make_ledger = load("make_ledger")
+    events = list(make_ledger.generate(30, 600))
+    assert events == list(make_ledger.generate(30, 600))
+    assert [e.at for e in events] == sorted(e.at for e in events)
+    assert len({e.contact_id for e in events}) == 30
+    assert {e.kind for e in events} >= {"web.visit", "email.opened", "application.step"}
+
+
+def test_make_ledger_then_rescore_report_consistent_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "ledger.db"
+    built = load("make_ledger").main([str(path), "--contacts", "40", "--events", "2000", "--chunk", "700"])
+    assert built["events"] == built["added"] == 2000
+    assert built["ledger_rate"] > 0
+    assert built["bare_rate"] > 0
+    assert built["ratio"] > 0
+    assert not list(tmp_path.glob("ledger.db.bare*"))  # the baseline cleans up after itself
+
+    figures = load("rescore").main([str(path), "--repeat", "2", "--new", "25"])
+    assert figures["events"] == 2000
+    assert figures["contacts"] == 40
+    assert figures["full_1_changed"] == 40  # the first full re-score stores every contact
+    assert figures["full_2_changed"] == 0  # a repeat at the same `now` writes nothing
+    assert figures["full_1_peak_rss_mb"] > 0
+    assert figures["incremental_events"] == 25
+    assert 1 <= figures["incremental_scored"] <= 25  # only contacts with new events, not all 40
+    assert '"bare_scan_s"' in capsys.readouterr().out
