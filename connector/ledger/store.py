@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import groupby, islice
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +16,19 @@ from connector.events import Event
 from connector.ledger.migrations import migrate
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 _EMPTY: Mapping[str, Any] = {}
-BATCH = 20_000
+# One encoder for every row: `json.dumps` with options builds a new encoder per call.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+BATCH = 100_000
+
+# An event as plain values, for bulk readers: (UTC microseconds since the epoch, id, kind, attrs).
+EventRecord = tuple[int, str, str, Mapping[str, Any]]
 
 
 def to_micros(at: datetime) -> int:
     """An aware datetime as integer microseconds since the epoch (exact, sortable)."""
-    delta = at - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (at - _EPOCH) // _MICROSECOND
 
 
 def from_micros(value: int) -> datetime:
@@ -55,13 +60,13 @@ class StateRow:
 
 
 def _event_row(event: Event) -> tuple[str, str, str, int, str]:
-    attrs = json.dumps(event.attrs, separators=(",", ":"), ensure_ascii=False) if event.attrs else "{}"
-    return (event.contact_id, event.id, event.kind, to_micros(event.at), attrs)
+    attrs = _ENCODE(event.attrs) if event.attrs else "{}"
+    return (event.contact_id, event.id, event.kind, (event.at - _EPOCH) // _MICROSECOND, attrs)
 
 
-def _event(row: Sequence[Any]) -> Event:
-    contact_id, event_id, kind, at, attrs = row
-    return Event(event_id, contact_id, kind, from_micros(at), json.loads(attrs) if attrs != "{}" else _EMPTY)
+def _event(contact_id: str, record: EventRecord) -> Event:
+    at, event_id, kind, attrs = record
+    return Event(event_id, contact_id, kind, from_micros(at), attrs)
 
 
 class Ledger:
@@ -76,6 +81,10 @@ class Ledger:
             "PRAGMA synchronous=NORMAL"
         )  # WAL + NORMAL: durable at checkpoints, no fsync per commit
         self.db.execute("PRAGMA busy_timeout=10000")
+        # Staging rows and sorts stay in memory; 64 MiB of page cache (default 2 MiB) keeps the upper
+        # B-tree levels of a large ledger cached during appends and scans.
+        self.db.execute("PRAGMA temp_store=MEMORY")
+        self.db.execute("PRAGMA cache_size=-65536")
         migrate(self.db)
 
     def close(self) -> None:
@@ -95,39 +104,89 @@ class Ledger:
         conn = self.db.conn
         seen = added = 0
         with conn:
+            # Rows land in an unindexed in-memory staging table first (as cheap as a bare append),
+            # then move in one statement, sorted by key inside SQLite: each B-tree page of `events`
+            # is visited once per batch and no per-row Python call touches the clustered table.
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS append_staging (contact_id, id, kind, at, attrs)")
+            conn.execute("DELETE FROM append_staging")  # nothing left from an append that failed
             iterator = iter(events)
-            while batch := [_event_row(e) for e in islice(iterator, BATCH)]:
-                batch.sort()  # key order: each B-tree page is visited once per batch
-                seen += len(batch)
-                # rowcount sums sqlite3_changes() over the batch, which leaves out the trigger's rows.
-                added += conn.executemany(
-                    "INSERT OR IGNORE INTO events (contact_id, id, kind, at, attrs) VALUES (?, ?, ?, ?, ?)",
-                    batch,
+            while True:
+                seen_now = conn.executemany(
+                    "INSERT INTO append_staging VALUES (?, ?, ?, ?, ?)",
+                    map(_event_row, islice(iterator, BATCH)),
                 ).rowcount
+                if seen_now <= 0:
+                    break
+                seen += seen_now
+                # rowcount is sqlite3_changes(), which leaves out the dirty trigger's rows.
+                added += conn.execute(
+                    "INSERT OR IGNORE INTO events (contact_id, id, kind, at, attrs)"
+                    " SELECT contact_id, id, kind, at, attrs FROM append_staging ORDER BY contact_id, id"
+                ).rowcount
+                conn.execute("DELETE FROM append_staging")
             for name, value in (cursors or {}).items():
                 self._set_cursor(name, value)
         return AppendResult(added=added, duplicates=seen - added)
 
     def events_of(self, contact_ids: Iterable[str]) -> dict[str, list[Event]]:
         """All events of the given contacts."""
-        found: dict[str, list[Event]] = {}
+        return {
+            contact_id: [_event(contact_id, record) for record in records]
+            for contact_id, records in self.records_of(contact_ids).items()
+        }
+
+    def scan(self) -> Iterator[tuple[str, list[Event]]]:
+        """Every contact with its events, in contact order (one pass over the clustered table)."""
+        for contact_id, records in self.scan_records():
+            yield contact_id, [_event(contact_id, record) for record in records]
+
+    def records_of(
+        self, contact_ids: Iterable[str], attrs_of: Collection[str] | None = None
+    ) -> dict[str, list[EventRecord]]:
+        """All events of the given contacts as records; see `scan_records` for `attrs_of`."""
+        found: dict[str, list[EventRecord]] = {}
         ids = list(dict.fromkeys(contact_ids))
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
-                f"SELECT contact_id, id, kind, at, attrs FROM events WHERE contact_id IN ({marks})",
-                chunk,
-            )
-            for row in rows:
-                found.setdefault(row[0], []).append(_event(row))
+            found.update(self._records(f"contact_id IN ({marks})", chunk, attrs_of))
         return found
 
-    def scan(self) -> Iterator[tuple[str, list[Event]]]:
-        """Every contact with its events, in contact order (one pass over the clustered table)."""
-        rows = self.db.execute("SELECT contact_id, id, kind, at, attrs FROM events ORDER BY contact_id")
-        for contact_id, group in groupby(rows, key=lambda row: row[0]):
-            yield contact_id, [_event(row) for row in group]
+    def scan_records(
+        self, attrs_of: Collection[str] | None = None
+    ) -> Iterator[tuple[str, list[EventRecord]]]:
+        """Every contact with its event records, in contact order (one pass over the clustered table).
+
+        With `attrs_of`, only events of those kinds carry their attributes (the others' are empty):
+        a bulk reader that needs few of them skips most of the JSON decoding.
+        """
+        return self._records(None, [], attrs_of)
+
+    def _records(
+        self, where: str | None, params: list[str], attrs_of: Collection[str] | None
+    ) -> Iterator[tuple[str, list[EventRecord]]]:
+        if attrs_of is None:
+            attrs = "attrs"
+        else:
+            kinds = sorted(attrs_of)
+            attrs = f"CASE WHEN kind IN ({','.join('?' * len(kinds))}) THEN attrs END"
+            params = [*kinds, *params]
+        sql = f"SELECT contact_id, at, id, kind, {attrs} FROM events"
+        if where is not None:
+            sql += f" WHERE {where}"
+        rows = self.db.conn.execute(f"{sql} ORDER BY contact_id", params)
+        loads, empty = json.loads, _EMPTY
+        current: str | None = None
+        records: list[EventRecord] = []
+        # A hand-written group-by: this loop runs once per stored event on a full re-score.
+        for contact_id, at, event_id, kind, text in rows:
+            if contact_id != current:
+                if current is not None:
+                    yield current, records
+                current, records = contact_id, []
+            records.append((at, event_id, kind, loads(text) if text and text != "{}" else empty))
+        if current is not None:
+            yield current, records
 
     def count_events(self) -> int:
         """Number of events stored."""
@@ -178,6 +237,11 @@ class Ledger:
                 )  # fmt: skip
                 count += len(batch)
         return count
+
+    def clear_dirty_between(self, first: str, last: str) -> None:
+        """Forget the dirty marks of every contact from `first` to `last` (a re-scored key range)."""
+        with self.db.conn:
+            self.db.conn.execute("DELETE FROM dirty WHERE contact_id BETWEEN ? AND ?", (first, last))
 
     def clear_dirty(self, contact_ids: Iterable[str]) -> None:
         """Forget the dirty marks of contacts that were just re-scored."""

@@ -6,10 +6,10 @@ sentence it implements.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,24 @@ from connector.scoring.model import (
 )
 
 _KINDS = {k.value: k for k in ContactKind}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+# Offsets of real zones are whole quarter hours, so a 15-minute UTC bucket never straddles a local
+# midnight: the local date of a bucket is computed once per job, then looked up.
+_BUCKET = 900 * 1_000_000
+
+EventRecord = tuple[int, str, str, Mapping[str, Any]]
+"""An event as plain values: (UTC microseconds since the epoch, id, kind, attrs).
+
+Records sort by time, then id. The bulk readers of the ledger produce them directly, so a full
+re-score builds no `Event` or `datetime` per event; `score_contact` turns Events into records, so
+there is one implementation of the semantics.
+"""
+
+
+def record_of(event: Event) -> EventRecord:
+    """An Event as a record."""
+    return ((event.at - _EPOCH) // _MICROSECOND, event.id, event.kind, event.attrs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +69,11 @@ class Rulebook:
         self.scoring = scoring
         self.medals = medals
         self.now = now.astimezone(UTC)
+        self.now_micros = (self.now - _EPOCH) // _MICROSECOND
         self.zone = ZoneInfo(scoring.timezone)
-        self.local_date = _local_date_function(self.zone)
         self.today = self.now.astimezone(self.zone).date()
+        self.today_ordinal = self.today.toordinal()
+        self._day_of_bucket: dict[int, int] = {}
         by_kind: dict[str, list[_CompiledRule]] = {}
         for rule in scoring.rules:
             where = tuple(
@@ -62,60 +82,101 @@ class Rulebook:
             )
             by_kind.setdefault(rule.event, []).append(_CompiledRule(rule, where))
         self.rules_by_kind = {kind: tuple(rules) for kind, rules in by_kind.items()}
+        # The applies_to filter, decided once per contact kind instead of once per event; each rule
+        # as (name, compiled where or None, counts as activity) for the per-event loop.
+        self.rules_for: dict[ContactKind, dict[str, tuple[tuple[str, _CompiledRule | None, bool], ...]]] = {
+            contact_kind: {
+                kind: applicable
+                for kind, rules in self.rules_by_kind.items()
+                if (
+                    applicable := tuple(
+                        (c.rule.name, c if c.where else None, c.rule.points > 0)
+                        for c in rules
+                        if contact_kind in c.rule.applies_to
+                    )
+                )
+            }
+            for contact_kind in ContactKind
+        }
         self.medal_of_step: dict[str, Medal] = {}
         for medal, steps in ((Medal.BRONZE, medals.bronze), (Medal.SILVER, medals.silver)):
             self.medal_of_step.update(dict.fromkeys(steps, medal))
         self.medal_of_step.update(dict.fromkeys(medals.gold, Medal.GOLD))
+        # Event kinds whose attributes the rules read; a bulk reader may leave the others' empty.
+        self.attrs_kinds = frozenset(
+            {kind for kind, rules in self.rules_by_kind.items() if any(c.where for c in rules)}
+            | ({APPLICATION_STEP} if self.medal_of_step else set())
+            | {CONTACT_UPDATED}
+        )
 
     def score(self, contact_id: str, events: Iterable[Event], *, explain: bool = False) -> ContactState:
         """Score one contact from its events (any order, duplicates allowed)."""
         return score_contact(self, contact_id, events, explain=explain)
 
+    def score_records(
+        self, contact_id: str, records: Iterable[EventRecord], *, explain: bool = False
+    ) -> ContactState:
+        """Score one contact from its event records (any order, duplicates allowed)."""
+        return score_records(self, contact_id, records, explain=explain)
 
-def _local_date_function(zone: ZoneInfo) -> Any:
-    # Offsets of real zones are whole quarter hours, so a 15-minute UTC bucket never straddles a local
-    # midnight: caching per bucket turns a tz conversion per event into a dict lookup.
-    @lru_cache(maxsize=65536)
-    def bucket_date(bucket: int) -> date:
-        return datetime.fromtimestamp(bucket * 900, tz=zone).date()
-
-    def local_date(at: datetime) -> date:
-        return bucket_date(int(at.timestamp()) // 900)
-
-    return local_date
+    def day_of(self, micros: int) -> int:
+        """The proleptic ordinal of the local date of a UTC instant in microseconds."""
+        bucket = micros // _BUCKET
+        day = self._day_of_bucket.get(bucket)
+        if day is None:
+            moment = _EPOCH + timedelta(microseconds=bucket * _BUCKET)
+            day = self._day_of_bucket[bucket] = moment.astimezone(self.zone).toordinal()
+        return day
 
 
 def score_contact(
     book: Rulebook, contact_id: str, events: Iterable[Event], *, explain: bool = False
 ) -> ContactState:
     """Score one contact. Events after `now` are ignored; duplicates (same id) count once."""
-    unique = {e.id: e for e in events if e.at <= book.now}
-    ordered = sorted(unique.values(), key=lambda e: (e.at, e.id))
-    kind = ContactKind.CANDIDATE
-    for event in ordered:
-        if event.kind == CONTACT_UPDATED:
-            kind = _KINDS.get(str(event.attrs.get("kind")), kind)
+    return score_records(book, contact_id, [record_of(e) for e in events], explain=explain)
 
-    matched: dict[str, list[tuple[Event, date]]] = {}
-    activity: set[date] = set()
+
+def score_records(
+    book: Rulebook, contact_id: str, records: Iterable[EventRecord], *, explain: bool = False
+) -> ContactState:
+    """Score one contact from records. Events after `now` are ignored; duplicates count once."""
+    now = book.now_micros
+    unique = {r[1]: r for r in records if r[0] <= now}
+    ordered = sorted(unique.values())  # ids are unique here, so ties on time break by id
+    kind = ContactKind.CANDIDATE
+    for record in ordered:
+        if record[2] == CONTACT_UPDATED:
+            kind = _KINDS.get(str(record[3].get("kind")), kind)
+
+    rules_of_kind = book.rules_for[kind]
+    medal_of_step = book.medal_of_step if kind is ContactKind.CANDIDATE else None
+    day_of, day_of_bucket = book.day_of, book._day_of_bucket
+    matched: dict[str, list[tuple[EventRecord, int]]] = {}
+    activity: set[int] = set()
     medal: Medal | None = None
-    first_medal_on: date | None = None
-    first_gold_on: date | None = None
-    for event in ordered:
-        day: date | None = None
-        for compiled in book.rules_by_kind.get(event.kind, ()):
-            rule = compiled.rule
-            if kind not in rule.applies_to or not compiled.matches(event.attrs):
-                continue
-            day = day or book.local_date(event.at)
-            matched.setdefault(rule.name, []).append((event, day))
-            # "Activity = an event matching a rule with points > 0."
-            if rule.points > 0:
-                activity.add(day)
-        if event.kind == APPLICATION_STEP and kind is ContactKind.CANDIDATE:
-            earned = book.medal_of_step.get(str(event.attrs.get("step")))
+    first_medal_on = first_gold_on = 0  # date ordinals; 0 = none yet
+    for record in ordered:
+        event_kind = record[2]
+        day = 0
+        rules = rules_of_kind.get(event_kind)
+        if rules is not None:
+            for name, where, is_activity in rules:
+                if where is not None and not where.matches(record[3]):
+                    continue
+                if not day:
+                    day = day_of_bucket.get(record[0] // _BUCKET) or day_of(record[0])
+                hits = matched.get(name)
+                if hits is None:
+                    matched[name] = [(record, day)]
+                else:
+                    hits.append((record, day))
+                # "Activity = an event matching a rule with points > 0."
+                if is_activity:
+                    activity.add(day)
+        if medal_of_step is not None and event_kind == APPLICATION_STEP:
+            earned = medal_of_step.get(str(record[3].get("step")))
             if earned is not None:
-                day = day or book.local_date(event.at)
+                day = day or day_of(record[0])
                 medal = higher_medal(medal, earned)
                 first_medal_on = first_medal_on or day
                 if earned is Medal.GOLD:
@@ -128,77 +189,88 @@ def score_contact(
     activity_days = sorted(activity)
     lines += _inactivity_lines(book, activity_days)
     score = max(book.scoring.floor, sum(line.points for line in lines))
-    first_points_on = activity_days[0] if activity_days else None
+    first_points_on = activity_days[0] if activity_days else 0
     qualified_on = first_points_on if book.medals.first_qualification == "first_points" else first_medal_on
     details = RecruitmentDetails(
         score=score,
         band=Band.of(score, book.scoring.bands),
         medal=medal,
-        first_qualified_on=qualified_on,
-        first_placed_on=first_gold_on,
+        first_qualified_on=_date(qualified_on),
+        first_placed_on=_date(first_gold_on),
     )
-    last = activity_days[-1] if activity_days else None
+    last = _date(activity_days[-1]) if activity_days else None
     return ContactState(contact_id, kind, details, last, tuple(lines))
 
 
-def _rule_line(book: Rulebook, rule: Rule, matched: list[tuple[Event, date]], explain: bool) -> Line:
+def _date(ordinal: int) -> date | None:
+    return date.fromordinal(ordinal) if ordinal else None
+
+
+def _rule_line(book: Rulebook, rule: Rule, matched: list[tuple[EventRecord, int]], explain: bool) -> Line:
     """A rule's contribution: counted events (once_per), still valid (valid_days), capped (max_points)."""
-    counted: list[tuple[Event, date]] = []
-    repeats: list[tuple[Event, date]] = []
+    counted: list[tuple[EventRecord, int]] = []
+    repeats: list[tuple[EventRecord, int]] = []
     if rule.once_per == "event":
         counted = matched
     elif rule.once_per == "ever":
         counted, repeats = matched[:1], matched[1:]
     else:
-        seen_days: set[date] = set()
-        for event, day in matched:
-            (repeats if day in seen_days else counted).append((event, day))
-            seen_days.add(day)
+        seen_days: set[int] = set()
+        for pair in matched:
+            (repeats if pair[1] in seen_days else counted).append(pair)
+            seen_days.add(pair[1])
     valid_days = rule.valid_days
-    live = 0
-    next_expiry: date | None = None
+    today = book.today_ordinal
+    if valid_days is None:
+        live, next_expiry = len(counted), 0
+    else:
+        live_expiries = [expires for _, day in counted if (expires := day + valid_days) > today]
+        live = len(live_expiries)
+        next_expiry = min(live_expiries) if live_expiries else 0
     details: list[LineEvent] = []
-    for event, day in counted:
-        expires_on = day + timedelta(days=valid_days) if valid_days is not None else None
-        alive = expires_on is None or book.today < expires_on
-        if alive:
-            live += 1
-            if expires_on is not None and (next_expiry is None or expires_on < next_expiry):
-                next_expiry = expires_on
-        if explain:
-            status = "counted" if alive else "expired"
-            details.append(LineEvent(event.id, event.at, rule.points if alive else 0, status, expires_on))
     if explain:
-        details += [LineEvent(e.id, e.at, 0, "repeat", None) for e, _ in repeats]
+        for (at, event_id, _, _), day in counted:
+            expires = day + valid_days if valid_days is not None else 0
+            alive = not expires or today < expires
+            status = "counted" if alive else "expired"
+            points = rule.points if alive else 0
+            details.append(LineEvent(event_id, _utc(at), points, status, _date(expires)))
+        details += [LineEvent(r[1], _utc(r[0]), 0, "repeat", None) for r, _ in repeats]
         details.sort(key=lambda d: (d.at, d.event_id))
     raw = rule.points * live
     capped = rule.max_points is not None and raw > rule.max_points
     points = rule.max_points if capped and rule.max_points is not None else raw
-    return Line(rule.name, points, "rule", capped, next_expiry, tuple(details))
+    return Line(rule.name, points, "rule", capped, _date(next_expiry), tuple(details))
 
 
-def _inactivity_lines(book: Rulebook, activity_days: list[date]) -> list[Line]:
+def _utc(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _inactivity_lines(book: Rulebook, activity_days: list[int]) -> list[Line]:
     """Penalties on L + after_days + k·every_days before the next activity; only the valid ones."""
     decay = book.scoring.inactivity
     if decay is None or not activity_days:
         return []
-    today = book.today
-    oldest_valid = today - timedelta(days=decay.valid_days - 1)
+    today = book.today_ordinal
+    oldest_valid = today - (decay.valid_days - 1)
     lines: list[Line] = []
-    for index, last in enumerate(activity_days):
-        first = last + timedelta(days=decay.after_days)
-        until = activity_days[index + 1] - timedelta(days=1) if index + 1 < len(activity_days) else today
+    # Gaps that closed before the oldest still-valid penalty date can hold no valid penalty.
+    start = max(0, bisect_right(activity_days, oldest_valid) - 1)
+    last_index = len(activity_days) - 1
+    for index in range(start, last_index + 1):
+        first = activity_days[index] + decay.after_days
+        until = activity_days[index + 1] - 1 if index < last_index else today
         until = min(until, today)
         if until < first or until < oldest_valid:
             continue
-        skip = max(0, -(-(oldest_valid - first).days // decay.every_days))  # ceil division
-        penalty_on = first + timedelta(days=skip * decay.every_days)
+        skip = max(0, -(-(oldest_valid - first) // decay.every_days))  # ceil division
+        penalty_on = first + skip * decay.every_days
         while penalty_on <= until:
-            expires_on = penalty_on + timedelta(days=decay.valid_days)
-            lines.append(
-                Line(f"inactivity {penalty_on.isoformat()}", decay.points, "inactivity", False, expires_on)
-            )
-            penalty_on += timedelta(days=decay.every_days)
+            name = f"inactivity {date.fromordinal(penalty_on).isoformat()}"
+            expires_on = date.fromordinal(penalty_on + decay.valid_days)
+            lines.append(Line(name, decay.points, "inactivity", False, expires_on))
+            penalty_on += decay.every_days
     return lines
 
 
