@@ -36,6 +36,7 @@ class OrgSettings:
     jwt_audiences: tuple[str, ...] = ()  # besides the login URL itself
     token_ttl_seconds: float = 2 * 3600
     daily_api_limit: int = 100_000
+    pod: str = "Kb"  # part of every id: two emulators with different pods are two different orgs
 
 
 @dataclass
@@ -63,7 +64,7 @@ class Emulator:
         self.settings = settings or OrgSettings()
         self.clock = clock or Clock()
         self.schema: dict[str, ObjectDef] = build_schema(self.mapping)
-        self.store = Store(self.schema, self.clock, IdMaker())
+        self.store = Store(self.schema, self.clock, IdMaker(pod=self.settings.pod))
         self.faults = Faults()
         self.store.write_hook = self.faults.row_lock
         self.lock = self.store.lock

@@ -61,8 +61,9 @@ def normalise_id(value: str) -> str | None:
 class IdMaker:
     """Hands out 18-character ids with the object's key prefix, in order (thread-safe)."""
 
-    def __init__(self, counters: dict[str, int] | None = None) -> None:
+    def __init__(self, counters: dict[str, int] | None = None, pod: str = "Kb") -> None:
         self.counters: dict[str, int] = dict(counters or {})
+        self.pod = pod  # two characters that differ per org, as the instance part of real ids does
         self._lock = threading.Lock()
 
     def new(self, prefix: str) -> str:
@@ -74,7 +75,7 @@ class IdMaker:
         while n:
             n, rem = divmod(n, 62)
             digits = _BASE62[rem] + digits
-        id15 = prefix + "Kb" + digits.rjust(10, "0")
+        id15 = prefix + self.pod + digits.rjust(10, "0")
         return id15 + checksum(id15)
 
 

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from connector.config import Settings, load_settings
 from connector.config.salesforce import SalesforceSettings
+from connector.emulator.org import OrgSettings
 from connector.emulator.testing import RunningEmulator, running_emulator
 from connector.emulator.values import Clock
 from connector.ledger import Ledger
@@ -73,7 +74,12 @@ def make_org(tmp_path: Path) -> Iterator[Callable[..., Org]]:
     contexts = []
 
     def build(settings: Settings | None = None) -> Org:
-        ctx = running_emulator(clock=Clock(frozen_at=T0), state_dir=tmp_path / f"em{len(contexts)}")
+        pod = f"K{'bcdefgh'[len(contexts)]}"  # each org built here is a different org
+        ctx = running_emulator(
+            clock=Clock(frozen_at=T0),
+            state_dir=tmp_path / f"em{len(contexts)}",
+            settings=OrgSettings(pod=pod),
+        )
         contexts.append(ctx)
         em = ctx.__enter__()
         base = settings or load_settings(EXAMPLE)
