@@ -1,0 +1,26 @@
+# The msr-engage daemon. Installs this package exactly as `make demo` does (pip, from pyproject.toml),
+# without the dev extra, and runs `msr-engage run` as an unprivileged user.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    MSR_ENGAGE_HOME=/state \
+    MSR_ENGAGE_CONFIG=/config/config.toml
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY connector ./connector
+RUN pip install --no-cache-dir . \
+ && useradd --system --uid 10001 --home-dir /state --shell /usr/sbin/nologin msr \
+ && mkdir -p /state /config && chown msr /state
+
+USER msr
+# The ledger (SQLite) and the lock file live here; mount a volume so they outlive the container.
+VOLUME ["/state"]
+# /healthz and /metrics ([sync] health_port; set health_host = "0.0.0.0" to scrape from outside).
+EXPOSE 9464
+HEALTHCHECK --interval=60s --timeout=5s --start-period=120s --retries=3 \
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=4).status != 200)"]
+
+ENTRYPOINT ["msr-engage"]
+CMD ["run"]
