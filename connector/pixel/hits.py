@@ -8,18 +8,16 @@ truncated here, before anything else sees them, and a contact token is moved out
 from __future__ import annotations
 
 import csv
+import hashlib
 import ipaddress
 import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-from connector.events import derive_id
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 
 class Reason(StrEnum):
@@ -46,10 +44,11 @@ _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """One page view: when, which page, from where, by which browser, and who (if known)."""
 
+    # A NamedTuple, not a frozen dataclass: equally immutable, and built three times faster, which
+    # matters at 100,000 hits a second.
     at: datetime
     url: str
     referrer: str = ""
@@ -61,7 +60,8 @@ class Hit:
     @property
     def id(self) -> str:
         """A deterministic id, so the same hit read twice is kept once."""
-        return derive_id("hit", self.visitor_id, self.ip, self.at.isoformat(), self.url)
+        key = "\x1f".join((self.visitor_id, self.ip, self.at.isoformat(), self.url))
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 Parser = Callable[[bytes], "Hit | Reason"]
@@ -69,9 +69,23 @@ Parser = Callable[[bytes], "Hit | Reason"]
 
 def truncate_ip(text: str) -> str:
     """Keep the network part of an address (IPv4 /24, IPv6 /48); '' when it is not an address."""
-    parts = text.split(".")
-    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) < 256 for p in parts):
-        return f"{parts[0]}.{parts[1]}.{parts[2]}.0"
+    known = _TRUNCATED.get(text)
+    if known is None:
+        known = _truncate(text)
+        if len(_TRUNCATED) > 100_000:
+            _TRUNCATED.clear()  # bounded; addresses repeat within a log, so the cache mostly hits
+        _TRUNCATED[text] = known
+    return known
+
+
+_TRUNCATED: dict[str, str] = {}
+_IPV4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.\d{1,3}")
+
+
+def _truncate(text: str) -> str:
+    match = _IPV4.fullmatch(text)
+    if match is not None:
+        return f"{match[1]}.{match[2]}.{match[3]}.0" if max(map(int, match.groups())) < 256 else ""
     if ":" in text:
         try:
             net = ipaddress.IPv6Network((text.split("%", 1)[0], 48), strict=False)
@@ -118,37 +132,51 @@ def parse_hit_time(value: object) -> datetime | None:
 
 def hit_from_mapping(obj: Mapping[str, Any], *, token_param: str = TOKEN_PARAM) -> Hit | Reason:
     """Validate a dict of our field names (NDJSON, CSV, the provider API) into a Hit or a Reason."""
-    raw_time, url = obj.get("time"), obj.get("url")
+    get = obj.get
+    raw_time, url = get("time"), get("url")
     if raw_time is None or raw_time == "" or url is None or url == "":
         return Reason.MISSING_FIELD
-    texts: dict[str, str] = {}
-    for key in ("url", "referrer", "user_agent", "ip", "visitor_id", "token"):
-        value = obj.get(key)
-        if value is None:
-            texts[key] = ""
-        elif isinstance(value, str):
-            texts[key] = value
-        else:
-            return Reason.MALFORMED
-    url = texts["url"]
-    if len(url) > MAX_URL or not url.startswith(("https://", "http://", "/")):
+    referrer, agent, ip = get("referrer") or "", get("user_agent") or "", get("ip") or ""
+    visitor, token = get("visitor_id") or "", get("token") or ""
+    if not (
+        type(url) is str
+        and type(referrer) is str
+        and type(agent) is str
+        and type(ip) is str
+        and type(visitor) is str
+        and type(token) is str
+    ):
         return Reason.MALFORMED
     at = parse_hit_time(raw_time)
     if at is None:
-        return Reason.BAD_TIME
-    try:
-        url, found = split_token(url, token_param)
-    except ValueError:  # urlsplit refuses e.g. a malformed IPv6 netloc
+        return Reason.BAD_TIME if _url_ok(url) else Reason.MALFORMED
+    return make_hit(at, url, referrer, agent, ip, visitor, token, token_param)
+
+
+def _url_ok(url: str) -> bool:
+    return len(url) <= MAX_URL and url.startswith(("https://", "http://", "/"))
+
+
+def make_hit(
+    at: datetime, url: str, referrer: str, agent: str, ip: str, visitor: str, token: str, token_param: str
+) -> Hit | Reason:
+    """A Hit from checked-type fields: URL checked, address truncated, token moved out of the URL."""
+    if not _url_ok(url):
         return Reason.MALFORMED
-    visitor = texts["visitor_id"]
+    if token_param + "=" in url:
+        try:
+            url, found = split_token(url, token_param)
+        except ValueError:  # urlsplit refuses e.g. a malformed IPv6 netloc
+            return Reason.MALFORMED
+        token = token or found
     return Hit(
-        at=at,
-        url=url,
-        referrer=texts["referrer"][:MAX_URL],
-        user_agent=texts["user_agent"][:512],
-        ip=truncate_ip(texts["ip"]),
-        visitor_id=visitor if _VISITOR.fullmatch(visitor) else "",
-        token=texts["token"][:256] or found[:256],
+        at,
+        url,
+        referrer[:MAX_URL],
+        agent[:512],
+        truncate_ip(ip) if ip else "",
+        visitor if visitor and _VISITOR.fullmatch(visitor) else "",
+        token[:256],
     )
 
 
@@ -204,34 +232,53 @@ def parse_csv(
 
 
 # Apache/nginx "combined": ip ident user [time] "request" status bytes "referrer" "user agent".
+# Quoted parts are written unrolled ([^"\\]*(?:\\.[^"\\]*)*): no per-character alternation to backtrack.
+_QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'
 _COMBINED = re.compile(
-    r'(?P<ip>\S+) \S+ \S+ \[(?P<time>[^\]]{1,40})\] "(?P<request>(?:[^"\\]|\\.)*)" (?P<status>\d{3}) \S+'
-    r'(?: "(?P<referrer>(?:[^"\\]|\\.)*)" "(?P<ua>(?:[^"\\]|\\.)*)")?'
+    rf'(?P<ip>\S+) \S+ \S+ \[(?P<time>[^\]]{{1,40}})\] "(?P<request>{_QUOTED})" (?P<status>\d{{3}}) \S+'
+    rf'(?: "(?P<referrer>{_QUOTED})" "(?P<ua>{_QUOTED})")?'
 )
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, start=1)}
 
 
+_CLF_TIME = re.compile(r"(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)")
+_last_clf: list[Any] = ["", None]  # consecutive lines mostly share their second
+
+
 def parse_clf_time(text: str) -> datetime | None:
     """`10/Oct/2026:13:55:36 +0200` (the access-log time) as UTC; None when it is not one."""
-    # strptime costs ~10 µs a line; slicing keeps the parser above 100,000 lines a second.
-    if len(text) != 26 or text[2] != "/" or text[6] != "/" or text[11] != ":" or text[20] != " ":
+    if text == _last_clf[0]:
+        return _last_clf[1]  # type: ignore[no-any-return]
+    # strptime costs ~10 us a line; one regex and a few ints keep the parser fast.
+    match = _CLF_TIME.fullmatch(text)
+    month = _MONTHS.get(match[2]) if match else None
+    if match is None or month is None:
         return None
-    month = _MONTHS.get(text[3:6])
-    zone = text[21:]
-    digits = (text[0:2], text[7:11], text[12:14], text[15:17], text[18:20], zone[1:])
-    if month is None or zone[0] not in "+-" or not all(d.isdigit() for d in digits):
-        return None
+    day, _, year, hour, minute, second, sign, zone_h, zone_m = match.groups()
     try:
-        offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
-        at = datetime(
-            int(text[7:11]), month, int(text[0:2]), int(text[12:14]), int(text[15:17]), int(text[18:20]),
-            tzinfo=timezone(-offset if zone[0] == "-" else offset),
-        )  # fmt: skip
+        offset = timedelta(hours=int(zone_h), minutes=int(zone_m))
+        zone = timezone(-offset if sign == "-" else offset)
+        at = datetime(int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=zone)
         at = at.astimezone(UTC)
     except (ValueError, OverflowError):
         return None
-    return at if _EARLIEST <= at < _LATEST else None
+    found = at if _EARLIEST <= at < _LATEST else None
+    _last_clf[:] = [text, found]
+    return found
+
+
+def _pixel_query(query: str) -> dict[str, str]:
+    """The pixel's own parameters (u, r, v, t) of a query string; parse_qsl is 3x slower."""
+    found: dict[str, str] = {}
+    for pair in query.split("&"):
+        key, _, value = pair.partition("=")
+        if key in _PIXEL_PARAMS:
+            found[key] = unquote_plus(value) if "%" in value or "+" in value else value
+    return found
+
+
+_PIXEL_PARAMS = frozenset({"u", "r", "v", "t"})
 
 
 def parse_combined(
@@ -244,24 +291,20 @@ def parse_combined(
     match = _COMBINED.match(text)
     if match is None:
         return Reason.MALFORMED
-    method, _, rest = match["request"].partition(" ")
+    ip, when, request, status, referrer_header, agent = match.groups()
+    method, _, rest = request.partition(" ")
     target = rest.rsplit(" ", 1)[0] if " " in rest else rest
     path, _, query = target.partition("?")
-    if method not in ("GET", "HEAD") or path != pixel_path or not "200" <= match["status"] < "400":
+    if method not in ("GET", "HEAD") or path != pixel_path or not "200" <= status < "400":
         return Reason.NOT_A_HIT
-    at = parse_clf_time(match["time"])
+    at = parse_clf_time(when)
     if at is None:
         return Reason.BAD_TIME
-    params = dict(parse_qsl(query, keep_blank_values=True))
-    referrer_header = (match["referrer"] or "").replace('\\"', '"')
+    params = _pixel_query(query) if query else {}
+    referrer_header = (referrer_header or "").replace('\\"', '"')
     page = params.get("u") or (referrer_header if referrer_header != "-" else "")
-    fields: dict[str, Any] = {
-        "time": at.isoformat(),
-        "url": page,
-        "referrer": params.get("r", ""),
-        "user_agent": (match["ua"] or "").replace('\\"', '"'),
-        "ip": match["ip"],
-        "visitor_id": params.get("v", ""),
-        "token": params.get("t", ""),
-    }
-    return hit_from_mapping(fields, token_param=token_param)
+    if not page:
+        return Reason.MISSING_FIELD
+    agent = (agent or "").replace('\\"', '"')
+    token = params.get("t", "")
+    return make_hit(at, page, params.get("r", ""), agent, ip, params.get("v", ""), token, token_param)
