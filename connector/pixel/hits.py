@@ -190,16 +190,20 @@ def _text(raw: bytes, max_bytes: int) -> str | Reason:
     return text or Reason.NOT_A_HIT
 
 
+# The C scanner behind json.loads, called directly: the same parser minus ~1.5 us of Python wrapping.
+_scan_json = json.JSONDecoder().scan_once
+
+
 def parse_ndjson(raw: bytes, *, max_bytes: int = 8192, token_param: str = TOKEN_PARAM) -> Hit | Reason:
     """One NDJSON hit line: a JSON object with our field names."""
     text = _text(raw, max_bytes)
     if isinstance(text, Reason):
         return text
     try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError):
+        obj, end = _scan_json(text, 0)
+    except (StopIteration, ValueError, RecursionError):
         return Reason.MALFORMED
-    if not isinstance(obj, dict):
+    if end != len(text) or not isinstance(obj, dict):
         return Reason.MALFORMED
     return hit_from_mapping(obj, token_param=token_param)
 
