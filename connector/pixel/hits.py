@@ -191,7 +191,7 @@ def _text(raw: bytes, max_bytes: int) -> str | Reason:
 
 
 # The C scanner behind json.loads, called directly: the same parser minus ~1.5 us of Python wrapping.
-_scan_json = json.JSONDecoder().scan_once
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def parse_ndjson(raw: bytes, *, max_bytes: int = 8192, token_param: str = TOKEN_PARAM) -> Hit | Reason:
