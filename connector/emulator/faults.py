@@ -40,6 +40,7 @@ class Faults:
     _delays: list[_Burst] = field(default_factory=list)
     _locks_left: int = 0
     _locked_ids: set[str] = field(default_factory=set)
+    _invalid: dict[str, str] = field(default_factory=dict)  # record id -> validation rule message
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -69,9 +70,17 @@ class Faults:
             self._locked_ids |= set(ids or ())
             self.lock_rate = rate
 
+    def reject_records(
+        self, ids: set[str], message: str = "Candidate is blocked for automated updates"
+    ) -> None:
+        """A validation rule refuses every write to `ids` (FIELD_CUSTOM_VALIDATION_EXCEPTION, permanent)."""
+        with self._lock:
+            self._invalid.update(dict.fromkeys(ids, message))
+
     def clear(self) -> None:
         """Remove every scripted fault and rate."""
         with self._lock:
+            self._invalid.clear()
             self._errors.clear()
             self._delays.clear()
             self._locks_left, self._locked_ids = 0, set()
@@ -93,8 +102,10 @@ class Faults:
             return _take(self._delays, endpoint) or 0.0
 
     def row_lock(self, obj: str, record_id: str | None) -> RecordError | None:
-        """A per-record UNABLE_TO_LOCK_ROW for this write, if the plan says so."""
+        """A per-record failure for this write, if the plan says so: a validation rule, or a lock."""
         with self._lock:
+            if record_id is not None and record_id in self._invalid:
+                return RecordError("FIELD_CUSTOM_VALIDATION_EXCEPTION", self._invalid[record_id])
             hit = record_id is not None and record_id in self._locked_ids
             if not hit and self._locks_left > 0:
                 self._locks_left -= 1

@@ -180,17 +180,29 @@ def test_one_locked_record_of_200_is_the_only_one_retried(
 def test_a_permanently_rejected_record_is_dead_lettered_and_the_rest_succeed(
     em: RunningEmulator, client: SalesforceClient
 ) -> None:
-    # The emulator has no validation rules (FIELD_CUSTOM_VALIDATION_EXCEPTION); a value outside the
-    # restricted band picklist is the same kind of per-record, permanent failure.
     ids = make_contacts(em, 200)
+    em.org.faults.reject_records({ids[5]}, "Candidate is blocked for automated updates")
     plan = [RecordWrite("Contact", "Id", i, {"Lead_Score_Band__c": "Warm"}) for i in ids]
-    plan[5] = RecordWrite("Contact", "Id", ids[5], {"Lead_Score_Band__c": "Scorching"})
     result = apply_plan(client, plan, pause=lambda _s: None)
     assert len(result.succeeded) == 199
-    assert [(f.write.key_value, f.error_code) for f in result.failed] == [
-        (ids[5], "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST")
+    assert [(f.write.key_value, f.error_code, f.message) for f in result.failed] == [
+        (ids[5], "FIELD_CUSTOM_VALIDATION_EXCEPTION", "Candidate is blocked for automated updates")
     ]
-    assert result.calls == 1
+    assert result.calls == 1  # permanent: not retried
+    assert result.retriable == ()
+
+
+def test_a_value_outside_a_restricted_picklist_is_refused_per_record(
+    em: RunningEmulator, client: SalesforceClient
+) -> None:
+    ids = make_contacts(em, 3)
+    plan = [RecordWrite("Contact", "Id", i, {"Lead_Score_Band__c": "Warm"}) for i in ids]
+    plan[1] = RecordWrite("Contact", "Id", ids[1], {"Lead_Score_Band__c": "Scorching"})
+    result = apply_plan(client, plan, pause=lambda _s: None)
+    assert [(f.write.key_value, f.error_code) for f in result.failed] == [
+        (ids[1], "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST")
+    ]
+    assert len(result.succeeded) == 2
 
 
 def test_a_503_burst_is_ridden_out(em: RunningEmulator, client: SalesforceClient, waits: list[float]) -> None:

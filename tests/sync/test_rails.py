@@ -50,3 +50,23 @@ def test_ledger_refuses_another_org(make_org: Callable[..., Org]) -> None:
     first.cycle()
     with pytest.raises(FatalError, match="belongs to org"):
         run_cycle(second.client, first.ledger, second.settings, second.em.org.advance(120))
+
+
+def test_refused_write_is_dead_lettered_skipped_then_retried(org: Org) -> None:
+    from connector.ledger.sync_state import clear_dead_letters, dead_letters
+
+    blocked, fine, job = org.candidate("Blocked"), org.candidate("Fine"), org.job()
+    for person in (blocked, fine):
+        org.em.org.apply(person, job, "Intake verwerkt")
+    org.em.org.faults.reject_records({blocked})
+    report = org.cycle()
+    assert report.dead == 1
+    (letter,) = dead_letters(org.ledger)
+    assert (letter.contact_id, letter.error_code) == (blocked, "FIELD_CUSTOM_VALIDATION_EXCEPTION")
+    assert org.contact(fine)["Medal__c"] == "Bronze"
+    org.em.org.reset_calls()
+    assert org.cycle().planned == 0  # an open dead letter is not re-sent every cycle
+    org.em.org.faults.clear()
+    assert clear_dead_letters(org.ledger) == 1
+    assert org.cycle().succeeded >= 1
+    assert org.contact(blocked)["Medal__c"] == "Bronze"
