@@ -63,7 +63,7 @@ class Settings(BaseSettings):
         if self.sources.salesforce is not None:
             return self.sources.salesforce
         mapping = self.salesforce.objects if self.salesforce else ObjectMapping()
-        return default_sources(mapping)
+        return default_sources(mapping, step_history=self.sync.step_history)
 
     @classmethod
     def settings_customise_sources(

@@ -75,11 +75,15 @@ class SyncSettings(Strict):
     health_host: str = "127.0.0.1"
     health_port: Annotated[int, Field(ge=0, le=65535)] = 9464  # 0 switches the endpoint off
     anonymised_field: str = ""  # a Contact checkbox meaning "erase this contact" (besides deletion)
+    # The org tracks field history for the application step: read it, so A→B→C within one poll
+    # interval gives both B and C (polling the record alone sees only C).
+    step_history: bool = False
 
 
-def default_sources(m: ObjectMapping) -> tuple[OrgSource, ...]:
+def default_sources(m: ObjectMapping, *, step_history: bool = False) -> tuple[OrgSource, ...]:
     """MSR's sources, with the object and field names of the mapping."""
     app, c = m.application, m.contact
+    history = History(field=app.step) if step_history else None
     return (
         OrgSource(
             name="contacts",
@@ -92,6 +96,7 @@ def default_sources(m: ObjectMapping) -> tuple[OrgSource, ...]:
             object=app.object,
             contact=app.contact,
             watched=(app.step,),
+            history=history,
             events=(
                 EventSpec(
                     kind="application.step",

@@ -132,3 +132,35 @@ def _parse(text: str) -> Settings:
         path = Path(folder) / "c.toml"
         path.write_text(text)
         return load_settings(path)
+
+
+def test_step_history_sees_every_transition_within_one_poll(make_org: Callable[..., Org]) -> None:
+    from connector.config.sync import SyncSettings
+
+    settings = load_settings(EXAMPLE).model_copy(update={"sync": SyncSettings(step_history=True)})
+    org = make_org(settings)
+    candidate, job = org.candidate(), org.job()
+    application = org.em.org.apply(candidate, job, "Websollicitatie")
+    org.cycle()
+    for step in ("Intake verwerkt", "Voorgesteld", "Aangenomen"):  # all within one poll interval
+        org.em.org.advance(5)
+        org.em.org.move_application(application, step)
+    org.cycle()
+    steps = sorted(
+        e.attrs["step"] for e in org.ledger.events_of([candidate])[candidate] if e.kind == "application.step"
+    )
+    assert steps == ["Aangenomen", "Intake verwerkt", "Voorgesteld", "Websollicitatie"]
+    assert details(org, candidate)[:3] == (95, "Hot", "Gold")
+    lines = {r["Rule__c"] for r in org.em.org.records("Lead_Score_Line__c")}
+    assert lines == {"intake", "proposed", "hired"}
+
+
+def test_without_history_only_the_latest_step_is_seen(org: Org) -> None:
+    candidate, job = org.candidate(), org.job()
+    application = org.em.org.apply(candidate, job, "Websollicitatie")
+    org.cycle()
+    for step in ("Intake verwerkt", "Voorgesteld"):
+        org.em.org.advance(5)
+        org.em.org.move_application(application, step)
+    org.cycle()
+    assert details(org, candidate)[:3] == (25, "Lukewarm", "Silver")  # intake's 30 points were never seen
