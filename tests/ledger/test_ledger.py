@@ -27,7 +27,7 @@ def test_migrations_are_named_and_applied_once(tmp_path: Path) -> None:
     path = tmp_path / "l.db"
     Ledger(path).close()
     with Ledger(path) as ledger:
-        names = [row[0] for row in ledger.db.execute("SELECT name FROM migrations")]
+        names = [row[0] for row in ledger.db.execute("SELECT name FROM migrations ORDER BY rowid")]
     assert names == [m.__name__ for m in MIGRATIONS]
     assert ledger.path == path
 
