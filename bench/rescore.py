@@ -29,9 +29,9 @@ from connector.ledger import Ledger
 EXAMPLE = Path(__file__).resolve().parent.parent / "connector" / "config.example.toml"
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident set so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak resident set so far, in MiB (Linux reports KiB), of this process or its largest child."""
+    return resource.getrusage(who).ru_maxrss / 1024
 
 
 def bare_scan(ledger: Ledger) -> tuple[int, float]:
@@ -61,7 +61,9 @@ def new_events(ledger: Ledger, count: int, now: datetime) -> list[Event]:
     ]
 
 
-def run(path: Path, settings: Settings, *, repeat: int = 1, new: int = 1_000) -> dict[str, float]:
+def run(
+    path: Path, settings: Settings, *, repeat: int = 1, new: int = 1_000, workers: int | None = None
+) -> dict[str, float]:
     """The benchmark on one ledger; the figures as a flat dict."""
     figures: dict[str, float] = {}
     with Ledger(path) as ledger:
@@ -73,7 +75,7 @@ def run(path: Path, settings: Settings, *, repeat: int = 1, new: int = 1_000) ->
         figures |= {"events": rows, "bare_scan_s": seconds, "bare_scan_rate": rows / seconds}
         for attempt in range(1, repeat + 1):
             started = time.perf_counter()
-            result = rescore(ledger, settings, now, everyone=True)
+            result = rescore(ledger, settings, now, everyone=True, workers=workers)
             seconds = time.perf_counter() - started
             figures |= {
                 "contacts": result.scored,
@@ -81,6 +83,7 @@ def run(path: Path, settings: Settings, *, repeat: int = 1, new: int = 1_000) ->
                 f"full_{attempt}_changed": result.changed,
                 f"full_{attempt}_vs_bare": seconds / figures["bare_scan_s"],
                 f"full_{attempt}_peak_rss_mb": peak_rss_mb(),
+                f"full_{attempt}_helper_peak_rss_mb": peak_rss_mb(resource.RUSAGE_CHILDREN),
             }
         batch = new_events(ledger, new, now)
         ledger.append(batch)
@@ -102,8 +105,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--config", type=Path, default=EXAMPLE, help="rules to score with")
     parser.add_argument("--repeat", type=int, default=1, help="full re-scores in a row (first writes all)")
     parser.add_argument("--new", type=int, default=1_000, help="events appended before the incremental run")
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: the job's choice)")
     args = parser.parse_args(argv)
-    figures = run(args.path, load_settings(args.config), repeat=args.repeat, new=args.new)
+    settings = load_settings(args.config)
+    figures = run(args.path, settings, repeat=args.repeat, new=args.new, workers=args.workers)
     json.dump(figures, sys.stdout)
     sys.stdout.write("\n")
     return figures

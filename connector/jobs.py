@@ -5,14 +5,19 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.process
+import multiprocessing.queues
+import os
+import queue
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from connector.config import ContactKind, Settings
+from connector.config import ContactKind, Medals, Scoring, Settings
 from connector.demo_data import generate
 from connector.events import Event, EventReader, write_ndjson
 from connector.ledger import Ledger, StateRow
@@ -24,6 +29,7 @@ from connector.scoring import (
     Rulebook,
     keep_monotone,
 )
+from connector.scoring.engine import EventRecord
 from connector.scoring.simulate import Simulation, compare
 
 Progress = Callable[[int], None]
@@ -94,38 +100,139 @@ def rescore(
     *,
     everyone: bool = False,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> RescoreResult:
-    """Re-score dirty contacts (or all), keep medals/dates monotone, store what changed."""
+    """Re-score dirty contacts (or all), keep medals/dates monotone, store what changed.
+
+    A full re-score of a large ledger splits the contacts in two key ranges and scores the upper one
+    in a second process (`workers`: None = one per core, at most two); this process stays the only
+    writer. Records, not Events: only the attributes the rules look at are decoded.
+    """
     book = rulebook(settings, now)
-    # Records, not Events: a full re-score reads every stored event, and only the attributes the
-    # rules look at are decoded.
-    if everyone:
-        source = ledger.scan_records(book.attrs_kinds)
-    else:
-        dirty = ledger.dirty_contacts()
-        found = ledger.records_of(dirty, book.attrs_kinds)
-        source = ((cid, found.get(cid, [])) for cid in dirty)
     scored = changed = 0
-    for chunk in _chunks(source):
-        stored = ledger.states(cid for cid, _ in chunk)
-        rows = []
-        for contact_id, records in chunk:
-            previous = stored.get(contact_id)
-            state = keep_monotone(stored_details(previous), book.score_records(contact_id, records))
-            row = state_row(state)
-            if row != previous:
-                rows.append(row)
+
+    def store(rows: list[StateRow], contacts: int) -> None:
+        nonlocal scored, changed
         ledger.save_states(rows, now)
-        if everyone:
-            # The scan is in contact order, so the chunk is every contact of its key range.
-            ledger.clear_dirty_between(chunk[0][0], chunk[-1][0])
-        else:
-            ledger.clear_dirty(cid for cid, _ in chunk)
-        scored += len(chunk)
+        scored += contacts
         changed += len(rows)
         if progress is not None:
-            progress(len(chunk))
+            progress(contacts)
+
+    if not everyone:
+        dirty = ledger.dirty_contacts()
+        found = ledger.records_of(dirty, book.attrs_kinds)
+        for chunk in _chunks((cid, found.get(cid, [])) for cid in dirty):
+            store(_score_chunk(ledger, book, chunk), len(chunk))
+            ledger.clear_dirty(cid for cid, _ in chunk)
+        return RescoreResult(scored, changed)
+
+    helper = _Helper.start(ledger, settings, now) if (workers or os.cpu_count() or 1) > 1 else None
+    try:
+        stop = helper.start_key if helper is not None else None
+        for chunk in _chunks(ledger.scan_records(book.attrs_kinds, stop=stop)):
+            store(_score_chunk(ledger, book, chunk), len(chunk))
+            # The scan is in contact order, so the chunk is every contact of its key range.
+            ledger.clear_dirty_between(chunk[0][0], chunk[-1][0])
+            if helper is not None:
+                helper.collect(ledger, store, wait=False)
+        if helper is not None:
+            helper.collect(ledger, store, wait=True)
+    finally:
+        if helper is not None:
+            helper.stop()
     return RescoreResult(scored, changed)
+
+
+def _score_chunk(
+    ledger: Ledger, book: Rulebook, chunk: list[tuple[str, list[EventRecord]]]
+) -> list[StateRow]:
+    """The state rows of a chunk of contacts that differ from what is stored."""
+    stored = ledger.states(cid for cid, _ in chunk)
+    rows = []
+    for contact_id, records in chunk:
+        previous = stored.get(contact_id)
+        state = keep_monotone(stored_details(previous), book.score_records(contact_id, records))
+        row = state_row(state)
+        if row != previous:
+            rows.append(row)
+    return rows
+
+
+# Below this many contacts a second process costs more (start-up, imports) than it saves.
+PARALLEL_FROM = 100_000
+
+
+@dataclass
+class _Helper:
+    """A second process scoring the contacts from `start_key` on; it sends rows, this one writes.
+
+    One writer only: a connection that holds a long read (the scan) cannot commit after another
+    connection did, so the helper never writes, and its reads see the ledger as the job found it.
+    """
+
+    process: multiprocessing.process.BaseProcess
+    messages: multiprocessing.queues.Queue[tuple[Any, ...]]
+    start_key: str
+    finished: bool = False
+
+    @classmethod
+    def start(cls, ledger: Ledger, settings: Settings, now: datetime) -> _Helper | None:
+        count, split = ledger.contact_split()
+        if count < PARALLEL_FROM or split is None:
+            return None
+        context = multiprocessing.get_context("spawn")  # no inherited SQLite handles
+        messages: multiprocessing.queues.Queue[tuple[Any, ...]] = context.Queue(maxsize=4)
+        args = (str(ledger.path), settings.scoring, settings.medals, now, split, messages)
+        process = context.Process(target=_score_range, args=args, name="rescore-helper", daemon=True)
+        process.start()
+        return cls(process, messages, split)
+
+    def collect(self, ledger: Ledger, store: Callable[[list[StateRow], int], None], *, wait: bool) -> None:
+        """Write what the helper sent; with `wait`, until it is done."""
+        while not self.finished:
+            try:
+                message = self.messages.get(timeout=5) if wait else self.messages.get_nowait()
+            except queue.Empty:
+                if not wait:
+                    return
+                if not self.process.is_alive():
+                    raise RuntimeError("the re-score helper process stopped without finishing") from None
+                continue
+            if message[0] == "done":
+                self.finished = True
+                return
+            if message[0] == "failed":
+                raise RuntimeError(f"the re-score helper failed: {message[1]}")
+            _, rows, first, last, contacts = message
+            store(rows, contacts)
+            ledger.clear_dirty_between(first, last)
+
+    def stop(self) -> None:
+        """End the helper (it has finished unless this job failed) and reap it."""
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
+
+
+def _score_range(
+    path: str,
+    scoring: Scoring,
+    medals: Medals,
+    now: datetime,
+    start: str,
+    messages: multiprocessing.queues.Queue[tuple[Any, ...]],
+) -> None:
+    """The helper's work: score every contact from `start` on and send the changed rows."""
+    try:
+        book = Rulebook(scoring, medals, now)
+        with Ledger(path) as ledger:
+            for chunk in _chunks(ledger.scan_records(book.attrs_kinds, start=start)):
+                rows = _score_chunk(ledger, book, chunk)
+                messages.put(("chunk", rows, chunk[0][0], chunk[-1][0], len(chunk)))
+        messages.put(("done",))
+    except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
+        messages.put(("failed", f"{type(exc).__name__}: {exc}"))
 
 
 def explain(ledger: Ledger, settings: Settings, contact_id: str, now: datetime) -> ContactState | None:

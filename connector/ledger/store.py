@@ -153,14 +153,36 @@ class Ledger:
         return found
 
     def scan_records(
-        self, attrs_of: Collection[str] | None = None
+        self,
+        attrs_of: Collection[str] | None = None,
+        start: str | None = None,
+        stop: str | None = None,
     ) -> Iterator[tuple[str, list[EventRecord]]]:
         """Every contact with its event records, in contact order (one pass over the clustered table).
 
         With `attrs_of`, only events of those kinds carry their attributes (the others' are empty):
-        a bulk reader that needs few of them skips most of the JSON decoding.
+        a bulk reader that needs few of them skips most of the JSON decoding. `start` (inclusive) and
+        `stop` (exclusive) limit the scan to a range of contact ids.
         """
-        return self._records(None, [], attrs_of)
+        bounds = [("contact_id >= ?", start), ("contact_id < ?", stop)]
+        where = " AND ".join(sql for sql, value in bounds if value is not None) or None
+        return self._records(where, [value for _, value in bounds if value is not None], attrs_of)
+
+    def contact_split(self) -> tuple[int, str | None]:
+        """About how many contacts there are, and a contact id near the middle of them (cheap).
+
+        Read from the stored states or the dirty marks, whichever is larger, so it costs an index
+        walk over half of that table, never a pass over the events.
+        """
+        best: tuple[int, str | None] = (0, None)
+        for table in ("contact_state", "dirty"):
+            count = int(self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            if count > best[0]:
+                row = self.db.execute(
+                    f"SELECT contact_id FROM {table} ORDER BY contact_id LIMIT 1 OFFSET ?", [count // 2]
+                ).fetchone()
+                best = (count, row[0])
+        return best
 
     def _records(
         self, where: str | None, params: list[str], attrs_of: Collection[str] | None

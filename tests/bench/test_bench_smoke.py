@@ -9,7 +9,12 @@ from types import ModuleType
 
 import pytest
 
+from connector import jobs
+from connector.config import load_settings
+from connector.ledger import Ledger
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
+EXAMPLE = BENCH.parent / "connector" / "config.example.toml"
 
 
 def load(name: str) -> ModuleType:
@@ -54,3 +59,23 @@ def test_make_ledger_then_rescore_report_consistent_figures(
     assert figures["incremental_events"] == 25
     assert 1 <= figures["incremental_scored"] <= 25  # only contacts with new events, not all 40
     assert '"bare_scan_s"' in capsys.readouterr().out
+
+
+def test_full_rescore_in_two_processes_stores_what_one_process_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_ledger = load("make_ledger")
+    settings = load_settings(EXAMPLE)
+    now = make_ledger.NOW
+    for name in ("one", "two"):
+        make_ledger.build(tmp_path / f"{name}.db", 60, 3000, baseline=False)
+    monkeypatch.setattr(jobs, "PARALLEL_FROM", 1)  # the helper process normally starts at 100k contacts
+    with Ledger(tmp_path / "one.db") as one, Ledger(tmp_path / "two.db") as two:
+        single = jobs.rescore(one, settings, now, everyone=True, workers=1)
+        seen: list[int] = []
+        double = jobs.rescore(two, settings, now, everyone=True, workers=2, progress=seen.append)
+        assert single == double == jobs.RescoreResult(60, 60)
+        assert sum(seen) == 60
+        assert len(seen) >= 2  # this process's range and the helper's came back separately
+        assert one.states() == two.states()
+        assert one.dirty_contacts() == two.dirty_contacts() == []
