@@ -122,8 +122,28 @@ def website_pixel_state() -> str:
     """
 
 
+def web_write_back() -> str:
+    """Website visits and job views going to the org: which contacts wait, what the org confirmed."""
+    return """
+        -- Contacts with new web events whose visit / job-view records are not yet in the org.
+        CREATE TABLE web_pending (contact_id TEXT PRIMARY KEY) WITHOUT ROWID;
+        CREATE TRIGGER events_mark_web_pending AFTER INSERT ON events
+        WHEN new.kind IN ('web.visit', 'web.job_view')
+        BEGIN
+            INSERT OR IGNORE INTO web_pending (contact_id) VALUES (new.contact_id);
+        END;
+        -- A hash of each child record's values as the org last accepted them, by external id.
+        CREATE TABLE org_children (
+            external_id TEXT PRIMARY KEY,
+            contact_id TEXT NOT NULL,
+            hash TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX org_children_contact ON org_children (contact_id);
+    """
+
+
 # Each migration is a named function returning its SQL; the list order is the apply order.
-MIGRATIONS: list[Callable[[], str]] = [initial, sync_tables, website_pixel_state]
+MIGRATIONS: list[Callable[[], str]] = [initial, sync_tables, website_pixel_state, web_write_back]
 
 
 def migrate(db: sqlite_utils.Database, migrations: list[Callable[[], str]] = MIGRATIONS) -> list[str]:

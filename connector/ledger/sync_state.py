@@ -164,7 +164,14 @@ def purge_contacts(ledger: Ledger, contact_ids: Iterable[str]) -> int:
             purged += ledger.db.conn.execute(
                 f"DELETE FROM events WHERE contact_id IN ({marks})", chunk
             ).rowcount
-            for table in ("dirty", "contact_state", "org_details", "dead_letters"):
+            for table in (
+                "dirty",
+                "contact_state",
+                "org_details",
+                "dead_letters",
+                "web_pending",
+                "org_children",
+            ):
                 ledger.db.conn.execute(f"DELETE FROM {table} WHERE contact_id IN ({marks})", chunk)
             ledger.db.conn.execute(
                 f"DELETE FROM record_hashes WHERE source = 'contacts' AND record_id IN ({marks})",
@@ -204,3 +211,28 @@ def last_cycles(ledger: Ledger, limit: int = 1, status: str | None = None) -> li
     ).fetchall()
     keys = ("id", "kind", "started_at", "finished_at", "status", "summary")
     return [dict(zip(keys, (*r[:5], json.loads(r[5])), strict=True)) for r in rows]
+
+
+def web_pending(ledger: Ledger) -> list[str]:
+    """Contacts whose website visits / job views may differ from the org, without an open dead letter."""
+    sql = (
+        "SELECT contact_id FROM web_pending WHERE contact_id NOT IN (SELECT contact_id FROM dead_letters)"
+        " ORDER BY contact_id"
+    )
+    return [row[0] for row in ledger.db.execute(sql)]
+
+
+def child_hashes(ledger: Ledger, external_ids: Iterable[str]) -> dict[str, str]:
+    """Hashes of child records as the org last accepted them."""
+    found: dict[str, str] = {}
+    for chunk, marks in _chunks(list(external_ids)):
+        sql = f"SELECT external_id, hash FROM org_children WHERE external_id IN ({marks})"
+        found.update(ledger.db.execute(sql, chunk).fetchall())
+    return found
+
+
+def confirm_children(ledger: Ledger, accepted: Iterable[tuple[str, str, str]], done: Iterable[str]) -> None:
+    """Record accepted child records (external id, contact, hash) and clear contacts now in sync."""
+    with ledger.db.conn:
+        ledger.db.conn.executemany("INSERT OR REPLACE INTO org_children VALUES (?, ?, ?)", list(accepted))
+        ledger.db.conn.executemany("DELETE FROM web_pending WHERE contact_id = ?", [(c,) for c in done])

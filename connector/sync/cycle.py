@@ -35,6 +35,7 @@ from connector.sf.readers import Source, Window, backfill_windows
 from connector.sf.writer import WriteResult, apply_plan
 from connector.sync.gather import OrgPort, ensure_org, gather_source, mapping_of
 from connector.sync.plan import ContactPlan, contact_writes, plan_contact
+from connector.sync.web import confirm_web, plan_web
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +53,7 @@ class CycleReport:
     scored: int = 0
     planned: int = 0
     writes: int = 0
+    web_writes: int = 0  # website visit and job view records among `writes`
     succeeded: int = 0
     dead: int = 0
     retriable: int = 0
@@ -61,12 +63,9 @@ class CycleReport:
 
     def summary(self) -> dict[str, Any]:
         """Plain counts for logs, the cycle table and metrics."""
-        return {
-            "status": self.status, "reason": self.reason, "fetched": self.fetched,
-            "events_added": self.events_added, "erased": self.erased, "scored": self.scored,
-            "planned": self.planned, "writes": self.writes, "succeeded": self.succeeded, "dead": self.dead,
-            "retriable": self.retriable, "write_calls": self.write_calls, "oddities": dict(self.oddities),
-        }  # fmt: skip
+        names = ("status", "reason", "fetched", "events_added", "erased", "scored", "planned", "writes",
+                 "web_writes", "succeeded", "dead", "retriable", "write_calls")  # fmt: skip
+        return {**{name: getattr(self, name) for name in names}, "oddities": dict(self.oddities)}
 
 
 def plan_writes(ledger: Ledger, now: datetime) -> list[ContactPlan]:
@@ -93,7 +92,7 @@ def confirm(
         row = rows.get(plan.contact_id) or known.get(plan.contact_id) or OrgRow(plan.contact_id, lines={})
         if write.object == mapping.contact.object:
             row = replace(row, **dict(plan.contact_values))
-        else:
+        elif write.object == mapping.score_line.object:
             rule = write.key_value.split(":", 1)[1]
             row = replace(row, lines={**(row.lines or {}), rule: plan.lines[rule]})
         rows[plan.contact_id] = row
@@ -142,8 +141,9 @@ def _score_and_write(
     report.scored = rescore(ledger, settings, now, everyone=report.kind == "daily").scored
     plans = plan_writes(ledger, now)
     report.planned, report.plan = len(plans), plans
-    writes = contact_writes(plans, mapping_of(settings))
-    report.writes = len(writes)
+    web = plan_web(ledger, mapping_of(settings))
+    writes = contact_writes(plans, mapping_of(settings)) + web.writes
+    report.writes, report.web_writes = len(writes), len(web.writes)
     first = ledger.meta("first_write_done") is None
     share = len(plans) / max(1, count_scored(ledger))
     guard = len(plans) > settings.sync.max_change_min_contacts and share > settings.sync.max_change_share
@@ -160,6 +160,7 @@ def _score_and_write(
     elif writes:
         result = apply_plan(client, writes, bulk_threshold=client.settings.bulk_threshold)
         letters = confirm(ledger, plans, result, mapping_of(settings), now)
+        confirm_web(ledger, web, result)
         add_dead_letters(ledger, letters)
         report.succeeded, report.dead = len(result.succeeded), len(letters)
         report.retriable, report.write_calls = len(result.retriable), result.calls

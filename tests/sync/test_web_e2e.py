@@ -1,0 +1,41 @@
+"""Website visits and job views reach the org as child records, once, for consented contacts only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from connector.pixel_jobs import ingest_files
+from tests.pixel.helpers import T0, hit, settings, token, write_hits
+
+from .conftest import Org
+
+
+def test_consented_visits_and_job_views_are_upserted_once(org: Org, tmp_path: Path) -> None:
+    folder = tmp_path
+    job = org.job()
+    fan, refuser = org.candidate("Fan", consent=True), org.candidate("Refuser", consent=False)
+    org.cycle()  # the contacts source brings tracking consent into the ledger
+    log = write_hits(folder / "hits.ndjson", [
+        hit(1, url=f"https://agency.nl/vacatures/{job}?mt={token(fan)}", visitor="v-fan"),
+        hit(3, url=f"https://agency.nl/vacatures/{job}", visitor="v-fan"),
+        hit(2, url=f"https://agency.nl/?mt={token(refuser)}", visitor="v-ref"),
+    ])  # fmt: skip
+    report = ingest_files(org.ledger, settings(), [log], T0 + timedelta(hours=2))
+    assert report.counts.rejected.get("no_consent") == 1
+    result = org.cycle(after_seconds=3600)
+    assert result.web_writes == 2
+    (visit,) = org.em.org.records("Website_Visit__c")
+    assert (visit["Contact__c"], int(visit["Pages__c"])) == (fan, 2)
+    (view,) = org.em.org.records("Website_Job_View__c")
+    # Both of the fan's page views were of this vacancy (the second one credited through the visitor id).
+    assert (view["Contact__c"], view["Job__c"], int(view["View_Count__c"])) == (fan, job, 2)
+    assert org.contact(fan)["Lead_Score__c"] == 5  # website_visit 2 + vacancy_view 3
+
+    # The same log again (and a cycle after it) changes nothing in the org.
+    ingest_files(org.ledger, settings(), [log], T0 + timedelta(hours=3))
+    org.em.org.reset_calls()
+    again = org.cycle()
+    assert (again.events_added, again.web_writes) == (0, 0)
+    assert not any("composite" in endpoint for endpoint in org.em.org.call_counts())
+    assert len(org.em.org.records("Website_Visit__c")) == 1
