@@ -7,7 +7,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +25,7 @@ from werkzeug.wrappers import Request, Response
 from connector.config import Settings
 from connector.errors import ConfigError, FatalError
 from connector.ledger import Ledger
+from connector.pixel_jobs import ingest_configured
 from connector.sync.cycle import CycleReport, OrgPort, run_cycle
 
 log = structlog.get_logger(__name__)
@@ -156,7 +157,9 @@ class Daemon:
         now = self.clock()
         with self.open_ledger() as ledger:
             try:
-                report = run_cycle(self.client, ledger, self.settings, now, kind=kind)
+                report = run_cycle(
+                    self.client, ledger, self.settings, now, kind=kind, other_sources=self.pixel
+                )
             except (FatalError, ConfigError) as exc:
                 log.error("daemon_stopping", reason=str(exc))  # noqa: TRY400 - the reason is the message
                 self.failure = exc
@@ -174,6 +177,14 @@ class Daemon:
                 ledger.set_meta("api_usage", f"{usage.used}/{usage.total}")
         self.metrics.record(report, usage, now)
         return report
+
+    @property
+    def pixel(self) -> Callable[[Ledger, datetime], Mapping[str, int]] | None:
+        """The pixel step of a cycle, when `[pixel]` is configured."""
+        pixel = self.settings.pixel
+        if pixel is None:
+            return None
+        return lambda ledger, now: ingest_configured(ledger, pixel, now)
 
     def start_health(self) -> str | None:
         """Serve /healthz and /metrics on the configured loopback port (0 in config = off)."""

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import json
+
 import multiprocessing
 import multiprocessing.process
 import multiprocessing.queues
@@ -323,7 +325,12 @@ def status_facts(ledger: Ledger) -> dict[str, list[tuple[str, object]]]:
         ("API usage (used/limit)", ledger.meta("api_usage") or "unknown"),
         ("breaker", f"open until {breaker}" if breaker else "closed"),
     ]
-    return {"Ledger": ledger_rows, "Last cycle": cycle_rows, "Org API": api_rows}
+    facts = {"Ledger": ledger_rows, "Last cycle": cycle_rows, "Org API": api_rows}
+    for source in ("pixel files", "pixel api"):
+        stored = ledger.meta(f"{source} last run")
+        if stored:
+            facts[f"Last run: {source}"] = [(k.replace("_", " "), v) for k, v in json.loads(stored).items()]
+    return facts
 
 
 __all__ = ["ContactKind", "RescoreResult", "explain", "rescore", "score_events", "simulate", "state_row"]

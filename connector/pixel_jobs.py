@@ -7,13 +7,15 @@ crash never loses hits nor counts them twice.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import requests
 import structlog
 from werkzeug.serving import BaseWSGIServer
 
@@ -241,3 +243,30 @@ def collector_server(
             f"[pixel.collector] cannot listen on {settings.collector.host}:{settings.collector.port}:"
             f" {exc.strerror}"
         ) from None
+
+
+def ingest_configured(
+    ledger: Ledger, settings: PixelSettings, now: datetime, session: HttpSession | None = None
+) -> dict[str, int]:
+    """The daemon's pixel step: new lines of the hit files in the folder, then the provider's API if set.
+
+    Returns lines read per source; rejection counts by reason are kept in the ledger for `status`.
+    """
+    read: dict[str, int] = {}
+    folder = settings.folder
+    files = (
+        sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        if folder.is_dir()
+        else []
+    )
+    reports = []
+    if files:
+        reports.append(("pixel files", ingest_files(ledger, settings, files, now)))
+    if settings.api is not None:
+        # requests' stubs spell out get()'s keywords, so the plain Session is cast to our narrow port.
+        http = session if session is not None else cast(HttpSession, requests.Session())
+        reports.append(("pixel api", ingest_api(ledger, settings, http, now)))
+    for name, report in reports:
+        read[name] = report.counts.lines
+        ledger.set_meta(f"{name} last run", json.dumps(_summary(report), default=str))
+    return read

@@ -7,7 +7,7 @@ absolute values keyed by Id or external id, and confirmations are recorded only 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -197,11 +197,20 @@ def run_cycle(
     kind: str = "poll",
     dry_run: bool = False,
     force: bool = False,
+    other_sources: Callable[[Ledger, datetime], Mapping[str, int]] | None = None,
 ) -> CycleReport:
-    """One cycle (`poll`, or `daily` which re-scores everyone). `now` is read once by the caller."""
+    """One cycle (`poll`, or `daily` which re-scores everyone). `now` is read once by the caller.
+
+    `other_sources` (the pixel) runs after the org was read, so contacts and their tracking consent
+    are known before hits are credited, and its events are scored and written in this same cycle.
+    """
     report = CycleReport(kind)
     with _logged(client, ledger, report, now):
         _gather(client, ledger, settings, now, report)
+        if other_sources is not None:
+            before = ledger.count_events()
+            report.fetched.update(other_sources(ledger, now))
+            report.events_added += ledger.count_events() - before
         _score_and_write(client, ledger, settings, now, report, dry_run=dry_run, force=force)
     return report
 

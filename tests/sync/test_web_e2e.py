@@ -39,3 +39,24 @@ def test_consented_visits_and_job_views_are_upserted_once(org: Org, tmp_path: Pa
     assert (again.events_added, again.web_writes) == (0, 0)
     assert not any("composite" in endpoint for endpoint in org.em.org.call_counts())
     assert len(org.em.org.records("Website_Visit__c")) == 1
+
+
+def test_the_cycles_pixel_step_credits_hits_once_consent_is_read(org: Org, tmp_path: Path) -> None:
+    from connector.pixel_jobs import ingest_configured
+
+    fan = org.candidate("Fan", consent=True)
+    folder = tmp_path / "pixel"
+    folder.mkdir()
+    write_hits(
+        folder / "hits-2026-03-02.ndjson", [hit(1, url=f"https://agency.nl/?mt={token(fan)}", visitor="v")]
+    )
+    pixel = settings(folder=folder)
+    # One cycle: the org's contacts (and consent) are read first, then the hits, then all is written.
+    report = org.cycle(
+        after_seconds=3600, other_sources=lambda ledger, now: ingest_configured(ledger, pixel, now)
+    )
+    assert report.fetched["pixel files"] == 1
+    assert report.web_writes == 1
+    assert [v["Contact__c"] for v in org.em.org.records("Website_Visit__c")] == [fan]
+    again = org.cycle(other_sources=lambda ledger, now: ingest_configured(ledger, pixel, now))
+    assert (again.fetched["pixel files"], again.web_writes) == (0, 0)
