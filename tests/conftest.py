@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import structlog
 
 if TYPE_CHECKING:
     from connector.emulator.testing import RunningEmulator
@@ -20,6 +21,13 @@ def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("MSR_ENGAGE_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
     return home
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """Commands configure structlog for the process; undo it so no test inherits another's level."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture
