@@ -78,6 +78,12 @@ class Metrics:
         self.dead = Counter(
             "msr_engage_dead_letters", "Records the org refused for good", registry=self.registry
         )
+        self.pixel_rejected = Counter(
+            "msr_engage_pixel_lines_rejected",
+            "Pixel lines not stored, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
         self.api_used = Gauge(
             "msr_engage_api_requests_used", "Org API requests used (24 h)", registry=self.registry
         )
@@ -184,7 +190,15 @@ class Daemon:
         pixel = self.settings.pixel
         if pixel is None:
             return None
-        return lambda ledger, now: ingest_configured(ledger, pixel, now)
+
+        def step(ledger: Ledger, now: datetime) -> dict[str, int]:
+            reports = ingest_configured(ledger, pixel, now)
+            for report in reports.values():
+                for reason, count in report.counts.rejected.items():
+                    self.metrics.pixel_rejected.labels(str(reason)).inc(count)
+            return {name: report.counts.lines for name, report in reports.items()}
+
+        return step
 
     def start_health(self) -> str | None:
         """Serve /healthz and /metrics on the configured loopback port (0 in config = off)."""

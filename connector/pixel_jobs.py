@@ -247,26 +247,24 @@ def collector_server(
 
 def ingest_configured(
     ledger: Ledger, settings: PixelSettings, now: datetime, session: HttpSession | None = None
-) -> dict[str, int]:
+) -> dict[str, PixelReport]:
     """The daemon's pixel step: new lines of the hit files in the folder, then the provider's API if set.
 
-    Returns lines read per source; rejection counts by reason are kept in the ledger for `status`.
+    Each source's last counts are also kept in the ledger for `status`.
     """
-    read: dict[str, int] = {}
     folder = settings.folder
     files = (
         sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
         if folder.is_dir()
         else []
     )
-    reports = []
+    reports: dict[str, PixelReport] = {}
     if files:
-        reports.append(("pixel files", ingest_files(ledger, settings, files, now)))
+        reports["pixel files"] = ingest_files(ledger, settings, files, now)
     if settings.api is not None:
         # requests' stubs spell out get()'s keywords, so the plain Session is cast to our narrow port.
         http = session if session is not None else cast(HttpSession, requests.Session())
-        reports.append(("pixel api", ingest_api(ledger, settings, http, now)))
-    for name, report in reports:
-        read[name] = report.counts.lines
+        reports["pixel api"] = ingest_api(ledger, settings, http, now)
+    for name, report in reports.items():
         ledger.set_meta(f"{name} last run", json.dumps(_summary(report), default=str))
-    return read
+    return reports

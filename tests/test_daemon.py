@@ -155,3 +155,30 @@ def test_killed_mid_write_rerun_converges_without_duplicate_lines(
         contact = org.record("Contact", person)
         assert contact is not None
         assert (contact["Lead_Score__c"], contact["Medal__c"]) == (30, "Bronze")
+
+
+def test_pixel_rejections_reach_the_metrics_by_reason(tmp_path: Path) -> None:
+    from typing import cast
+
+    from connector.config import Settings
+    from connector.daemon import Daemon
+    from connector.ledger import Ledger
+    from connector.sync.cycle import OrgPort
+    from tests.pixel.helpers import LATER, hit, settings, write_hits
+
+    folder = tmp_path / "pixel"
+    folder.mkdir()
+    write_hits(folder / "hits.ndjson", [hit(0, user_agent="Googlebot/2.1 (+http://www.google.com/bot.html)")])
+    daemon = Daemon(
+        Settings(pixel=settings(folder=folder)), lambda: Ledger(tmp_path / "l.db"), cast(OrgPort, None)
+    )
+    step = daemon.pixel
+    assert step is not None
+    with Ledger(tmp_path / "l.db") as ledger:
+        assert step(ledger, LATER) == {"pixel files": 1}
+    text = (
+        Client(health_app(daemon.metrics, timedelta(minutes=5), lambda: LATER))
+        .get("/metrics")
+        .get_data(as_text=True)
+    )
+    assert 'msr_engage_pixel_lines_rejected_total{reason="bot"} 1.0' in text

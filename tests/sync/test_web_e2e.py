@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from connector.ledger import Ledger
 from connector.pixel_jobs import ingest_files
 from tests.pixel.helpers import T0, hit, settings, token, write_hits
 
@@ -51,12 +52,14 @@ def test_the_cycles_pixel_step_credits_hits_once_consent_is_read(org: Org, tmp_p
         folder / "hits-2026-03-02.ndjson", [hit(1, url=f"https://agency.nl/?mt={token(fan)}", visitor="v")]
     )
     pixel = settings(folder=folder)
+
+    def step(ledger: Ledger, now: datetime) -> dict[str, int]:
+        return {name: r.counts.lines for name, r in ingest_configured(ledger, pixel, now).items()}
+
     # One cycle: the org's contacts (and consent) are read first, then the hits, then all is written.
-    report = org.cycle(
-        after_seconds=3600, other_sources=lambda ledger, now: ingest_configured(ledger, pixel, now)
-    )
+    report = org.cycle(after_seconds=3600, other_sources=step)
     assert report.fetched["pixel files"] == 1
     assert report.web_writes == 1
     assert [v["Contact__c"] for v in org.em.org.records("Website_Visit__c")] == [fan]
-    again = org.cycle(other_sources=lambda ledger, now: ingest_configured(ledger, pixel, now))
+    again = org.cycle(other_sources=step)
     assert (again.fetched["pixel files"], again.web_writes) == (0, 0)
