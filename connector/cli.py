@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated
 
@@ -294,7 +295,10 @@ def backfill(
 ) -> None:
     """Read the org's history from a date in sliced windows, then score and write."""
     settings, now = settings_from(config), bootstrap.clock()
-    start = bootstrap.clock(since if "T" in since else f"{since}T00:00:00Z")
+    try:
+        start = datetime.combine(date.fromisoformat(since), time.min, tzinfo=UTC)
+    except ValueError:
+        raise InputError(f"--since: expected a date as YYYY-MM-DD, not {since!r}") from None
     with bootstrap.org_connection(settings) as (client, ledger), views.progress(err) as bar:
         windows = backfill_plan(client, settings, start, now)
         task = bar.add_task("backfill windows", total=sum(len(w) for w in windows.values()))

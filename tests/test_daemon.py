@@ -69,8 +69,13 @@ def test_health_is_stale_until_a_cycle_succeeds_and_metrics_count_cycles() -> No
 
 @pytest.fixture
 def live_org(tmp_path: Path) -> Iterator[RunningEmulator]:
-    """An emulator on the real clock (the connector runs as a separate process)."""
+    """An emulator on the real clock (the connector runs as a separate process), set 5 s behind.
+
+    Windows end at whole seconds of `now - lag` (lag 0 here), so a record stamped in the current second
+    waits for the next poll. Stamping the test's records in the past makes them due now, without sleeps.
+    """
     with running_emulator(state_dir=tmp_path / "emulator") as em:
+        em.org.advance(-5)
         yield em
 
 
@@ -182,3 +187,31 @@ def test_pixel_rejections_reach_the_metrics_by_reason(tmp_path: Path) -> None:
         .get_data(as_text=True)
     )
     assert 'msr_engage_pixel_lines_rejected_total{reason="bot"} 1.0' in text
+
+
+def test_backfill_reads_history_from_a_date_and_writes(tmp_path: Path, live_org: RunningEmulator) -> None:
+    org = live_org.org
+    rt = org.record_types["Candidate"]
+    job = org.create("msf__Job__c", {"Name": "Developer"})
+    person = org.create("Contact", {"LastName": "Old", "RecordTypeId": rt})
+    org.apply(person, job, "Aangenomen")
+    env = connector_env(tmp_path, live_org)
+    since = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()
+    done = subprocess.run(
+        cli("backfill", "--since", since), env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ok: read contacts 1, applications 1")
+    contact = org.record("Contact", person)
+    assert contact is not None
+    assert contact["Medal__c"] == "Gold"
+    bad = subprocess.run(
+        cli("backfill", "--since", "last week"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "--since: expected a date as YYYY-MM-DD, not 'last week'" in bad.stderr

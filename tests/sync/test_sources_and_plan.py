@@ -103,3 +103,18 @@ def test_changed_score_writes_only_score_and_dropped_rule_goes_to_zero() -> None
     plan = plan_contact(state(), org)
     assert plan.contact_values == {"score": 30}
     assert plan.lines == {"open": 0}
+
+
+def test_anonymised_contact_is_erased_like_a_deleted_one() -> None:
+    anonymised = {
+        "Id": "003X",
+        "SystemModstamp": T,
+        "Anonymised__c": True,
+        "RecordType": {"DeveloperName": "Candidate"},
+    }
+    kept = dict(anonymised, Id="003Y", Anonymised__c=False)
+    batch = contact_batch(
+        [anonymised, kept], M.contact, profile_changed={"003X", "003Y"}, anonymised_field="Anonymised__c"
+    )
+    assert batch.erased == ["003X"]
+    assert [e.contact_id for e in batch.events] == ["003Y"]
