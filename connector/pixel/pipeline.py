@@ -7,8 +7,10 @@ exactly one of `credited`, `waiting` or a rejection reason, so the counts add up
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -94,6 +96,21 @@ class Toolkit:
         return None if secret is None else secret.get_secret_value().encode()
 
 
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector off for one batch, then restore it as it was."""
+    # Every Hit is a tuple subclass, which the collector keeps tracking (it untracks plain tuples only),
+    # so a run of 200,000 lines set off ~8 full collections that each walked every Hit so far: a fifth
+    # of the run's time. The batch makes no reference cycles; reference counting frees its garbage.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def parse_lines(
     lines: Iterable[bytes], fmt: LogFormat, settings: PixelSettings, counts: Counts, header: bytes = b""
 ) -> list[Hit]:
@@ -108,12 +125,13 @@ def parse_lines(
         parser = partial(parse_combined, pixel_path=settings.pixel_path, max_bytes=size, token_param=token)
     hits: list[Hit] = []
     rejected = counts.rejected
-    for raw in lines:
-        result = parser(raw)
-        if isinstance(result, Hit):
-            hits.append(result)
-        else:
-            rejected[result] += 1
+    with _cycle_collector_paused():
+        for raw in lines:
+            result = parser(raw)
+            if isinstance(result, Hit):
+                hits.append(result)
+            else:
+                rejected[result] += 1
     return hits
 
 
@@ -142,6 +160,18 @@ def process(
     now: datetime,
 ) -> Outcome:
     """Hits of one run (parser rejections already in `counts`) → events, new state, counts (pure)."""
+    with _cycle_collector_paused():
+        return _process(hits, counts, state, consented, kit, now)
+
+
+def _process(
+    hits: Iterable[Hit],
+    counts: Counts,
+    state: PixelState,
+    consented: Collection[str],
+    kit: Toolkit,
+    now: datetime,
+) -> Outcome:
     settings = kit.settings
     people = drop_robots(hits, kit, counts)
     waiting = [p for p in state.pending if not p.contact_id]
