@@ -11,7 +11,7 @@ import multiprocessing.process
 import multiprocessing.queues
 import os
 import queue
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
@@ -124,19 +124,21 @@ def rescore(
         dirty = ledger.dirty_contacts()
         found = ledger.records_of(dirty, book.attrs_kinds)
         for chunk in _chunks((cid, found.get(cid, [])) for cid in dirty):
-            store(_score_chunk(ledger, book, chunk), len(chunk))
+            store(_score_chunk(ledger.states(cid for cid, _ in chunk).get, book, chunk), len(chunk))
             ledger.clear_dirty(cid for cid, _ in chunk)
         return RescoreResult(scored, changed)
 
     helper = _Helper.start(ledger, settings, now) if (workers or os.cpu_count() or 1) > 1 else None
     try:
         stop = helper.start_key if helper is not None else None
+        stored = _InOrder(ledger.scan_states(stop=stop))
         for chunk in _chunks(ledger.scan_records(book.attrs_kinds, stop=stop)):
-            store(_score_chunk(ledger, book, chunk), len(chunk))
+            store(_score_chunk(stored.get, book, chunk), len(chunk))
             # The scan is in contact order, so the chunk is every contact of its key range.
             ledger.clear_dirty_between(chunk[0][0], chunk[-1][0])
             if helper is not None:
                 helper.collect(ledger, store, wait=False)
+        stored.close()
         if helper is not None:
             helper.collect(ledger, store, wait=True)
     finally:
@@ -146,18 +148,37 @@ def rescore(
 
 
 def _score_chunk(
-    ledger: Ledger, book: Rulebook, chunk: list[tuple[str, list[EventRecord]]]
+    stored: Callable[[str], StateRow | None], book: Rulebook, chunk: list[tuple[str, list[EventRecord]]]
 ) -> list[StateRow]:
     """The state rows of a chunk of contacts that differ from what is stored."""
-    stored = ledger.states(cid for cid, _ in chunk)
     rows = []
     for contact_id, records in chunk:
-        previous = stored.get(contact_id)
+        previous = stored(contact_id)
         state = keep_monotone(stored_details(previous), book.score_records(contact_id, records))
         row = state_row(state)
         if row != previous:
             rows.append(row)
     return rows
+
+
+class _InOrder:
+    """Stored states looked up in ascending contact order: a merge join beside the event scan, instead
+    of a query per chunk."""
+
+    def __init__(self, rows: Generator[StateRow, None, None]) -> None:
+        self.rows = rows
+        self.head = next(rows, None)
+
+    def close(self) -> None:
+        """Let go of the rows not asked for (and the snapshot they are read from)."""
+        self.rows.close()
+
+    def get(self, contact_id: str) -> StateRow | None:
+        """The stored state of `contact_id` (asked in ascending order), or None."""
+        # SQLite's BINARY collation compares UTF-8 bytes, which orders like Python compares str.
+        while self.head is not None and self.head.contact_id < contact_id:
+            self.head = next(self.rows, None)
+        return self.head if self.head is not None and self.head.contact_id == contact_id else None
 
 
 # Below this many contacts a second process costs more (start-up, imports) than it saves.
@@ -228,9 +249,11 @@ def _score_range(
     try:
         book = Rulebook(scoring, medals, now)
         with Ledger(path) as ledger:
+            stored = _InOrder(ledger.scan_states(start=start))
             for chunk in _chunks(ledger.scan_records(book.attrs_kinds, start=start)):
-                rows = _score_chunk(ledger, book, chunk)
+                rows = _score_chunk(stored.get, book, chunk)
                 messages.put(("chunk", rows, chunk[0][0], chunk[-1][0], len(chunk)))
+            stored.close()
         messages.put(("done",))
     except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
         messages.put(("failed", f"{type(exc).__name__}: {exc}"))

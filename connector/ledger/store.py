@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import json.encoder
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+import sqlite3
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -258,6 +259,22 @@ class Ledger:
                 row = _state(raw)
                 found[row.contact_id] = row
         return found
+
+    def scan_states(
+        self, start: str | None = None, stop: str | None = None
+    ) -> Generator[StateRow, None, None]:
+        """Stored states in contact order (`start` inclusive, `stop` exclusive), as they were when the
+        scan began: read through a connection of its own, so this ledger's writes meanwhile (a job
+        saving what it scored) neither show up in it nor disturb it."""
+        bounds = [("contact_id >= ?", start), ("contact_id < ?", stop)]
+        where = " AND ".join(sql for sql, value in bounds if value is not None)
+        sql = "SELECT * FROM contact_state" + (f" WHERE {where}" if where else "") + " ORDER BY contact_id"
+        snapshot = sqlite3.connect(self.path)
+        try:
+            snapshot.execute("PRAGMA busy_timeout=10000")
+            yield from map(_state, snapshot.execute(sql, [v for _, v in bounds if v is not None]))
+        finally:
+            snapshot.close()
 
     def save_states(self, rows: Iterable[StateRow], scored_at: datetime) -> int:
         """Store contact states in one transaction; return rows written."""
