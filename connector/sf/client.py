@@ -71,6 +71,7 @@ class SalesforceClient:
         self.usage: ApiUsage | None = None
         self.calls = 0  # HTTP requests sent to the org (metrics; login not included)
         self.logins = 0
+        self.org_id = ""  # from the login's identity URL; binds the ledger to its org at no API cost
         self._sf: Salesforce | None = None
         self._in_cycle = False
         self._cycle_start: ApiUsage | None = None
@@ -80,6 +81,7 @@ class SalesforceClient:
         """Log in (again) and hand the fresh session to simple-salesforce."""
         token = self._retrying(idempotent=True)(self._login, self.session)
         self.logins += 1
+        self.org_id = token.org_id
         self._sf = Salesforce(
             session_id=token.access_token.get_secret_value(),
             instance_url=token.instance_url,

@@ -53,12 +53,18 @@ class OrgPort(WritePort, Protocol):
 
 
 def ensure_org(client: OrgPort, ledger: Ledger) -> str:
-    """Bind the ledger to the org it was made for; refuse any other org (sandbox vs production)."""
-    rows = [r for page in client.query_pages("SELECT Id, IsSandbox FROM Organization", include_deleted=False)
-            for r in page]  # fmt: skip
-    if not rows:
-        raise FatalError("the org returned no Organization record: cannot tell which org this is")
-    org_id = str(rows[0]["Id"])[:15]
+    """Bind the ledger to the org it was made for; refuse any other org (sandbox vs production).
+
+    The org id comes from the login's identity URL, so an idle cycle spends no call on it; only a
+    login that did not name its org costs one query.
+    """
+    org_id = getattr(client, "org_id", "")
+    if not org_id:
+        query = "SELECT Id FROM Organization"
+        rows = [r for page in client.query_pages(query, include_deleted=False) for r in page]
+        if not rows:
+            raise FatalError("the org returned no Organization record: cannot tell which org this is")
+        org_id = str(rows[0]["Id"])[:15]
     bound = ledger.meta(ORG_KEY)
     if bound is None:
         ledger.set_meta(ORG_KEY, org_id)

@@ -236,3 +236,14 @@ def test_jwt_assertion_is_rs256_signed_for_the_user(tmp_path: Path) -> None:
         options={"verify_exp": False},
     )
     assert claims == {"iss": "cid", "sub": "u@x", "aud": "https://test.salesforce.com", "exp": 1180}
+
+
+def test_org_id_comes_from_the_identity_url() -> None:
+    from connector.sf.auth import org_from_identity
+
+    assert (
+        org_from_identity("https://login.salesforce.com/id/00D5g000004abcdEAA/0055g00000AbCdEAAV")
+        == "00D5g000004abcd"
+    )
+    assert org_from_identity("https://login.salesforce.com/services/oauth2/userinfo") == ""
+    assert org_from_identity(None) == ""
