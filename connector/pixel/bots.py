@@ -37,5 +37,8 @@ def rate_key(hit: Hit) -> str:
 
 def too_fast(hits: Iterable[Hit], max_per_minute: int) -> frozenset[str]:
     """Rate keys with more than `max_per_minute` hits in some calendar minute: scrapers, not people."""
-    per_minute = Counter((rate_key(hit), int(hit.at.timestamp()) // 60) for hit in hits)
+    # rate_key written out: a function call per hit was a third of this loop's cost.
+    per_minute = Counter(
+        [(hit.visitor_id or f"{hit.ip}|{hit.user_agent}", int(hit.at.timestamp()) // 60) for hit in hits]
+    )
     return frozenset(key for (key, _), count in per_minute.items() if count > max_per_minute)

@@ -12,10 +12,12 @@ import base64
 import hashlib
 import hmac
 import re
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter, itemgetter
 
 from connector.pixel.hits import Hit, Reason
 
@@ -94,15 +96,47 @@ def attribute(
 ) -> Attribution:
     """Credit hits to contacts by token and visitor link, oldest first per visitor (pure)."""
     out = Attribution(links=dict(links), shared=set(shared))
-    per_visitor: dict[str, list[tuple[Hit, bool, str]]] = {}
-    for hit in hits:
-        per_visitor.setdefault(hit.visitor_id, []).append((hit, True, ""))
+    hits = hits if isinstance(hits, list) else list(hits)
+    # Visitors in the order they first appear (the order of the results); each visitor's hits by time
+    # from one stable sort of the run (a log is nearly in time order) instead of one sort per visitor.
+    per_visitor: dict[str, list[tuple[Hit, bool, str]]] = {
+        visitor: [] for visitor in dict.fromkeys([hit.visitor_id for hit in hits])
+    }
+    for hit in sorted(hits, key=_AT):
+        per_visitor[hit.visitor_id].append((hit, True, ""))
+    # Tokens count only with a secret; a visitor with none of them takes the short path in _walk.
+    with_token = {hit.visitor_id for hit in hits if hit.token} if secret is not None else set()
+    with_pending: set[str] = set()
     for pending in waiting:
-        per_visitor.setdefault(pending.hit.visitor_id, []).append((pending.hit, False, pending.id))
+        visitor = pending.hit.visitor_id
+        per_visitor.setdefault(visitor, []).append((pending.hit, False, pending.id))
+        with_pending.add(visitor)
+        if pending.hit.token and secret is not None:
+            with_token.add(visitor)
+    cutoff = _cutoff(now, window)
     for visitor, items in per_visitor.items():
-        items.sort(key=lambda item: item[0].at)
-        _walk(out, visitor, items, secret, now, window)
+        if visitor in with_pending:
+            items.sort(key=_ITEM_AT)  # stable: this run's hits stay ahead of kept ones at equal times
+        _walk(out, visitor, items, secret, now, window, cutoff, visitor in with_token)
     return out
+
+
+_AT = attrgetter("at")
+
+
+def _ITEM_AT(item: tuple[Hit, bool, str]) -> datetime:  # noqa: N802 - a sort key, named like _AT
+    return item[0].at
+
+
+_IS_NEW = itemgetter(1)
+
+
+def _cutoff(now: datetime, window: timedelta) -> datetime | None:
+    """The earliest time still inside the window (`now - at <= window`); None when before all time."""
+    try:
+        return now - window
+    except OverflowError:
+        return None
 
 
 def _walk(
@@ -112,6 +146,8 @@ def _walk(
     secret: bytes | None,
     now: datetime,
     window: timedelta,
+    cutoff: datetime | None,
+    has_token: bool,
 ) -> None:
     is_shared = visitor in out.shared
     link = out.links.get(visitor) if visitor and not is_shared else None
@@ -126,41 +162,50 @@ def _walk(
         else:
             out.expired += 1
 
-    for hit, new, hit_id in items:
-        contact = None
-        if hit.token and secret is not None:
-            contact = verify_token(hit.token, secret)
-            if contact is None:
-                out.rejected[Reason.FORGED_TOKEN] += 1
-                continue
-        if contact is not None:
-            credit(contact, hit, new, hit_id)
-            if not visitor or is_shared:
-                continue
-            if link is None:
-                link = contact
-                for earlier, was_new, earlier_id in anonymous:
-                    if hit.at - earlier.at <= window:
-                        credit(contact, earlier, was_new, earlier_id)
-                    else:
-                        unknown(was_new)
-                anonymous = []
-            elif link != contact:
-                # Two people behind one cookie: stop merging rather than guess who browsed.
-                is_shared, link = True, None
-                out.newly_shared.append(visitor)
-        elif link is not None:
-            credit(link, hit, new, hit_id)
-        elif not visitor or is_shared:
-            unknown(new)
-        else:
-            anonymous.append((hit, new, hit_id))
-    for hit, new, hit_id in anonymous:
-        if now - hit.at <= window:
+    if link is None and visitor and not is_shared and not has_token:
+        # Most visitors: a cookie never linked and no token, so every hit waits (or has aged out).
+        anonymous = items
+    else:
+        for hit, new, hit_id in items:
+            contact = None
+            if hit.token and secret is not None:
+                contact = verify_token(hit.token, secret)
+                if contact is None:
+                    out.rejected[Reason.FORGED_TOKEN] += 1
+                    continue
+            if contact is not None:
+                credit(contact, hit, new, hit_id)
+                if not visitor or is_shared:
+                    continue
+                if link is None:
+                    link = contact
+                    for earlier, was_new, earlier_id in anonymous:
+                        if hit.at - earlier.at <= window:
+                            credit(contact, earlier, was_new, earlier_id)
+                        else:
+                            unknown(was_new)
+                    anonymous = []
+                elif link != contact:
+                    # Two people behind one cookie: stop merging rather than guess who browsed.
+                    is_shared, link = True, None
+                    out.newly_shared.append(visitor)
+            elif link is not None:
+                credit(link, hit, new, hit_id)
+            elif not visitor or is_shared:
+                unknown(new)
+            else:
+                anonymous.append((hit, new, hit_id))
+    if anonymous:
+        # `anonymous` is in time order, so the hits out of the window are a prefix of it.
+        aged = 0 if cutoff is None else bisect_left(anonymous, cutoff, key=_ITEM_AT)
+        if aged:
+            new_lines = sum(map(_IS_NEW, anonymous[:aged]))
+            if new_lines:
+                out.rejected[Reason.UNKNOWN_VISITOR] += new_lines
+            out.expired += aged - new_lines
+        for hit, new, hit_id in anonymous[aged:]:
             out.waiting.append(PendingHit(hit_id, "", hit) if hit_id else PendingHit.of(hit))
             out.waiting_new += new
-        else:
-            unknown(new)
     if is_shared:
         out.shared.add(visitor)
         out.links.pop(visitor, None)

@@ -137,12 +137,13 @@ def parse_lines(
 
 def drop_robots(hits: Iterable[Hit], kit: Toolkit, counts: Counts) -> list[Hit]:
     """Hits of people: known crawlers and too-fast visitors are counted and left out."""
-    people = []
-    for hit in hits:
-        if kit.crawlers.is_bot(hit.user_agent):
-            counts.rejected[Reason.BOT] += 1
-        else:
-            people.append(hit)
+    hits = hits if isinstance(hits, list) else list(hits)
+    # A log repeats a few hundred agents: ask once per distinct agent, then filter by set membership.
+    is_bot = kit.crawlers.is_bot
+    bots = {agent for agent in {hit.user_agent for hit in hits} if is_bot(agent)}
+    people = [hit for hit in hits if hit.user_agent not in bots] if bots else hits
+    if len(people) < len(hits):
+        counts.rejected[Reason.BOT] += len(hits) - len(people)
     fast = too_fast(people, kit.settings.max_hits_per_minute)
     if not fast:
         return people
