@@ -19,6 +19,8 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
+import orjson
+
 
 class Reason(StrEnum):
     """Why a line did not become (part of) an event; the values are the keys of every report."""
@@ -212,6 +214,17 @@ _scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once
 
 def parse_ndjson(raw: bytes, *, max_bytes: int = 8192, token_param: str = TOKEN_PARAM) -> Hit | Reason:
     """One NDJSON hit line: a JSON object with our field names."""
+    if len(raw) > max_bytes:
+        return Reason.OVERSIZED
+    # orjson reads the bytes as they are, ~1 us a line faster than decode + strip + the json scanner.
+    # It accepts a subset of what the json module does (no NaN, lone surrogates or non-JSON blanks
+    # around the object), so any line it refuses takes the json path below and gets the same answer.
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        obj = None
+    if type(obj) is dict:
+        return hit_from_mapping(obj, token_param=token_param)
     text = _text(raw, max_bytes)
     if isinstance(text, Reason):
         return text
@@ -233,22 +246,62 @@ def csv_header(raw: bytes) -> tuple[str, ...]:
     return tuple(name.strip().lower() for name in row)
 
 
+class _OneLine:
+    """The input of a long-lived csv reader: the line put in `line`, then the end of the input."""
+
+    __slots__ = ("line",)
+
+    def __init__(self) -> None:
+        self.line: str | None = None
+
+    def __iter__(self) -> _OneLine:
+        return self
+
+    def __next__(self) -> str:
+        line, self.line = self.line, None
+        if line is None:
+            raise StopIteration
+        return line
+
+
+def csv_parser(
+    header: Sequence[str], *, max_bytes: int = 8192, token_param: str = TOKEN_PARAM
+) -> Callable[[bytes], Hit | Reason]:
+    """`parse_csv` for the lines of one file: one csv reader serves them all (not one per line)."""
+    # Each line reaches the reader as a one-line input, as csv.reader([text]) gives it: a quote left
+    # open ends with the line, and an error ends only that line (the reader resets per record).
+    # A parser belongs to one caller; its reader is not shared between threads.
+    feed = _OneLine()
+    reader = csv.reader(feed)
+    names = tuple(header)
+    first_name = names[0] if names else ""
+
+    def parse(raw: bytes) -> Hit | Reason:
+        text = _text(raw, max_bytes)
+        if isinstance(text, Reason):
+            return text
+        feed.line = text
+        try:
+            row = next(reader, [])
+        except csv.Error:
+            return Reason.MALFORMED
+        if len(row) != len(names):
+            return Reason.MALFORMED
+        # The header again (a file appended to by several writers); the first cell rules most lines out.
+        if not row or (
+            row[0].strip().lower() == first_name and tuple(c.strip().lower() for c in row) == names
+        ):
+            return Reason.NOT_A_HIT
+        return hit_from_mapping(dict(zip(names, row, strict=True)), token_param=token_param)
+
+    return parse
+
+
 def parse_csv(
     raw: bytes, *, header: Sequence[str], max_bytes: int = 8192, token_param: str = TOKEN_PARAM
 ) -> Hit | Reason:
     """One CSV data line, read with the file's header (a repeated header line is not a hit)."""
-    text = _text(raw, max_bytes)
-    if isinstance(text, Reason):
-        return text
-    try:
-        row = next(csv.reader([text]), [])
-    except csv.Error:
-        return Reason.MALFORMED
-    if tuple(cell.strip().lower() for cell in row) == tuple(header):
-        return Reason.NOT_A_HIT
-    if len(row) != len(header):
-        return Reason.MALFORMED
-    return hit_from_mapping(dict(zip(header, row, strict=True)), token_param=token_param)
+    return csv_parser(header, max_bytes=max_bytes, token_param=token_param)(raw)
 
 
 # Apache/nginx "combined": ip ident user [time] "request" status bytes "referrer" "user agent".

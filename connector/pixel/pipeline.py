@@ -19,7 +19,7 @@ from typing import Any
 from connector.config.pixel import LogFormat, PixelSettings
 from connector.events import Event
 from connector.pixel.bots import CrawlerFilter, rate_key, too_fast
-from connector.pixel.hits import Hit, Reason, csv_header, parse_combined, parse_csv, parse_ndjson
+from connector.pixel.hits import Hit, Reason, csv_header, csv_parser, parse_combined, parse_ndjson
 from connector.pixel.identity import Credited, PendingHit, attribute
 from connector.pixel.sessions import VacancyMatcher, sessionise
 from connector.pixel.sources import FileMark
@@ -118,7 +118,7 @@ def parse_lines(
     parser: Callable[[bytes], Hit | Reason]
     size, token = settings.max_line_bytes, settings.token_param
     if fmt == "csv":
-        parser = partial(parse_csv, header=csv_header(header), max_bytes=size, token_param=token)
+        parser = csv_parser(csv_header(header), max_bytes=size, token_param=token)
     elif fmt == "ndjson":
         parser = partial(parse_ndjson, max_bytes=size, token_param=token)
     else:
