@@ -73,7 +73,18 @@ def truncate_ip(text: str) -> str:
     """Keep the network part of an address (IPv4 /24, IPv6 /48); '' when it is not an address."""
     known = _TRUNCATED.get(text)
     if known is None:
-        known = _truncate(text)
+        prefix, _, last = text.rpartition(".")
+        if 0 < len(last) <= 3 and last.isascii() and last.isdigit() and ":" not in prefix:
+            # Dotted, no colon, last part 1-3 digits: the answer depends on the first three parts
+            # only, and a log's addresses share those far more often than they repeat whole.
+            known = _NETWORKS.get(prefix)
+            if known is None:
+                known = _truncate(prefix + ".0")
+                if len(_NETWORKS) > 100_000:
+                    _NETWORKS.clear()
+                _NETWORKS[prefix] = known
+        else:
+            known = _truncate(text)
         if len(_TRUNCATED) > 100_000:
             _TRUNCATED.clear()  # bounded; addresses repeat within a log, so the cache mostly hits
         _TRUNCATED[text] = known
@@ -81,6 +92,7 @@ def truncate_ip(text: str) -> str:
 
 
 _TRUNCATED: dict[str, str] = {}
+_NETWORKS: dict[str, str] = {}  # "a.b.c" -> what an address "a.b.c.N" truncates to
 _IPV4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.\d{1,3}")
 
 
@@ -275,6 +287,8 @@ def csv_parser(
     reader = csv.reader(feed)
     names = tuple(header)
     first_name = names[0] if names else ""
+    column = {name: i for i, name in enumerate(names)}  # a repeated name: its last column
+    at_col, url_col, *other_cols = (column.get(name, -1) for name in FIELDS)
 
     def parse(raw: bytes) -> Hit | Reason:
         text = _text(raw, max_bytes)
@@ -292,7 +306,16 @@ def csv_parser(
             row[0].strip().lower() == first_name and tuple(c.strip().lower() for c in row) == names
         ):
             return Reason.NOT_A_HIT
-        return hit_from_mapping(dict(zip(names, row, strict=True)), token_param=token_param)
+        # hit_from_mapping(dict(zip(names, row))) written out for rows: every cell is a str, so the
+        # type checks always pass, and a field's value is its last column (as in the dict).
+        raw_time, url = (row[i] if i >= 0 else "" for i in (at_col, url_col))
+        if not raw_time or not url:
+            return Reason.MISSING_FIELD
+        at = parse_hit_time(raw_time)
+        if at is None:
+            return Reason.BAD_TIME if _url_ok(url) else Reason.MALFORMED
+        referrer, agent, ip, visitor, token = (row[i] if i >= 0 else "" for i in other_cols)
+        return make_hit(at, url, referrer, agent, ip, visitor, token, token_param)
 
     return parse
 
@@ -409,3 +432,9 @@ def parse_combined(
     agent = (agent or "").replace('\\"', '"')
     token = params.get("t", "")
     return make_hit(at, page, params.get("r", ""), agent, ip, params.get("v", ""), token, token_param)
+
+
+def forget_remembered() -> None:
+    """Empty the parsers' caches (addresses, visitor ids, minutes, query values): a cold start."""
+    for cache in (_TRUNCATED, _NETWORKS, _VISITORS, _CLF_MINUTES, _UNQUOTED):
+        cache.clear()
