@@ -12,13 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
 from connector.config import Settings
-from connector.config.salesforce import SalesforceSettings
 from connector.daemon import Daemon
 from connector.emulator.org import Emulator
 from connector.emulator.testing import running_emulator
@@ -146,14 +144,7 @@ def run(
     folder.mkdir(parents=True)
     summary = DemoSummary(folder, hours_per_tick=hours_per_tick)
     with running_emulator(seed="demo", state_dir=folder / "emulator") as em:
-        sf = SalesforceSettings(
-            login_url=em.login_url,
-            auth="client_credentials",
-            client_id=em.client_id,
-            client_secret=SecretStr(em.client_secret),
-            ca_bundle=em.ca_bundle,
-            api_version=em.api_version,
-        )
+        sf = em.connector_settings()
         full = settings.model_copy(update={"salesforce": sf})
         daemon = Daemon(
             full, lambda: Ledger(folder / "ledger.db"), SalesforceClient(sf), clock=em.org.clock.now

@@ -20,8 +20,9 @@ from typing import Any
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
 
-from connector.config.salesforce import ObjectMapping
+from connector.config.salesforce import ObjectMapping, SalesforceSettings
 from connector.emulator.org import DEFAULT_API_VERSION, Emulator, OrgSettings
 from connector.emulator.server import JWT_KEY, EmulatorServer, load_or_make_jwt_key
 from connector.emulator.values import Clock
@@ -71,6 +72,18 @@ class RunningEmulator:
         response.raise_for_status()
         body: dict[str, Any] = response.json()
         return body
+
+    def connector_settings(self, **overrides: Any) -> SalesforceSettings:
+        """The connector's `[salesforce]` settings for this org: client credentials, trusting only its CA."""
+        values: dict[str, Any] = {
+            "login_url": self.login_url,
+            "auth": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": SecretStr(self.client_secret),
+            "ca_bundle": self.ca_bundle,
+            "api_version": self.api_version,
+        }
+        return SalesforceSettings(**(values | overrides))
 
     def salesforce(self, session: requests.Session | None = None) -> Any:
         """A simple-salesforce client on a fresh session (imported lazily: only tests need it)."""

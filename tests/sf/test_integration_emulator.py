@@ -39,14 +39,7 @@ def em() -> Iterator[RunningEmulator]:
 @pytest.fixture
 def settings(em: RunningEmulator) -> SalesforceSettings:
     """Client-credentials settings for the emulator, trusting only its CA."""
-    return SalesforceSettings(
-        login_url=em.login_url,
-        auth="client_credentials",
-        client_id=em.client_id,
-        client_secret=SecretStr(em.client_secret),
-        ca_bundle=em.ca_bundle,
-        api_version=em.api_version,
-    )
+    return em.connector_settings()
 
 
 @pytest.fixture

@@ -8,10 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from connector.config import Settings, load_settings
-from connector.config.salesforce import SalesforceSettings
 from connector.emulator.org import OrgSettings
 from connector.emulator.testing import RunningEmulator, running_emulator
 from connector.emulator.values import Clock
@@ -55,18 +53,6 @@ class Org:
         return record
 
 
-def sf_settings(em: RunningEmulator) -> SalesforceSettings:
-    """Client-credentials settings that trust only the emulator's CA."""
-    return SalesforceSettings(
-        login_url=em.login_url,
-        auth="client_credentials",
-        client_id=em.client_id,
-        client_secret=SecretStr(em.client_secret),
-        ca_bundle=em.ca_bundle,
-        api_version=em.api_version,
-    )
-
-
 @pytest.fixture
 def make_org(tmp_path: Path) -> Iterator[Callable[..., Org]]:
     """Build an Org (optionally with other scoring settings); everything is stopped after the test."""
@@ -83,7 +69,7 @@ def make_org(tmp_path: Path) -> Iterator[Callable[..., Org]]:
         contexts.append(ctx)
         em = ctx.__enter__()
         base = settings or load_settings(EXAMPLE)
-        full = base.model_copy(update={"salesforce": sf_settings(em)})
+        full = base.model_copy(update={"salesforce": em.connector_settings()})
         assert full.salesforce is not None
         client = SalesforceClient(full.salesforce, sleep=lambda _: None)
         ledger = Ledger(tmp_path / f"ledger{len(contexts)}.db")
