@@ -40,7 +40,8 @@ def sign_token(contact_id: str, secret: bytes) -> str:
 def verify_token(token: str, secret: bytes) -> str | None:
     """The contact id of a genuine token; None for a forged, tampered or garbled one."""
     contact_id, dot, signature = token.partition(".")
-    if not dot or not _CONTACT.fullmatch(contact_id):
+    # A signature is base64url: a non-ASCII one is forged (compare_digest raises TypeError on it).
+    if not dot or not _CONTACT.fullmatch(contact_id) or not signature.isascii():
         return None
     # compare_digest: the time taken must not tell a forger how many characters were right.
     return contact_id if hmac.compare_digest(signature, _signature(contact_id, secret)) else None
