@@ -25,8 +25,10 @@ from werkzeug.wrappers import Request, Response
 from connector.config import Settings
 from connector.errors import ConfigError, FatalError
 from connector.ledger import Ledger
+from connector.ledger.sync_state import job_number_table
 from connector.pixel_jobs import ingest_configured
 from connector.sync.cycle import CycleReport, OrgPort, run_cycle
+from connector.sync.gather import refresh_job_numbers
 
 log = structlog.get_logger(__name__)
 Clock = Callable[[], datetime]
@@ -192,11 +194,16 @@ class Daemon:
             return None
 
         def step(ledger: Ledger, now: datetime) -> dict[str, int]:
-            reports = ingest_configured(ledger, pixel, now)
+            read: dict[str, int] = {}
+            numbers = None
+            if pixel.needs_job_numbers:  # vacancy URLs carry numbers: keep number -> id current
+                read["job numbers"] = refresh_job_numbers(self.client, ledger, self.settings, now)
+                numbers = job_number_table(ledger)
+            reports = ingest_configured(ledger, pixel, now, job_numbers=numbers)
             for report in reports.values():
                 for reason, count in report.counts.rejected.items():
                     self.metrics.pixel_rejected.labels(str(reason)).inc(count)
-            return {name: report.counts.lines for name, report in reports.items()}
+            return read | {name: report.counts.lines for name, report in reports.items()}
 
         return step
 

@@ -246,7 +246,11 @@ def collector_server(
 
 
 def ingest_configured(
-    ledger: Ledger, settings: PixelSettings, now: datetime, session: HttpSession | None = None
+    ledger: Ledger,
+    settings: PixelSettings,
+    now: datetime,
+    session: HttpSession | None = None,
+    job_numbers: Mapping[str, str] | None = None,
 ) -> dict[str, PixelReport]:
     """The daemon's pixel step: new lines of the hit files in the folder, then the provider's API if set.
 
@@ -259,12 +263,13 @@ def ingest_configured(
         else []
     )
     reports: dict[str, PixelReport] = {}
+    kit = Toolkit(settings, job_numbers=job_numbers or {})
     if files:
-        reports["pixel files"] = ingest_files(ledger, settings, files, now)
+        reports["pixel files"] = ingest_files(ledger, settings, files, now, kit)
     if settings.api is not None:
         # requests' stubs spell out get()'s keywords, so the plain Session is cast to our narrow port.
         http = session if session is not None else cast(HttpSession, requests.Session())
-        reports["pixel api"] = ingest_api(ledger, settings, http, now)
+        reports["pixel api"] = ingest_api(ledger, settings, http, now, kit)
     for name, report in reports.items():
         ledger.set_meta(f"{name} last run", json.dumps(_summary(report), default=str))
     return reports

@@ -85,6 +85,11 @@ class PixelSettings(Strict):
     api: PixelApi | None = None
     collector: Collector = Field(default_factory=Collector)
 
+    @property
+    def needs_job_numbers(self) -> bool:
+        """True when a vacancy pattern names vacancies by number, to be looked up in the org."""
+        return any("(?P<job_number>" in pattern for pattern in self.vacancy_patterns)
+
     @model_validator(mode="before")
     @classmethod
     def _secret_only_from_env(cls, data: Any) -> Any:

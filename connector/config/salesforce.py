@@ -48,6 +48,8 @@ class JobFields(Strict):
 
     object: str = "msf__Job__c"
     name: str = "Name"
+    # The vacancy number the website shows in its URLs (for `job_number` vacancy patterns).
+    number: str = "Name"
 
 
 class ApplicationFields(Strict):

@@ -142,8 +142,15 @@ def web_write_back() -> str:
     """
 
 
+def job_numbers() -> str:
+    """Vacancy numbers as the website shows them, to the vacancy's record id (pixel URL patterns)."""
+    return """
+        CREATE TABLE job_numbers (number TEXT PRIMARY KEY, job_id TEXT NOT NULL) WITHOUT ROWID;
+    """
+
+
 # Each migration is a named function returning its SQL; the list order is the apply order.
-MIGRATIONS: list[Callable[[], str]] = [initial, sync_tables, website_pixel_state, web_write_back]
+MIGRATIONS: list[Callable[[], str]] = [initial, sync_tables, website_pixel_state, web_write_back, job_numbers]
 
 
 def migrate(db: sqlite_utils.Database, migrations: list[Callable[[], str]] = MIGRATIONS) -> list[str]:

@@ -236,3 +236,18 @@ def confirm_children(ledger: Ledger, accepted: Iterable[tuple[str, str, str]], d
     with ledger.db.conn:
         ledger.db.conn.executemany("INSERT OR REPLACE INTO org_children VALUES (?, ?, ?)", list(accepted))
         ledger.db.conn.executemany("DELETE FROM web_pending WHERE contact_id = ?", [(c,) for c in done])
+
+
+def job_number_table(ledger: Ledger) -> dict[str, str]:
+    """Vacancy number -> vacancy id, as last read from the org."""
+    return dict(ledger.db.execute("SELECT number, job_id FROM job_numbers").fetchall())
+
+
+def save_job_numbers(ledger: Ledger, pairs: Iterable[tuple[str, str]], cursor: tuple[str, str]) -> None:
+    """Remember vacancy numbers and move their cursor, in one transaction."""
+    with ledger.db.conn:
+        ledger.db.conn.executemany("INSERT OR REPLACE INTO job_numbers VALUES (?, ?)", list(pairs))
+        ledger.db.conn.execute(
+            "INSERT OR REPLACE INTO cursors (name, value, updated_at) VALUES (?, ?, ?)",
+            (*cursor, datetime.now(UTC).isoformat()),
+        )

@@ -13,7 +13,13 @@ from connector.config.salesforce import ObjectMapping, SalesforceSettings
 from connector.errors import FatalError
 from connector.events import format_time, parse_time
 from connector.ledger import Ledger
-from connector.ledger.sync_state import purge_contacts, record_hashes, save_hashes, save_org_rows
+from connector.ledger.sync_state import (
+    purge_contacts,
+    record_hashes,
+    save_hashes,
+    save_job_numbers,
+    save_org_rows,
+)
 from connector.sf.readers import Source, Window, detect_changes, plan_window, read_window
 from connector.sf.writer import WritePort
 from connector.sync.sources import (
@@ -128,11 +134,11 @@ def _recipients(client: OrgPort, source: OrgSource, ids: Sequence[str]) -> dict[
     return found
 
 
-def source_window(client: OrgPort, ledger: Ledger, source: OrgSource, now: datetime) -> Window:
-    """The next window of a source: `[cursor - lookback, now - lag)`."""
+def source_window(client: OrgPort, ledger: Ledger, cursor_name: str, now: datetime) -> Window:
+    """The next window after a stored cursor: `[cursor - lookback, now - lag)`."""
     sf = client.settings
     lookback, lag = timedelta(seconds=sf.lookback_seconds), timedelta(seconds=sf.lag_seconds)
-    return plan_window(_cursor(ledger, f"sf:{source.name}", now), now, lookback=lookback, lag=lag)
+    return plan_window(_cursor(ledger, cursor_name, now), now, lookback=lookback, lag=lag)
 
 
 def gather_source(
@@ -145,7 +151,7 @@ def gather_source(
 ) -> Batch:
     """Read one source's window, turn changed records into events, commit them with the cursor."""
     name = f"sf:{source.name}"
-    window = window or source_window(client, ledger, source, now)
+    window = window or source_window(client, ledger, name, now)
     records = list(
         read_window(client, Source(source.object, _fields(source, settings), source.where), window)
     )
@@ -203,3 +209,20 @@ def _history(client: OrgPort, source: OrgSource, start: datetime, end: datetime,
     initial = activity_events(source.model_copy(update={"history": None}), created)
     batch.events += initial.events
     return batch
+
+
+def refresh_job_numbers(client: OrgPort, ledger: Ledger, settings: Settings, now: datetime) -> int:
+    """Read vacancies changed since the last look and remember number -> id; return how many were read."""
+    jobs = mapping_of(settings).job
+    name = "sf:job_numbers"
+    lookback, lag = (
+        timedelta(seconds=client.settings.lookback_seconds),
+        timedelta(seconds=client.settings.lag_seconds),
+    )
+    window = plan_window(_cursor(ledger, name, now), now, lookback=lookback, lag=lag)
+    records = list(read_window(client, Source(jobs.object, (jobs.number,)), window))
+    pairs = [
+        (str(r[jobs.number]), str(r["Id"])) for r in records if r.get(jobs.number) and not r.get("IsDeleted")
+    ]
+    save_job_numbers(ledger, pairs, (name, format_time(window.end)))
+    return len(records)

@@ -63,3 +63,23 @@ def test_the_cycles_pixel_step_credits_hits_once_consent_is_read(org: Org, tmp_p
     assert [v["Contact__c"] for v in org.em.org.records("Website_Visit__c")] == [fan]
     again = org.cycle(other_sources=step)
     assert (again.fetched["pixel files"], again.web_writes) == (0, 0)
+
+
+def test_vacancy_numbers_in_urls_are_looked_up_in_the_org(org: Org, tmp_path: Path) -> None:
+    from connector.daemon import Daemon
+
+    job = org.em.org.create("msf__Job__c", {"Name": "V-1042"})  # the number the website shows
+    fan = org.candidate("Fan", consent=True)
+    folder = tmp_path / "pixel"
+    folder.mkdir()
+    write_hits(
+        folder / "hits.ndjson",
+        [hit(1, url=f"https://agency.nl/vacature/V-1042?mt={token(fan)}", visitor="v")],
+    )
+    pixel = settings(folder=folder, vacancy_patterns=(r"/vacatures?/(?P<job_number>V-\d+)",))
+    org.settings = org.settings.model_copy(update={"pixel": pixel})
+    daemon = Daemon(org.settings, lambda: org.ledger, org.client)
+    report = org.cycle(after_seconds=3600, other_sources=daemon.pixel)
+    assert report.fetched["job numbers"] == 1
+    (view,) = org.em.org.records("Website_Job_View__c")
+    assert (view["Contact__c"], view["Job__c"]) == (fan, job)
