@@ -187,13 +187,13 @@ class Daemon:
         return report
 
     @property
-    def pixel(self) -> Callable[[Ledger, datetime], Mapping[str, int]] | None:
+    def pixel(self) -> Callable[[Ledger, datetime], tuple[Mapping[str, int], int]] | None:
         """The pixel step of a cycle, when `[pixel]` is configured."""
         pixel = self.settings.pixel
         if pixel is None:
             return None
 
-        def step(ledger: Ledger, now: datetime) -> dict[str, int]:
+        def step(ledger: Ledger, now: datetime) -> tuple[dict[str, int], int]:
             read: dict[str, int] = {}
             numbers = None
             if pixel.needs_job_numbers:  # vacancy URLs carry numbers: keep number -> id current
@@ -203,7 +203,8 @@ class Daemon:
             for report in reports.values():
                 for reason, count in report.counts.rejected.items():
                     self.metrics.pixel_rejected.labels(str(reason)).inc(count)
-            return read | {name: report.counts.lines for name, report in reports.items()}
+            lines = read | {name: report.counts.lines for name, report in reports.items()}
+            return lines, sum(report.added for report in reports.values())
 
         return step
 

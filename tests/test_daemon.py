@@ -180,7 +180,7 @@ def test_pixel_rejections_reach_the_metrics_by_reason(tmp_path: Path) -> None:
     step = daemon.pixel
     assert step is not None
     with Ledger(tmp_path / "l.db") as ledger:
-        assert step(ledger, LATER) == {"pixel files": 1}
+        assert step(ledger, LATER) == ({"pixel files": 1}, 0)
     text = (
         Client(health_app(daemon.metrics, timedelta(minutes=5), lambda: LATER))
         .get("/metrics")

@@ -113,7 +113,6 @@ def _gather(
     windows: dict[str, list[Window]] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    before = ledger.count_events()
     for source in settings.org_sources():
         given: list[Window] = (windows or {}).get(source.name, [])
         planned: list[Window | None] = [*given] if given else [None]
@@ -122,10 +121,10 @@ def _gather(
             read = batch.oddities.pop("records", 0)
             report.fetched[source.name] = report.fetched.get(source.name, 0) + read
             report.erased += len(batch.erased)
+            report.events_added += batch.added
             report.oddities.update(batch.oddities)
             if progress is not None:
                 progress(1)
-    report.events_added = ledger.count_events() - before
 
 
 def _score_and_write(
@@ -197,20 +196,21 @@ def run_cycle(
     kind: str = "poll",
     dry_run: bool = False,
     force: bool = False,
-    other_sources: Callable[[Ledger, datetime], Mapping[str, int]] | None = None,
+    other_sources: Callable[[Ledger, datetime], tuple[Mapping[str, int], int]] | None = None,
 ) -> CycleReport:
     """One cycle (`poll`, or `daily` which re-scores everyone). `now` is read once by the caller.
 
-    `other_sources` (the pixel) runs after the org was read, so contacts and their tracking consent
-    are known before hits are credited, and its events are scored and written in this same cycle.
+    `other_sources` (the pixel) returns (lines read per source, events added). It runs after the org
+    was read, so contacts and their tracking consent are known before hits are credited, and its
+    events are scored and written in this same cycle.
     """
     report = CycleReport(kind)
     with _logged(client, ledger, report, now):
         _gather(client, ledger, settings, now, report)
         if other_sources is not None:
-            before = ledger.count_events()
-            report.fetched.update(other_sources(ledger, now))
-            report.events_added += ledger.count_events() - before
+            read, added = other_sources(ledger, now)
+            report.fetched.update(read)
+            report.events_added += added
         _score_and_write(client, ledger, settings, now, report, dry_run=dry_run, force=force)
     return report
 

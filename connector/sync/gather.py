@@ -171,7 +171,7 @@ def gather_source(
     if batch.erased:
         purge_contacts(ledger, batch.erased)
         batch.events = [e for e in batch.events if e.contact_id not in set(batch.erased)]
-    ledger.append(batch.events, cursors={name: format_time(window.end)})
+    batch.added = ledger.append(batch.events, cursors={name: format_time(window.end)}).added
     save_hashes(ledger, source.name, changes.hashes)
     if batch.org_rows:
         save_org_rows(ledger, batch.org_rows, now, keep_lines=True)

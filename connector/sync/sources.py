@@ -29,6 +29,7 @@ class Batch:
     events: list[Event] = field(default_factory=list)
     org_rows: list[OrgRow] = field(default_factory=list)
     erased: list[str] = field(default_factory=list)
+    added: int = 0  # events the ledger did not have yet
     oddities: Counter[str] = field(default_factory=Counter)
 
 

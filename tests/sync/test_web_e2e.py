@@ -53,8 +53,9 @@ def test_the_cycles_pixel_step_credits_hits_once_consent_is_read(org: Org, tmp_p
     )
     pixel = settings(folder=folder)
 
-    def step(ledger: Ledger, now: datetime) -> dict[str, int]:
-        return {name: r.counts.lines for name, r in ingest_configured(ledger, pixel, now).items()}
+    def step(ledger: Ledger, now: datetime) -> tuple[dict[str, int], int]:
+        reports = ingest_configured(ledger, pixel, now)
+        return {name: r.counts.lines for name, r in reports.items()}, sum(r.added for r in reports.values())
 
     # One cycle: the org's contacts (and consent) are read first, then the hits, then all is written.
     report = org.cycle(after_seconds=3600, other_sources=step)
