@@ -144,8 +144,10 @@ def _score_and_write(
     writes = contact_writes(plans, mapping_of(settings)) + web.writes
     report.writes, report.web_writes = len(writes), len(web.writes)
     first = ledger.meta("first_write_done") is None
-    share = len(plans) / max(1, count_scored(ledger))
-    guard = len(plans) > settings.sync.max_change_min_contacts and share > settings.sync.max_change_share
+    # count_scored scans contact_state: only worth it when the plan is large enough for the rail.
+    many = len(plans) > settings.sync.max_change_min_contacts
+    share = len(plans) / max(1, count_scored(ledger)) if many else 0.0
+    guard = many and share > settings.sync.max_change_share
     if guard and not (force or first):
         report.status, report.reason = (
             "stopped",
