@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from operator import attrgetter
 
 from crawlerdetect import CrawlerDetect
 
@@ -37,8 +38,23 @@ def rate_key(hit: Hit) -> str:
 
 def too_fast(hits: Iterable[Hit], max_per_minute: int) -> frozenset[str]:
     """Rate keys with more than `max_per_minute` hits in some calendar minute: scrapers, not people."""
+    hits = hits if isinstance(hits, list) else list(hits)
+    # A key with no more hits in the whole run than a minute allows cannot break the limit in any
+    # minute: count per key first (at C speed for cookies), then look at minutes for the few left.
+    totals = Counter(map(_VISITOR, hits))
+    anonymous = totals.pop("", 0)
+    busy = {key for key, count in totals.items() if count > max_per_minute}
+    if not busy and anonymous <= max_per_minute:
+        return frozenset()
     # rate_key written out: a function call per hit was a third of this loop's cost.
     per_minute = Counter(
-        [(hit.visitor_id or f"{hit.ip}|{hit.user_agent}", int(hit.at.timestamp()) // 60) for hit in hits]
+        [
+            (hit.visitor_id or f"{hit.ip}|{hit.user_agent}", int(hit.at.timestamp()) // 60)
+            for hit in hits
+            if hit.visitor_id in busy or not hit.visitor_id
+        ]
     )
     return frozenset(key for (key, _), count in per_minute.items() if count > max_per_minute)
+
+
+_VISITOR = attrgetter("visitor_id")

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from connector.config.pixel import LogFormat, PixelSettings
@@ -140,7 +141,7 @@ def drop_robots(hits: Iterable[Hit], kit: Toolkit, counts: Counts) -> list[Hit]:
     hits = hits if isinstance(hits, list) else list(hits)
     # A log repeats a few hundred agents: ask once per distinct agent, then filter by set membership.
     is_bot = kit.crawlers.is_bot
-    bots = {agent for agent in {hit.user_agent for hit in hits} if is_bot(agent)}
+    bots = {agent for agent in set(map(_AGENT, hits)) if is_bot(agent)}
     people = [hit for hit in hits if hit.user_agent not in bots] if bots else hits
     if len(people) < len(hits):
         counts.rejected[Reason.BOT] += len(hits) - len(people)
@@ -150,6 +151,9 @@ def drop_robots(hits: Iterable[Hit], kit: Toolkit, counts: Counts) -> list[Hit]:
     kept = [hit for hit in people if rate_key(hit) not in fast]
     counts.rejected[Reason.IMPLAUSIBLE_RATE] += len(people) - len(kept)
     return kept
+
+
+_AGENT = attrgetter("user_agent")
 
 
 def process(
