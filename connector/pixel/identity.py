@@ -56,9 +56,10 @@ class PendingHit:
     hit: Hit  # without address, agent or token: only what a visit needs is kept
 
     @classmethod
-    def of(cls, hit: Hit, contact_id: str = "") -> PendingHit:
-        """Keep `hit` for later, stripped to what a visit needs."""
-        return cls(hit.id, contact_id, Hit(hit.at, hit.url, hit.referrer, visitor_id=hit.visitor_id))
+    def of(cls, hit: Hit, contact_id: str = "", hit_id: str = "") -> PendingHit:
+        """Keep `hit` for later, stripped to what a visit needs (`hit_id`: its id, when known)."""
+        kept = Hit(hit.at, hit.url, hit.referrer, visitor_id=hit.visitor_id)
+        return cls(hit_id or hit.id, contact_id, kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,12 @@ class Credited:
     contact_id: str
     hit: Hit
     new: bool
-    id: str
+    known_id: str = ""  # the hit's id when already known (kept hits); '' to make it when asked
+
+    @property
+    def id(self) -> str:
+        """The hit's id. Made on demand: most credited hits of a run are dropped for want of consent."""
+        return self.known_id or self.hit.id
 
 
 @dataclass
@@ -155,7 +161,7 @@ def _walk(
     anonymous: list[tuple[Hit, bool, str]] = []
 
     def credit(contact: str, hit: Hit, new: bool, hit_id: str) -> None:
-        out.credited.append(Credited(contact, hit, new, hit_id or hit.id))
+        out.credited.append(Credited(contact, hit, new, hit_id))
 
     def unknown(new: bool) -> None:
         if new:

@@ -65,12 +65,15 @@ def sessionise(
     groups: dict[tuple[str, str], dict[str, Credited]] = {}
     for item in credited:
         # Keyed by hit id: a hit read twice (re-ingest, or kept open and read again) counts once.
-        groups.setdefault((item.contact_id, item.hit.visitor_id), {})[item.id] = item
+        hit_id = item.id
+        groups.setdefault((item.contact_id, item.hit.visitor_id), {})[hit_id] = (
+            item if item.known_id else Credited(item.contact_id, item.hit, item.new, hit_id)
+        )
     events: list[Event] = []
     still_open: list[PendingHit] = []
     visits = job_views = 0
     for (contact_id, visitor), by_id in groups.items():
-        ordered = sorted(by_id.values(), key=lambda c: (c.hit.at, c.id))
+        ordered = sorted(by_id.values(), key=_TIME_THEN_ID)
         start = 0
         for i in range(1, len(ordered) + 1):
             if i < len(ordered) and ordered[i].hit.at - ordered[i - 1].hit.at < idle:
@@ -78,13 +81,17 @@ def sessionise(
             visit = ordered[start:i]
             start = i
             if i == len(ordered) and now - visit[-1].hit.at < idle:
-                still_open.extend(PendingHit.of(c.hit, contact_id) for c in visit)
+                still_open.extend(PendingHit.of(c.hit, contact_id, c.known_id) for c in visit)
                 continue
             made = _visit_events(contact_id, visitor, visit, vacancies)
             events.extend(made)
             visits += 1
             job_views += len(made) - 1
     return Visits(events, still_open, visits, job_views)
+
+
+def _TIME_THEN_ID(item: Credited) -> tuple[datetime, str]:  # noqa: N802 - a sort key
+    return item.hit.at, item.known_id
 
 
 def _visit_events(
