@@ -334,6 +334,10 @@ _COMBINED = re.compile(
     rf'(?P<ip>\S+) \S+ \S+ \[(?P<time>[^\]]{{1,40}})\] "(?P<request>{_QUOTED})" (?P<status>\d{{3}}) \S+'
     rf'(?: "(?P<referrer>{_QUOTED})" "(?P<ua>{_QUOTED})")?'
 )
+# The same line cut at its quotes: when it has exactly the combined shape, the pieces are checked
+# with two short patterns instead of running _COMBINED over all ~300 characters (1.5 us a line).
+_HEAD = re.compile(r"(\S+) \S+ \S+ \[([^\]]{1,40})\] ")
+_STATUS = re.compile(r" (\d{3}) \S+ ")
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, start=1)}
 
@@ -412,10 +416,10 @@ def parse_combined(
     text = _text(raw, max_bytes)
     if isinstance(text, Reason):
         return text
-    match = _COMBINED.match(text)
-    if match is None:
+    fields = _combined_fields(text)
+    if fields is None:
         return Reason.MALFORMED
-    ip, when, request, status, referrer_header, agent = match.groups()
+    ip, when, request, status, referrer_header, agent = fields
     method, _, rest = request.partition(" ")
     target = rest.rsplit(" ", 1)[0] if " " in rest else rest
     path, _, query = target.partition("?")
@@ -432,6 +436,21 @@ def parse_combined(
     agent = (agent or "").replace('\\"', '"')
     token = params.get("t", "")
     return make_hit(at, page, params.get("r", ""), agent, ip, params.get("v", ""), token, token_param)
+
+
+def _combined_fields(text: str) -> tuple[str, ...] | None:
+    """The groups `_COMBINED.match(text)` gives (ip, time, request, status, referrer, agent), or None."""
+    # Fast path: no escapes and exactly the quotes of `head "request" status "referrer" "agent"tail`.
+    # Then every piece between quotes is quote-free, and checking the head and the status piece whole
+    # gives the regex's own answer: its greedy parts cannot reach past a quote here. Else the regex.
+    parts = text.split('"')
+    if len(parts) == 7 and parts[4] == " " and "\\" not in text:
+        head = _HEAD.fullmatch(parts[0])
+        status = _STATUS.fullmatch(parts[2]) if head is not None else None
+        if head is not None and status is not None:
+            return head[1], head[2], parts[1], status[1], parts[3], parts[5]
+    match = _COMBINED.match(text)
+    return None if match is None else match.groups()
 
 
 def forget_remembered() -> None:
