@@ -20,7 +20,7 @@ from typing import Any
 from connector.config.pixel import LogFormat, PixelSettings
 from connector.events import Event
 from connector.pixel.bots import CrawlerFilter, rate_key, too_fast
-from connector.pixel.hits import Hit, Reason, csv_header, csv_parser, parse_combined, parse_ndjson
+from connector.pixel.hits import Hit, Reason, combined_parser, csv_header, csv_parser, parse_ndjson
 from connector.pixel.identity import Credited, PendingHit, attribute
 from connector.pixel.sessions import VacancyMatcher, sessionise
 from connector.pixel.sources import FileMark
@@ -123,7 +123,7 @@ def parse_lines(
     elif fmt == "ndjson":
         parser = partial(parse_ndjson, max_bytes=size, token_param=token)
     else:
-        parser = partial(parse_combined, pixel_path=settings.pixel_path, max_bytes=size, token_param=token)
+        parser = combined_parser(pixel_path=settings.pixel_path, max_bytes=size, token_param=token)
     hits: list[Hit] = []
     rejected = counts.rejected
     with _cycle_collector_paused():
@@ -203,7 +203,7 @@ def _process(
             counts.rejected[Reason.NO_CONSENT] += 1
     # Hits of visits left open last run; a contact who withdrew consent meanwhile loses them too.
     allowed.extend(
-        Credited(p.contact_id, p.hit, False, p.id)
+        Credited(p.contact_id, p.hit, False, p.known_id)
         for p in state.pending
         if p.contact_id and p.contact_id in consented
     )

@@ -28,9 +28,13 @@ def combined_like(draw: st.DrawFn) -> str:
     return f'{ip} {ident} - [{when}] "{request}" {status} {size} "{referrer}"{gap}"{agent}"{tail}'
 
 
-def _regex_answer(text: str) -> tuple[str | None, ...] | None:
+def _regex_answer(text: str) -> tuple[str, ...] | None:
     match = _COMBINED.match(text)
-    return None if match is None else match.groups()
+    if match is None:
+        return None
+    ip, when, request, status, referrer, agent = match.groups()
+    unescape = lambda part: (part or "").replace('\\"', '"')  # noqa: E731
+    return ip, when, request, status, unescape(referrer), unescape(agent)
 
 
 @settings(max_examples=1000, deadline=None)
