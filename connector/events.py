@@ -76,6 +76,8 @@ def make_event(
 
 def format_time(at: datetime) -> str:
     """ISO 8601 in UTC with a `Z`, seconds precision unless the time has microseconds."""
+    if at.tzinfo is UTC:  # most times are UTC already: the same text, a third of the work
+        return at.isoformat()[:-6] + "Z"
     at = at.astimezone(UTC)
     spec = "microseconds" if at.microsecond else "seconds"
     return at.replace(tzinfo=None).isoformat(timespec=spec) + "Z"

@@ -14,10 +14,11 @@ import hmac
 import re
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import attrgetter, itemgetter
+from typing import NamedTuple
 
 from connector.pixel.hits import Hit, Reason
 
@@ -47,19 +48,27 @@ def verify_token(token: str, secret: bytes) -> str | None:
     return contact_id if hmac.compare_digest(signature, _signature(contact_id, secret)) else None
 
 
-@dataclass(frozen=True, slots=True)
-class PendingHit:
+class PendingHit(NamedTuple):
     """A hit kept between runs: anonymous (no contact yet) or credited but in a visit still open."""
 
-    id: str
+    # A NamedTuple, like Hit: a run may keep most of its hits (anonymous ones wait for their visitor
+    # to become known), so making one must cost little and its id is made only when asked for.
+    known_id: str  # the id stored with it; '' for a hit of this run (derived from `hit` on demand)
     contact_id: str  # '' while anonymous
-    hit: Hit  # without address, agent or token: only what a visit needs is kept
+    hit: Hit  # stored without address, agent or token: only what a visit needs is kept
+
+    @property
+    def id(self) -> str:
+        """The hit's id (stored, or derived from the full hit it was read as)."""
+        return self.known_id or self.hit.id
 
     @classmethod
     def of(cls, hit: Hit, contact_id: str = "", hit_id: str = "") -> PendingHit:
-        """Keep `hit` for later, stripped to what a visit needs (`hit_id`: its id, when known)."""
-        kept = Hit(hit.at, hit.url, hit.referrer, visitor_id=hit.visitor_id)
-        return cls(hit_id or hit.id, contact_id, kept)
+        """Keep `hit` for later (`hit_id`: its id, when known); storing keeps only what a visit needs."""
+        return _new_pending(cls, (hit_id, contact_id, hit))
+
+
+_new_pending: Callable[[type[PendingHit], tuple[str, str, Hit]], PendingHit] = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +125,7 @@ def attribute(
     with_pending: set[str] = set()
     for pending in waiting:
         visitor = pending.hit.visitor_id
-        per_visitor.setdefault(visitor, []).append((pending.hit, False, pending.id))
+        per_visitor.setdefault(visitor, []).append((pending.hit, False, pending.known_id))
         with_pending.add(visitor)
         if pending.hit.token and secret is not None:
             with_token.add(visitor)
@@ -210,9 +219,9 @@ def _walk(
             if new_lines:
                 out.rejected[Reason.UNKNOWN_VISITOR] += new_lines
             out.expired += aged - new_lines
-        for hit, new, hit_id in anonymous[aged:]:
-            out.waiting.append(PendingHit(hit_id, "", hit) if hit_id else PendingHit.of(hit))
-            out.waiting_new += new
+        kept = anonymous[aged:] if aged else anonymous
+        out.waiting.extend([_new_pending(PendingHit, (hit_id, "", hit)) for hit, _, hit_id in kept])
+        out.waiting_new += sum(map(_IS_NEW, kept))
     if is_shared:
         out.shared.add(visitor)
         out.links.pop(visitor, None)
