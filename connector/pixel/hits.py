@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
+from operator import itemgetter
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
@@ -288,18 +289,23 @@ def csv_parser(
     names = tuple(header)
     first_name = names[0] if names else ""
     column = {name: i for i, name in enumerate(names)}  # a repeated name: its last column
+    # A field without a column reads index -1: the '' appended to every row.
     at_col, url_col, *other_cols = (column.get(name, -1) for name in FIELDS)
+    others = itemgetter(*other_cols)
+    width = len(names)
 
     def parse(raw: bytes) -> Hit | Reason:
         text = _text(raw, max_bytes)
         if isinstance(text, Reason):
             return text
-        feed.line = text
-        try:
-            row = next(reader, [])
-        except csv.Error:
-            return Reason.MALFORMED
-        if len(row) != len(names):
+        row = _plain_csv_row(text)
+        if row is None:
+            feed.line = text
+            try:
+                row = next(reader, [])
+            except csv.Error:
+                return Reason.MALFORMED
+        if len(row) != width:
             return Reason.MALFORMED
         # The header again (a file appended to by several writers); the first cell rules most lines out.
         if not row or (
@@ -308,16 +314,53 @@ def csv_parser(
             return Reason.NOT_A_HIT
         # hit_from_mapping(dict(zip(names, row))) written out for rows: every cell is a str, so the
         # type checks always pass, and a field's value is its last column (as in the dict).
-        raw_time, url = (row[i] if i >= 0 else "" for i in (at_col, url_col))
+        row.append("")
+        raw_time, url = row[at_col], row[url_col]
         if not raw_time or not url:
             return Reason.MISSING_FIELD
         at = parse_hit_time(raw_time)
         if at is None:
             return Reason.BAD_TIME if _url_ok(url) else Reason.MALFORMED
-        referrer, agent, ip, visitor, token = (row[i] if i >= 0 else "" for i in other_cols)
+        referrer, agent, ip, visitor, token = others(row)
         return make_hit(at, url, referrer, agent, ip, visitor, token, token_param)
 
     return parse
+
+
+def _plain_csv_row(text: str) -> list[str] | None:
+    """The cells csv.reader gives for a one-line `text` of plain shape; None when it takes the reader.
+
+    Plain: no line break or NUL, and every quote opens or closes a whole cell (`a,"b, c",d`), none
+    doubled. Such a line needs no quote handling beyond cutting at the quotes (~1 us less a line).
+    """
+    if '"' not in text:
+        return None if "\r" in text or "\n" in text or "\0" in text else text.split(",")
+    pieces = text.split('"')
+    last = len(pieces) - 1
+    if last % 2 or "\r" in text or "\n" in text or "\0" in text:
+        return None  # an odd number of quotes, or characters the reader treats specially
+    # text = O0 "Q1" O2 "Q3" ... O_last: each O between quotes must be `,` or `,cells,`; O0 empty or
+    # `cells,`; O_last empty or `,cells`. Anything else (a quote inside a cell, a doubled quote, text
+    # after a closing quote) is left to the reader.
+    row: list[str] = []
+    first = pieces[0]
+    if first:
+        if first[-1] != ",":
+            return None
+        row.extend(first[:-1].split(","))
+    for i in range(1, last, 2):
+        row.append(pieces[i])
+        outside = pieces[i + 1]
+        if i + 1 < last:
+            if not outside or outside[0] != "," or outside[-1] != ",":
+                return None
+            if len(outside) > 1:
+                row.extend(outside[1:-1].split(","))
+        elif outside:
+            if outside[0] != ",":
+                return None
+            row.extend(outside[1:].split(","))
+    return row
 
 
 def parse_csv(
