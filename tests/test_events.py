@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from enum import StrEnum
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -27,7 +28,12 @@ def test_ids_of_ascii_texts_with_escapes_and_controls_are_unchanged(parts: list[
     assert derive_id(*parts) == _reference(*parts)
 
 
+class Kind(StrEnum):
+    VISIT = "web.visit"
+
+
 def test_ids_of_mixed_parts_are_unchanged() -> None:
+    assert derive_id(Kind.VISIT, "x") == _reference(Kind.VISIT, "x")  # a str subclass
     at = datetime(2026, 3, 2, 9, tzinfo=UTC)
     assert derive_id("a", 1, at, {"b": [2, None]}) == _reference("a", 1, at, {"b": [2, None]})
     assert derive_id('quote " and \\ slash /', "x") == _reference('quote " and \\ slash /', "x")
