@@ -7,7 +7,18 @@ import csv
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.pixel.hits import _COMBINED, _combined_fields, _plain_csv_row
+from connector.pixel.hits import (
+    _COMBINED,
+    TOKEN_PARAM,
+    Hit,
+    Reason,
+    _combined_fields,
+    _pixel_query,
+    _plain_csv_row,
+    make_hit,
+    parse_clf_time,
+    parse_combined,
+)
 from tests.pixel.test_fuzz import near_valid
 
 # Pieces of access-log lines, with the characters the shortcut must be careful about.
@@ -91,3 +102,44 @@ def test_usual_csv_lines_take_the_plain_path() -> None:
         assert _plain_csv_row(text) == _reader_row(text)
     assert _plain_csv_row('a,"b""c"') is None  # a doubled quote: the reader's business
     assert _plain_csv_row('a,b"c",d') is None  # a quote inside an unquoted cell
+
+
+def _reference_combined(raw: bytes) -> Hit | Reason:
+    """parse_combined as written before its request shortcut: the general cut for every request."""
+    text = raw.decode("utf-8", "replace").strip()
+    fields = _combined_fields(text)
+    if fields is None:
+        return Reason.MALFORMED
+    ip, when, request, status, referrer_header, agent = fields
+    method, _, rest = request.partition(" ")
+    target = rest.rsplit(" ", 1)[0] if " " in rest else rest
+    path, _, query = target.partition("?")
+    if method not in ("GET", "HEAD") or path != "/p.gif" or not "200" <= status < "400":
+        return Reason.NOT_A_HIT
+    at = parse_clf_time(when)
+    if at is None:
+        return Reason.BAD_TIME
+    page, referrer, visitor, token = _pixel_query(query) if query else ("", "", "", "")
+    page = page or (referrer_header if referrer_header != "-" else "")
+    if not page:
+        return Reason.MISSING_FIELD
+    return make_hit(at, page, referrer, agent, ip, visitor, token, TOKEN_PARAM)
+
+
+REQUEST_PIECE = st.text(alphabet=st.sampled_from(list("ab ?&=/")), max_size=6)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> str:
+    method = draw(st.sampled_from(["GET", "HEAD", "POST"]) | REQUEST_PIECE)
+    path = draw(st.sampled_from(["/p.gif", "/p.gifx", "/x/p.gif"]) | REQUEST_PIECE)
+    query = draw(st.sampled_from(["?u=https%3A%2F%2Fs.nl%2Fa&v=v1", "?", ""]) | REQUEST_PIECE)
+    protocol = draw(st.sampled_from([" HTTP/1.1", ""]) | REQUEST_PIECE)
+    return f"{method} {path}{query}{protocol}"
+
+
+@settings(max_examples=500, deadline=None)
+@given(requests())
+def test_the_request_shortcut_cuts_as_the_general_code(request: str) -> None:
+    line = f'203.0.113.9 - - [02/Mar/2026:10:00:00 +0100] "{request}" 200 43 "https://s.nl/r" "Mozilla/5.0"'
+    assert parse_combined(line.encode()) == _reference_combined(line.encode())
