@@ -71,8 +71,7 @@ class PendingHit(NamedTuple):
 _new_pending: Callable[[type[PendingHit], tuple[str, str, Hit]], PendingHit] = tuple.__new__
 
 
-@dataclass(frozen=True, slots=True)
-class Credited:
+class Credited(NamedTuple):
     """A hit credited to a contact; `new` when it came from a line read in this run."""
 
     contact_id: str
