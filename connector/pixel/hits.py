@@ -72,27 +72,29 @@ Parser = Callable[[bytes], "Hit | Reason"]
 
 def truncate_ip(text: str) -> str:
     """Keep the network part of an address (IPv4 /24, IPv6 /48); '' when it is not an address."""
+    prefix, _, last = text.rpartition(".")
+    if 0 < len(last) <= 3 and last.isdigit() and last.isascii():
+        # Dotted, last part 1-3 digits: the answer depends on the rest only (a /24 keeps no part of
+        # the last number), and a log's addresses share the rest far more often than repeat whole.
+        known = _NETWORKS.get(prefix)
+        if known is None:
+            known = _truncate(prefix + ".0") if ":" not in prefix else _truncate(text)
+            if ":" in prefix:
+                return known  # IPv4 inside IPv6: not a network of four parts, not remembered
+            if len(_NETWORKS) >= 100_000:
+                _NETWORKS.clear()  # bounded: a flood of unique networks cannot grow memory
+            _NETWORKS[prefix] = known
+        return known
     known = _TRUNCATED.get(text)
     if known is None:
-        prefix, _, last = text.rpartition(".")
-        if 0 < len(last) <= 3 and last.isascii() and last.isdigit() and ":" not in prefix:
-            # Dotted, no colon, last part 1-3 digits: the answer depends on the first three parts
-            # only, and a log's addresses share those far more often than they repeat whole.
-            known = _NETWORKS.get(prefix)
-            if known is None:
-                known = _truncate(prefix + ".0")
-                if len(_NETWORKS) > 100_000:
-                    _NETWORKS.clear()
-                _NETWORKS[prefix] = known
-        else:
-            known = _truncate(text)
-        if len(_TRUNCATED) > 100_000:
-            _TRUNCATED.clear()  # bounded; addresses repeat within a log, so the cache mostly hits
+        known = _truncate(text)
+        if len(_TRUNCATED) >= 100_000:
+            _TRUNCATED.clear()
         _TRUNCATED[text] = known
     return known
 
 
-_TRUNCATED: dict[str, str] = {}
+_TRUNCATED: dict[str, str] = {}  # other texts (IPv6 addresses, garbage) -> what they truncate to
 _NETWORKS: dict[str, str] = {}  # "a.b.c" -> what an address "a.b.c.N" truncates to
 _IPV4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.\d{1,3}")
 
@@ -205,7 +207,7 @@ def make_hit(
             return Reason.MALFORMED
         token = token or found
     if ip:
-        ip = _TRUNCATED.get(ip) or truncate_ip(ip)
+        ip = truncate_ip(ip)
     if visitor and not _valid_visitor(visitor):
         visitor = ""
     return _new_hit(Hit, (at, url, referrer[:MAX_URL], agent[:512], ip, visitor, token[:256]))

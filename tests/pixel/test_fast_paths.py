@@ -15,9 +15,12 @@ from connector.pixel.hits import (
     _combined_fields,
     _pixel_query,
     _plain_csv_row,
+    _truncate,
+    forget_remembered,
     make_hit,
     parse_clf_time,
     parse_combined,
+    truncate_ip,
 )
 from tests.pixel.test_fuzz import near_valid
 
@@ -143,3 +146,14 @@ def requests(draw: st.DrawFn) -> str:
 def test_the_request_shortcut_cuts_as_the_general_code(request: str) -> None:
     line = f'203.0.113.9 - - [02/Mar/2026:10:00:00 +0100] "{request}" 200 43 "https://s.nl/r" "Mozilla/5.0"'
     assert parse_combined(line.encode()) == _reference_combined(line.encode())
+
+
+ADDRESS = st.text(alphabet=st.sampled_from(list("0129.:af%٣ ")), max_size=20)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(ADDRESS, min_size=1, max_size=6))
+def test_truncating_with_remembered_networks_answers_as_the_plain_truncation(texts: list[str]) -> None:
+    forget_remembered()
+    for text in texts + texts[::-1] + ["203.0.113." + t for t in texts]:  # remembered, then asked again
+        assert truncate_ip(text) == _truncate(text)
