@@ -112,28 +112,72 @@ def attribute(
     """Credit hits to contacts by token and visitor link, oldest first per visitor (pure)."""
     out = Attribution(links=dict(links), shared=set(shared))
     hits = hits if isinstance(hits, list) else list(hits)
-    # Visitors in the order they first appear (the order of the results); each visitor's hits by time
-    # from one stable sort of the run (a log is nearly in time order) instead of one sort per visitor.
-    per_visitor: dict[str, list[tuple[Hit, bool, str]]] = {
-        visitor: [] for visitor in dict.fromkeys([hit.visitor_id for hit in hits])
-    }
-    for hit in sorted(hits, key=_AT):
-        per_visitor[hit.visitor_id].append((hit, True, ""))
-    # Tokens count only with a secret; a visitor with none of them takes the short path in _walk.
+    waiting = waiting if isinstance(waiting, list) else list(waiting)
+    # Tokens count only with a secret.
     with_token = {hit.visitor_id for hit in hits if hit.token} if secret is not None else set()
+    if secret is not None:
+        with_token.update(p.hit.visitor_id for p in waiting if p.hit.token)
+    # Most visitors of a run carry a cookie never linked, no token and no shared mark: none of their
+    # hits can be credited now, so they wait (or age out) as they are, without a walk per visitor.
+    # The walk is for the others ("careful"): a token, a link, a shared cookie, or no cookie at all.
+    careful = {
+        visitor
+        for visitor in set(map(_VISITOR, hits)).union(map(_PENDING_VISITOR, waiting))
+        if visitor in out.links or visitor in out.shared
+    }
+    careful.update(with_token)
+    careful.add("")
+    cutoff = _cutoff(now, window)
+    ordered = sorted(hits, key=_AT)  # stable, and cheap: a log is nearly in time order
+    _wait(out, [hit for hit in ordered if hit.visitor_id not in careful], waiting, careful, cutoff)
+    # The careful visitors in the order they first appear (the order of the results), each with its
+    # hits by time from the one sort above, then the kept hits of earlier runs.
+    per_visitor: dict[str, list[tuple[Hit, bool, str]]] = {
+        visitor: [] for visitor in dict.fromkeys([v for v in map(_VISITOR, hits) if v in careful])
+    }
+    for hit in ordered:
+        if hit.visitor_id in careful:
+            per_visitor[hit.visitor_id].append((hit, True, ""))
     with_pending: set[str] = set()
     for pending in waiting:
         visitor = pending.hit.visitor_id
-        per_visitor.setdefault(visitor, []).append((pending.hit, False, pending.known_id))
-        with_pending.add(visitor)
-        if pending.hit.token and secret is not None:
-            with_token.add(visitor)
-    cutoff = _cutoff(now, window)
+        if visitor in careful:
+            per_visitor.setdefault(visitor, []).append((pending.hit, False, pending.known_id))
+            with_pending.add(visitor)
     for visitor, items in per_visitor.items():
         if visitor in with_pending:
             items.sort(key=_ITEM_AT)  # stable: this run's hits stay ahead of kept ones at equal times
         _walk(out, visitor, items, secret, now, window, cutoff, visitor in with_token)
     return out
+
+
+def _wait(
+    out: Attribution,
+    hits: list[Hit],
+    waiting: list[PendingHit],
+    careful: set[str],
+    cutoff: datetime | None,
+) -> None:
+    """Hits of visitors who cannot be credited in this run: kept, or aged out of the window."""
+    aged = 0 if cutoff is None else bisect_left(hits, cutoff, key=_AT)  # `hits` is in time order
+    if aged:
+        out.rejected[Reason.UNKNOWN_VISITOR] += aged
+    out.waiting.extend([_new_pending(PendingHit, ("", "", hit)) for hit in hits[aged:]])
+    out.waiting_new += len(hits) - aged
+    for pending in waiting:
+        if pending.hit.visitor_id in careful:
+            continue
+        if cutoff is not None and pending.hit.at < cutoff:
+            out.expired += 1
+        else:
+            out.waiting.append(pending if not pending.contact_id else pending._replace(contact_id=""))
+
+
+_VISITOR = attrgetter("visitor_id")
+
+
+def _PENDING_VISITOR(pending: PendingHit) -> str:  # noqa: N802 - a key function, named like _AT
+    return pending.hit.visitor_id
 
 
 _AT = attrgetter("at")

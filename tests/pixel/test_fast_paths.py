@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,6 +23,8 @@ from connector.pixel.hits import (
     parse_combined,
     truncate_ip,
 )
+from connector.pixel.identity import Attribution, PendingHit, _walk, attribute
+from tests.pixel.helpers import SECRET, T0, token
 from tests.pixel.test_fuzz import near_valid
 
 # Pieces of access-log lines, with the characters the shortcut must be careful about.
@@ -157,3 +160,70 @@ def test_truncating_with_remembered_networks_answers_as_the_plain_truncation(tex
     forget_remembered()
     for text in texts + texts[::-1] + ["203.0.113." + t for t in texts]:  # remembered, then asked again
         assert truncate_ip(text) == _truncate(text)
+
+
+def _reference_attribute(  # the attribution before the short cut for visitors who cannot be credited
+    hits: list[Hit], waiting: list[PendingHit], links: dict[str, str], shared: set[str], now: datetime
+) -> Attribution:
+    out = Attribution(links=dict(links), shared=set(shared))
+    per_visitor: dict[str, list[tuple[Hit, bool, str]]] = {
+        visitor: [] for visitor in dict.fromkeys([hit.visitor_id for hit in hits])
+    }
+    for hit in sorted(hits, key=lambda h: h.at):
+        per_visitor[hit.visitor_id].append((hit, True, ""))
+    with_token = {hit.visitor_id for hit in hits if hit.token}
+    with_pending: set[str] = set()
+    for pending in waiting:
+        per_visitor.setdefault(pending.hit.visitor_id, []).append((pending.hit, False, pending.known_id))
+        with_pending.add(pending.hit.visitor_id)
+        if pending.hit.token:
+            with_token.add(pending.hit.visitor_id)
+    for visitor, items in per_visitor.items():
+        if visitor in with_pending:
+            items.sort(key=lambda item: item[0].at)
+        _walk(out, visitor, items, KEY, now, WINDOW, now - WINDOW, visitor in with_token)
+    return out
+
+
+KEY, WINDOW = SECRET.encode(), timedelta(days=2)
+VISITORS = st.sampled_from(["", "v1", "v2", "v3", "v4"])
+TOKENS = st.sampled_from(["", "", "", token("003A"), token("003B"), "003A.forged"])
+
+
+@st.composite
+def runs(draw: st.DrawFn) -> tuple[list[Hit], list[PendingHit], dict[str, str], set[str]]:
+    def a_hit() -> Hit:
+        minutes = draw(st.integers(0, 6 * 24 * 60))
+        return Hit(
+            T0 + timedelta(minutes=minutes), f"/p{minutes}", visitor_id=draw(VISITORS), token=draw(TOKENS)
+        )
+
+    hits = [a_hit() for _ in range(draw(st.integers(0, 12)))]
+    waiting = [PendingHit(f"id{i}", "", a_hit()._replace(token="")) for i in range(draw(st.integers(0, 5)))]
+    links = draw(st.dictionaries(VISITORS.filter(bool), st.sampled_from(["003A", "003C"]), max_size=2))
+    shared = draw(st.sets(VISITORS.filter(bool), max_size=1))
+    return hits, waiting, links, shared
+
+
+def _as_sets(out: Attribution) -> tuple[object, ...]:
+    return (
+        sorted(out.credited, key=repr),
+        sorted(out.waiting, key=repr),
+        out.links,
+        out.shared,
+        +out.rejected,
+        out.waiting_new,
+        out.expired,
+        sorted(out.newly_shared),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(runs())
+def test_attribution_with_the_short_cut_decides_as_the_walk_over_every_visitor(
+    run: tuple[list[Hit], list[PendingHit], dict[str, str], set[str]],
+) -> None:
+    hits, waiting, links, shared = run
+    now = T0 + timedelta(days=6)
+    found = attribute(hits, waiting, links, shared, secret=KEY, now=now, window=WINDOW)
+    assert _as_sets(found) == _as_sets(_reference_attribute(hits, waiting, links, shared, now))
