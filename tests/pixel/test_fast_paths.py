@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from connector.pixel.hits import (
     _COMBINED,
+    _PLAIN_BASE,
     TOKEN_PARAM,
     Hit,
     Reason,
@@ -21,6 +24,7 @@ from connector.pixel.hits import (
     make_hit,
     parse_clf_time,
     parse_combined,
+    split_token,
     truncate_ip,
 )
 from connector.pixel.identity import Attribution, PendingHit, _walk, attribute
@@ -227,3 +231,46 @@ def test_attribution_with_the_short_cut_decides_as_the_walk_over_every_visitor(
     now = T0 + timedelta(days=6)
     found = attribute(hits, waiting, links, shared, secret=KEY, now=now, window=WINDOW)
     assert _as_sets(found) == _as_sets(_reference_attribute(hits, waiting, links, shared, now))
+
+
+def _reference_split_token(url: str, param: str) -> tuple[str, str]:  # split_token without its shortcut
+    if f"{param}=" not in url:
+        return url, ""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    token = next((v for k, v in pairs if k == param), "")
+    rest = urlencode([(k, v) for k, v in pairs if k != param])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), token
+
+
+URL_PIECE = st.lists(st.sampled_from([*"aZ09/.:%+ &#?=-[]\t", "%2F", "mt=", "//"]), max_size=6).map("".join)
+URLS = st.tuples(
+    st.sampled_from(["https://", "http://", "HTTPS://", "/", "//", ""]),
+    st.sampled_from(["www.site.nl", "site.nl:8080", "[::1]", ""]) | URL_PIECE,
+    st.sampled_from(["/", "/vacatures/a0B1", "", "//x"]) | URL_PIECE,
+    st.sampled_from(["?mt=003A.sig", "?mt=", "?mt=a%2Bb+c", "?x=1&mt=2", "?mt=1#frag"]) | URL_PIECE,
+).map("".join)
+
+
+def _outcome(cut: Callable[[str, str], tuple[str, str]], url: str) -> tuple[str, str] | str:
+    try:
+        return cut(url, "mt")
+    except ValueError:  # urlsplit refuses some netlocs; the shortcut must not answer those either
+        return "refused"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(URLS)
+@example("https://www.site.nl/?mt=1#frag")
+@example("https://www.site.nl/a?mt=1&x=2")
+@example("//?mt=003A.sig")
+def test_token_cut_with_the_shortcut_is_the_url_library_cut(url: str) -> None:
+    assert _outcome(split_token, url) == _outcome(_reference_split_token, url)
+
+
+def test_a_landing_page_with_only_the_token_takes_the_shortcut() -> None:
+    assert split_token("https://www.site.nl/vacatures/a0B1?mt=003A.s-g_", "mt") == (
+        "https://www.site.nl/vacatures/a0B1",
+        "003A.s-g_",
+    )
+    assert _PLAIN_BASE.fullmatch("https://www.site.nl/vacatures/a0B1")
