@@ -402,25 +402,24 @@ _CLF_TIME = re.compile(r"(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+
 # Lines of one minute share all of their time but the seconds: the minute (with its zone) is parsed
 # once, then the seconds are added. The bounds are whole minutes, so a minute in range is in range
 # for each of its seconds, and the answer is the one the full parse gives.
-_CLF_MINUTES: dict[str, datetime | None] = {}
-_SECONDS = tuple(timedelta(seconds=n) for n in range(60))
-_ASCII_DIGITS = frozenset("0123456789")
+_CLF_MINUTES: dict[str, datetime | None] = {}  # the time without its seconds -> its minute in UTC
+_SECONDS = {f"{n:02d}": timedelta(seconds=n) for n in range(60)}  # "00".."59"
 
 
 def parse_clf_time(text: str) -> datetime | None:
     """`10/Oct/2026:13:55:36 +0200` (the access-log time) as UTC; None when it is not one."""
-    if len(text) == 26 and text[17] == ":" and text[18] in _ASCII_DIGITS and text[19] in _ASCII_DIGITS:
-        minute = text[:18] + "00" + text[20:]
-        try:
-            start = _CLF_MINUTES[minute]
-        except KeyError:
-            start = _parse_clf_time(minute)
-            if len(_CLF_MINUTES) >= 10_000:
-                _CLF_MINUTES.clear()  # bounded; a log moves through its minutes in order
-            _CLF_MINUTES[minute] = start
-        second = int(text[18:20])
-        return None if start is None or second > 59 else start + _SECONDS[second]
-    return _parse_clf_time(text)
+    seconds = _SECONDS.get(text[18:20]) if len(text) == 26 and text[17] == ":" else None
+    if seconds is None:
+        return _parse_clf_time(text)
+    minute = text[:17] + text[20:]
+    try:
+        start = _CLF_MINUTES[minute]
+    except KeyError:
+        start = _parse_clf_time(text[:18] + "00" + text[20:])
+        if len(_CLF_MINUTES) >= 10_000:
+            _CLF_MINUTES.clear()  # bounded; a log moves through its minutes in order
+        _CLF_MINUTES[minute] = start
+    return None if start is None else start + seconds
 
 
 def _parse_clf_time(text: str) -> datetime | None:
@@ -450,7 +449,7 @@ def _pixel_query(query: str) -> tuple[str, str, str, str]:
         key, _, value = pair.partition("=")
         if key in _PIXEL_PARAMS:
             if "%" in value or "+" in value:
-                value = _unquoted(value)
+                value = _UNQUOTED.get(value) or _unquoted(value)
             if key == "u":
                 page = value
             elif key == "v":

@@ -17,6 +17,7 @@ from connector.pixel.hits import (
     Hit,
     Reason,
     _combined_fields,
+    _parse_clf_time,
     _pixel_query,
     _plain_csv_row,
     _truncate,
@@ -274,3 +275,18 @@ def test_a_landing_page_with_only_the_token_takes_the_shortcut() -> None:
         "003A.s-g_",
     )
     assert _PLAIN_BASE.fullmatch("https://www.site.nl/vacatures/a0B1")
+
+
+CLF_TIME = st.tuples(
+    st.sampled_from(["02/Mar/2026:10:00:", "31/Dec/2099:23:59:", "01/Jan/2000:00:00:", "02/Mar/2026:10:0"]),
+    st.sampled_from(["00", "07", "59", "60", "99", "5x", "٣٣", "7"]),
+    st.sampled_from([" +0000", " -0130", " +2359", " *0100", ""]),
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(CLF_TIME, min_size=1, max_size=6))
+def test_access_log_times_through_the_minute_cache_are_the_full_parse(texts: list[str]) -> None:
+    forget_remembered()
+    for text in texts + texts:  # the second round answers from the cache
+        assert parse_clf_time(text) == _parse_clf_time(text)
