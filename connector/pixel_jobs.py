@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -22,18 +22,19 @@ from werkzeug.serving import BaseWSGIServer
 from connector.config import Settings
 from connector.config.pixel import PixelSettings
 from connector.errors import ConfigError, InputError
-from connector.events import Event
 from connector.ledger import Ledger
 from connector.ledger.pixel_state import (
+    PendingRow,
     StoredPixelState,
     append_with_pixel_state,
     consented_contacts,
+    load_file_rows,
     load_pixel_state,
 )
 from connector.pixel.collector import serve
 from connector.pixel.hits import Hit, Reason, hit_from_mapping
 from connector.pixel.identity import PendingHit, sign_token
-from connector.pixel.pipeline import Counts, PixelState, Toolkit, parse_lines, process
+from connector.pixel.pipeline import Counts, Outcome, PixelState, Toolkit, parse_lines, process
 from connector.pixel.sources import FileMark, FileRead, HttpSession, fetch_pages, read_new_lines
 
 log = structlog.get_logger(__name__)
@@ -72,8 +73,8 @@ def to_pixel_state(stored: StoredPixelState) -> PixelState:
     )
 
 
-def to_stored(state: PixelState) -> StoredPixelState:
-    """The pixel room's state as the ledger's rows."""
+def to_stored(state: PixelState, scope: frozenset[PendingRow] | None = None) -> StoredPixelState:
+    """The pixel room's state as the ledger's rows, replacing the pending rows of `scope`."""
     return StoredPixelState(
         files=[(m.key, m.path, m.offset, m.head, m.head_len) for m in state.files.values()],
         links=state.links,
@@ -81,19 +82,37 @@ def to_stored(state: PixelState) -> StoredPixelState:
         pending=[
             (p.id, p.contact_id, p.hit.visitor_id, p.hit.at, p.hit.url, p.hit.referrer) for p in state.pending
         ],
+        scope=scope,
     )
+
+
+def _load(ledger: Ledger, hits: list[Hit]) -> tuple[PixelState, frozenset[PendingRow] | None]:
+    """The state a run over `hits` needs (pending hits of their visitors and of open visits)."""
+    stored = load_pixel_state(ledger, {hit.visitor_id for hit in hits})
+    return to_pixel_state(stored), stored.scope
 
 
 def _store(
     ledger: Ledger,
     report: PixelReport,
-    events: list[Event],
-    state: PixelState,
+    outcome: Outcome,
+    scope: frozenset[PendingRow] | None,
+    settings: PixelSettings,
+    now: datetime,
     cursors: Mapping[str, str] | None = None,
 ) -> None:
-    result = append_with_pixel_state(ledger, events, to_stored(state), cursors)
+    # Anonymous hits of visitors this run did not see are not loaded; those past the window go here.
+    try:
+        expire_before: datetime | None = now - timedelta(days=settings.attribution_days)
+    except OverflowError:
+        expire_before = None  # a window reaching before all time: nothing has aged out
+    result, expired = append_with_pixel_state(
+        ledger, outcome.events, to_stored(outcome.state, scope), cursors, expire_before
+    )
     report.added += result.added
     report.duplicates += result.duplicates
+    report.counts.expired += expired
+    _log_shared(outcome.shared)
 
 
 def _read_all(
@@ -121,20 +140,20 @@ def ingest_files(
     """Read what is new in `paths`, turn it into visit and job-view events and store them."""
     kit = kit or Toolkit(settings)
     consented = consented_contacts(ledger)
-    state = to_pixel_state(load_pixel_state(ledger))
     report = PixelReport()
     while True:
-        reads = _read_all(paths, state.files, settings)
+        reads = _read_all(paths, {row[0]: FileMark(*row) for row in load_file_rows(ledger)}, settings)
         counts = Counts(lines=sum(len(read.lines) for read in reads))
         hits: list[Hit] = []
         for read in reads:
             hits.extend(parse_lines(read.lines, read.format, settings, counts, read.header))
             report.files.setdefault(str(read.path), read.status)
+        state, scope = _load(ledger, hits)
         outcome = process(hits, counts, state, consented, kit, now)
         marks = {**state.files, **{read.mark.key: read.mark for read in reads}}
-        state = replace(outcome.state, files=marks)
-        _store(ledger, report, outcome.events, state)
-        _log_shared(outcome.shared)
+        _store(
+            ledger, report, replace(outcome, state=replace(outcome.state, files=marks)), scope, settings, now
+        )
         report.counts.add(counts)
         report.counts.open_hits = counts.open_hits
         if not any(read.more for read in reads):
@@ -156,7 +175,6 @@ def ingest_api(
         raise ConfigError("[pixel.api] is not configured: set url (and the auth secret in the environment)")
     kit = kit or Toolkit(settings)
     consented = consented_contacts(ledger)
-    state = to_pixel_state(load_pixel_state(ledger))
     report = PixelReport()
     for page in fetch_pages(session, settings.api, ledger.cursor(API_CURSOR)):
         counts = Counts(lines=len(page.items))
@@ -169,10 +187,10 @@ def ingest_api(
                 hits.append(found)
             else:
                 counts.rejected[found] += 1
+        state, scope = _load(ledger, hits)
         outcome = process(hits, counts, state, consented, kit, now)
-        state = outcome.state
-        _store(ledger, report, outcome.events, state, {API_CURSOR: page.cursor} if page.cursor else None)
-        _log_shared(outcome.shared)
+        cursors = {API_CURSOR: page.cursor} if page.cursor else None
+        _store(ledger, report, outcome, scope, settings, now, cursors)
         report.counts.add(counts)
         report.counts.open_hits = counts.open_hits
     log.info("pixel_api_done", **_summary(report))

@@ -149,8 +149,26 @@ def job_numbers() -> str:
     """
 
 
+def pixel_pending_indexes() -> str:
+    """Pending hits found by visitor, by age and by open visit, so a run touches only its own."""
+    # A live site keeps ~30 days of anonymous hits waiting for their visitor: a run loads the rows
+    # of the visitors it saw and of visits still open, and deletes the anonymous rows that aged out.
+    return """
+        CREATE INDEX pixel_pending_visitor ON pixel_pending (visitor_id);
+        CREATE INDEX pixel_pending_anonymous_at ON pixel_pending (at) WHERE contact_id = '';
+        CREATE INDEX pixel_pending_open ON pixel_pending (contact_id) WHERE contact_id != '';
+    """
+
+
 # Each migration is a named function returning its SQL; the list order is the apply order.
-MIGRATIONS: list[Callable[[], str]] = [initial, sync_tables, website_pixel_state, web_write_back, job_numbers]
+MIGRATIONS: list[Callable[[], str]] = [
+    initial,
+    sync_tables,
+    website_pixel_state,
+    web_write_back,
+    job_numbers,
+    pixel_pending_indexes,
+]
 
 
 def migrate(db: sqlite_utils.Database, migrations: list[Callable[[], str]] = MIGRATIONS) -> list[str]:

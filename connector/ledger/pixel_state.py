@@ -21,21 +21,38 @@ PendingRow = tuple[str, str, str, datetime, str, str]
 
 @dataclass(frozen=True)
 class StoredPixelState:
-    """The pixel state as rows: file marks, visitor links, shared visitors, pending hits."""
+    """The pixel state as rows: file marks, visitor links, shared visitors, pending hits.
+
+    `scope` holds the pending rows the state was loaded with (None: all of them). Storing a state
+    replaces the rows of its scope with its `pending`; rows outside the scope stay as they are.
+    """
 
     files: list[FileRow] = field(default_factory=list)
     links: Mapping[str, str] = field(default_factory=dict)
     shared: frozenset[str] = frozenset()
     pending: list[PendingRow] = field(default_factory=list)
+    scope: frozenset[PendingRow] | None = None
 
 
-def load_pixel_state(ledger: Ledger) -> StoredPixelState:
-    """Everything the pixel room stored after its last run."""
-    db = ledger.db
-    files = [
+_PENDING_COLUMNS = "SELECT id, contact_id, visitor_id, at, url, referrer FROM pixel_pending"
+
+
+def load_file_rows(ledger: Ledger) -> list[FileRow]:
+    """Where each pixel file was read to."""
+    return [
         (str(k), str(p), int(o), str(h), int(n))
-        for k, p, o, h, n in db.execute("SELECT key, path, read_to, head, head_len FROM pixel_files")
+        for k, p, o, h, n in ledger.db.execute("SELECT key, path, read_to, head, head_len FROM pixel_files")
     ]
+
+
+def load_pixel_state(ledger: Ledger, visitors: Iterable[str] | None = None) -> StoredPixelState:
+    """What the pixel room stored: every pending hit, or (given `visitors`) only what a run needs.
+
+    A run needs the pending hits of the visitors it saw (they may be credited now) and those of
+    visits still open; anonymous hits of other visitors only wait, and stay in the ledger unread.
+    """
+    db = ledger.db
+    files = load_file_rows(ledger)
     links: dict[str, str] = {}
     shared: set[str] = set()
     for visitor, contact, is_shared in db.execute(
@@ -45,13 +62,24 @@ def load_pixel_state(ledger: Ledger) -> StoredPixelState:
             shared.add(visitor)
         elif contact:
             links[visitor] = contact
-    pending = [
-        (i, c, v, from_micros(at), u, r)
-        for i, c, v, at, u, r in db.execute(
-            "SELECT id, contact_id, visitor_id, at, url, referrer FROM pixel_pending ORDER BY at, id"
-        )
-    ]
-    return StoredPixelState(files, links, frozenset(shared), pending)
+    if visitors is None:
+        rows = list(db.execute(f"{_PENDING_COLUMNS} ORDER BY at, id"))
+    else:
+        rows = list(db.execute(f"{_PENDING_COLUMNS} WHERE contact_id != ''"))
+        wanted = sorted(set(visitors) - {""})  # hits without a cookie never wait anonymously
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows.extend(
+                db.execute(f"{_PENDING_COLUMNS} WHERE visitor_id IN ({marks}) AND contact_id = ''", chunk)
+            )
+        rows.sort(key=lambda row: (row[3], row[0]))
+    pending = [(i, c, v, from_micros(at), u, r) for i, c, v, at, u, r in rows]
+    scope = None if visitors is None else frozenset(pending)
+    return StoredPixelState(files, links, frozenset(shared), pending, scope)
+
+
+_CHUNK = 500  # visitor ids per query (SQLite allows 32,766 parameters; smaller keeps plans simple)
 
 
 def append_with_pixel_state(
@@ -59,8 +87,13 @@ def append_with_pixel_state(
     events: Iterable[Event],
     state: StoredPixelState,
     cursors: Mapping[str, str] | None = None,
-) -> AppendResult:
-    """Store the new pixel state, append the events and move cursors, all in one transaction."""
+    expire_before: datetime | None = None,
+) -> tuple[AppendResult, int]:
+    """Store the new pixel state, append the events and move cursors, all in one transaction.
+
+    With `expire_before`, anonymous pending hits older than it are deleted too (the window ended
+    before their visitor became known); returns the append's result and how many hits that was.
+    """
     conn = ledger.db.conn
     # The state writes open the transaction implicitly (sqlite3's legacy mode, which sqlite-utils
     # uses); `Ledger.append` runs inside it and its `with conn` commits both or rolls both back.
@@ -80,13 +113,27 @@ def append_with_pixel_state(
             "INSERT INTO pixel_visitors (visitor_id, contact_id, shared) VALUES (?, NULL, 1)",
             sorted((v,) for v in state.shared),
         )
-        conn.execute("DELETE FROM pixel_pending")
+        pending = state.pending
+        if state.scope is None:
+            conn.execute("DELETE FROM pixel_pending")
+        else:
+            # Only what changed: rows of the scope the run used up, and rows the run added. A row
+            # kept as it was (a hit still waiting) is neither deleted nor written again.
+            kept = set(pending)
+            gone = [(row[0],) for row in state.scope if row not in kept]
+            conn.executemany("DELETE FROM pixel_pending WHERE id = ?", gone)
+            pending = [row for row in pending if row not in state.scope]
         conn.executemany(
             "INSERT OR IGNORE INTO pixel_pending (id, contact_id, visitor_id, at, url, referrer)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            [(i, c, v, to_micros(at), u, r) for i, c, v, at, u, r in state.pending],
+            [(i, c, v, to_micros(at), u, r) for i, c, v, at, u, r in pending],
         )
-        return ledger.append(events, cursors=cursors)
+        expired = 0
+        if expire_before is not None:
+            expired = conn.execute(
+                "DELETE FROM pixel_pending WHERE contact_id = '' AND at < ?", [to_micros(expire_before)]
+            ).rowcount
+        return ledger.append(events, cursors=cursors), expired
 
 
 def consented_contacts(ledger: Ledger) -> set[str]:

@@ -114,6 +114,55 @@ def test_anonymous_hits_of_an_earlier_run_are_credited_when_the_token_arrives(
     assert load_pixel_state(ledger).links == {"visitor-1": "003A"}
 
 
+def pending_rows(ledger: Ledger) -> list[tuple[str, str]]:
+    return sorted(
+        (str(v), str(c)) for v, c in ledger.db.execute("SELECT visitor_id, contact_id FROM pixel_pending")
+    )
+
+
+def test_runs_of_other_visitors_leave_a_waiting_hit_alone_until_its_token_comes(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    consent(ledger, "003A")
+    log = write_hits(tmp_path / "hits.ndjson", [hit(0, visitor="v-a")])
+    ingest_files(ledger, settings(), [log], T0 + timedelta(hours=1))
+    write_hits(log, [hit(60 * i, visitor="v-b") for i in range(2, 5)], mode="a")
+    other = ingest_files(ledger, settings(), [log], T0 + timedelta(hours=5))
+    assert (other.counts.waiting, other.counts.expired) == (3, 0)
+    assert pending_rows(ledger) == [("v-a", "")] + [("v-b", "")] * 3  # v-a's hit kept while unread
+    write_hits(log, [hit(600, visitor="v-a", url=f"/?mt={token('003A')}")], mode="a")
+    linked = ingest_files(ledger, settings(), [log], LATER)
+    assert (linked.counts.credited, linked.counts.resolved) == (1, 1)
+    assert pending_rows(ledger) == [("v-b", "")] * 3
+    assert kinds(ledger, "003A").count(WEB_VISIT) == 2
+
+
+def test_waiting_hits_of_visitors_not_seen_again_age_out_and_are_counted(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    log = write_hits(tmp_path / "hits.ndjson", [hit(0, visitor="v-a"), hit(1, visitor="v-a")])
+    ingest_files(ledger, settings(attribution_days=1), [log], T0 + timedelta(hours=1))
+    write_hits(log, [hit(3 * 24 * 60, visitor="v-b")], mode="a")
+    report = ingest_files(ledger, settings(attribution_days=1), [log], T0 + timedelta(days=3, hours=1))
+    assert report.counts.expired == 2
+    assert pending_rows(ledger) == [("v-b", "")]
+
+
+def test_a_waiting_hit_that_joins_an_open_visit_is_stored_with_its_contact(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    consent(ledger, "003A")
+    log = write_hits(tmp_path / "hits.ndjson", [hit(0)])
+    ingest_files(ledger, settings(), [log], T0 + timedelta(minutes=1))
+    write_hits(log, [hit(5, url=f"/?mt={token('003A')}")], mode="a")
+    ingest_files(ledger, settings(), [log], T0 + timedelta(minutes=6))  # the visit is still open
+    assert pending_rows(ledger) == [("visitor-1", "003A")] * 2
+    ingest_files(ledger, settings(), [log], LATER)
+    (visit,) = [e for e in ledger.events_of(["003A"])["003A"] if e.kind == WEB_VISIT]
+    assert visit.attrs["pages"] == 2
+    assert pending_rows(ledger) == []
+
+
 def test_a_visit_split_across_runs_becomes_one_visit(ledger: Ledger, tmp_path: Path) -> None:
     consent(ledger, "003A")
     log = write_hits(tmp_path / "hits.ndjson", [hit(0, url=f"/?mt={token('003A')}"), hit(10)])
