@@ -51,8 +51,8 @@ def browsers(rnd: random.Random, n: int) -> list[str]:
     ]
 
 
-def generate(lines: int, fmt: str, seed: int = 7) -> tuple[list[bytes], set[str]]:
-    """Synthetic hit lines of one format and the set of consented contacts (times from T0 on)."""
+def generate(lines: int, fmt: str, seed: int = 7, start: datetime = T0) -> tuple[list[bytes], set[str]]:
+    """Synthetic hit lines of one format and the set of consented contacts (times from `start` on)."""
     rnd = random.Random(seed)
     agents = browsers(rnd, 400)
     visitors = [f"vis{i:07d}" for i in range(max(lines // 20, 1))]
@@ -60,7 +60,7 @@ def generate(lines: int, fmt: str, seed: int = 7) -> tuple[list[bytes], set[str]
     consented = {c for i, c in enumerate(contacts.values()) if i % 2 == 0}
     jobs = [f"a0B{i:012d}" for i in range(500)]
     out: list[bytes] = []
-    clock = T0
+    clock = start
     for i in range(lines):
         clock += timedelta(seconds=rnd.random() * 2)
         visitor = rnd.choice(visitors)
