@@ -490,6 +490,7 @@ def combined_parser(
     # The usual request starts `GET /p.gif?`; with no space or '?' in the path, its query is what
     # lies between that start and the last space (the general cut below gives the same).
     quick = "" if " " in pixel_path or "?" in pixel_path else f"GET {pixel_path}?"
+    head_match, status_match = _HEAD.fullmatch, _STATUS.fullmatch
 
     def parse(raw: bytes) -> Hit | Reason:
         # _text written out: a call less on every line.
@@ -501,10 +502,22 @@ def combined_parser(
             return Reason.MALFORMED
         if not text:
             return Reason.NOT_A_HIT
-        fields = _combined_fields(text)
-        if fields is None:
-            return Reason.MALFORMED
-        ip, when, request, status, referrer_header, agent = fields
+        # Fast path: no escapes and exactly the quotes of `head "request" status "referrer" "agent"`.
+        # Then every piece between quotes is quote-free, and checking the head and the status piece
+        # whole gives _COMBINED's own groups: its greedy parts cannot reach past a quote here.
+        parts = text.split('"')
+        head = code = None
+        if len(parts) == 7 and parts[4] == " " and "\\" not in text:
+            head = head_match(parts[0])
+            code = status_match(parts[2]) if head is not None else None
+        if head is not None and code is not None:
+            ip, when = head.groups()
+            request, status, referrer_header, agent = parts[1], code[1], parts[3], parts[5]
+        else:
+            fields = _combined_groups(text)
+            if fields is None:
+                return Reason.MALFORMED
+            ip, when, request, status, referrer_header, agent = fields
         end = request.rfind(" ")
         if quick and end >= len(quick) and request.startswith(quick):
             query = request[len(quick) : end]  # `GET /p.gif?QUERY HTTP/1.1`, as cut below
@@ -532,17 +545,8 @@ def combined_parser(
 _NO_PARAMS = ("", "", "", "")
 
 
-def _combined_fields(text: str) -> tuple[str, ...] | None:
-    """The groups `_COMBINED.match(text)` gives (ip, time, request, status, referrer, agent), or None."""
-    # Fast path: no escapes and exactly the quotes of `head "request" status "referrer" "agent"tail`.
-    # Then every piece between quotes is quote-free, and checking the head and the status piece whole
-    # gives the regex's own answer: its greedy parts cannot reach past a quote here. Else the regex.
-    parts = text.split('"')
-    if len(parts) == 7 and parts[4] == " " and "\\" not in text:
-        head = _HEAD.fullmatch(parts[0])
-        code = _STATUS.fullmatch(parts[2]) if head is not None else None
-        if head is not None and code is not None:
-            return head[1], head[2], parts[1], code[1], parts[3], parts[5]
+def _combined_groups(text: str) -> tuple[str, ...] | None:
+    """`_COMBINED`'s groups (ip, time, request, status, referrer, agent) for `text`, or None."""
     match = _COMBINED.match(text)
     if match is None:
         return None
