@@ -6,19 +6,8 @@ Generates seeded lines in memory (a realistic mix: a few hundred browsers, some 
 linked by tokens, vacancy pages, a little garbage), then times the pure path `parse_lines` → `process`
 that `pixel ingest` runs between reading the files and writing the ledger. Target: >= 100,000 lines/s.
 Generation is outside the timing; every run starts with cold caches (crawler verdicts, addresses...).
-
-Recorded 2026-11-26 on the 2-core dev machine, `--lines 200000 --repeat 3`, five rounds alternating
-the code before the speed-up work (032fbe6) and after it; best round, (range of the rounds' bests),
-1-min load average beside the best. The machine's speed swings up to 2x between rounds even at load 1.
-
-    format     before (032fbe6)                   after
-    ndjson      63,741 (51,794-63,741) load 1.07   106,826 (56,800-106,826) load 1.62
-    csv         51,637 (30,445-51,637) load 1.49    84,481 (56,693-84,481)  load 1.40
-    combined    39,185 (29,640-39,185) load 1.64    68,497 (53,033-68,497)  load 1.34
-
-NDJSON reaches the target in its best rounds, not in every round; CSV and combined logs do not:
-their parsers (csv module, one regex over ~300 characters) cost 5.5-8 us a line before `process`
-(~4.4 us a line, a third of it making event ids) starts.
+By default the run ends a minute after the last line (live: anonymous hits wait for their visitor);
+`--backfill` runs 60 days later (they have all aged out). Figures: bench/README.md.
 """
 
 from __future__ import annotations
@@ -96,7 +85,7 @@ def main() -> None:
     )
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--format", choices=["ndjson", "csv", "combined", "all"], default="all")
-    parser.add_argument("--repeat", type=int, default=3, help="best of N runs")
+    parser.add_argument("--repeat", type=int, default=5, help="best of N runs")
     parser.add_argument(
         "--backfill",
         action="store_true",

@@ -79,3 +79,28 @@ def test_full_rescore_in_two_processes_stores_what_one_process_stores(
         assert len(seen) >= 2  # this process's range and the helper's came back separately
         assert one.states() == two.states()
         assert one.dirty_contacts() == two.dirty_contacts() == []
+
+
+def test_pixel_bench_times_every_format_and_its_counts_add_up(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["pixel_bench.py", "--lines", "3000", "--repeat", "1"])
+    load("pixel_bench").main()  # asserts lines == credited + waiting + rejected itself
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out] == ["ndjson", "csv", "combined"]
+    assert all("lines/s" in line and "waiting" in line for line in out)
+
+
+def test_pixel_ingest_bench_runs_first_poll_and_idle_through_the_ledger(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCH))  # it imports the generator from pixel_bench
+    monkeypatch.setattr(sys, "argv", ["pixel_ingest_bench.py", "--lines", "3000", "--format", "csv"])
+    load("pixel_ingest_bench").main()
+    out = capsys.readouterr().out.splitlines()
+    first, poll, idle = [line for line in out if line.startswith("csv ")]  # log lines aside
+    assert first.split()[:4] == ["csv", "first", "3,000", "lines"]
+    assert poll.split()[:4] == ["csv", "poll", "2,000", "lines"]
+    assert "events added 0," not in poll  # an hour later the open visits have ended
+    assert idle.split()[:3] == ["csv", "idle", "0"]
+    assert "events added 0," in idle  # nothing new: nothing added
