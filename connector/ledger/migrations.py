@@ -160,6 +160,39 @@ def pixel_pending_indexes() -> str:
     """
 
 
+def contact_consent() -> str:
+    """Each contact's latest tracking consent, kept by a trigger, so a pixel run needs no event scan."""
+    # The latest `contact.updated` event that says true or false wins, by (at, id) as before; the
+    # table is filled from the events already there, then kept by the trigger on real inserts.
+    return """
+        CREATE TABLE contact_consent (
+            contact_id TEXT PRIMARY KEY,
+            at INTEGER NOT NULL,
+            event_id TEXT NOT NULL,
+            consent INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO contact_consent (contact_id, at, event_id, consent)
+        SELECT contact_id, at, id, answer = 'true' FROM (
+            SELECT contact_id, at, id, json_type(attrs, '$.tracking_consent') AS answer,
+                   row_number() OVER (PARTITION BY contact_id ORDER BY at DESC, id DESC) AS latest
+            FROM events
+            WHERE kind = 'contact.updated' AND json_type(attrs, '$.tracking_consent') IN ('true', 'false')
+        ) WHERE latest = 1;
+        CREATE TRIGGER events_keep_consent AFTER INSERT ON events
+        WHEN new.kind = 'contact.updated'
+            AND json_type(new.attrs, '$.tracking_consent') IN ('true', 'false')
+        BEGIN
+            INSERT INTO contact_consent (contact_id, at, event_id, consent)
+            VALUES (
+                new.contact_id, new.at, new.id, json_type(new.attrs, '$.tracking_consent') = 'true'
+            )
+            ON CONFLICT (contact_id) DO UPDATE
+            SET at = excluded.at, event_id = excluded.event_id, consent = excluded.consent
+            WHERE (excluded.at, excluded.event_id) > (contact_consent.at, contact_consent.event_id);
+        END;
+    """
+
+
 # Each migration is a named function returning its SQL; the list order is the apply order.
 MIGRATIONS: list[Callable[[], str]] = [
     initial,
@@ -168,6 +201,7 @@ MIGRATIONS: list[Callable[[], str]] = [
     web_write_back,
     job_numbers,
     pixel_pending_indexes,
+    contact_consent,
 ]
 
 

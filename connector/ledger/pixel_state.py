@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connector.events import CONTACT_UPDATED, Event
+from connector.events import Event
 from connector.ledger.store import AppendResult, Ledger, from_micros, to_micros
 
 # (key "device:inode", path last seen, bytes read, sha256 of the head, head length)
@@ -138,14 +138,7 @@ def append_with_pixel_state(
 
 def consented_contacts(ledger: Ledger) -> set[str]:
     """Contacts whose latest `contact.updated` event with `tracking_consent` says true."""
-    rows = ledger.db.execute(
-        "SELECT contact_id, at, id, json_extract(attrs, '$.tracking_consent') FROM events"
-        " WHERE kind = ? AND json_type(attrs, '$.tracking_consent') IN ('true', 'false')",
-        [CONTACT_UPDATED],
-    )
-    latest: dict[str, tuple[int, str, bool]] = {}
-    for contact_id, at, event_id, consent in rows:
-        seen = latest.get(contact_id)
-        if seen is None or (at, event_id) > seen[:2]:
-            latest[contact_id] = (at, event_id, bool(consent))
-    return {contact_id for contact_id, (_, _, yes) in latest.items() if yes}
+    # contact_consent is kept by a trigger on the events table (see migrations.contact_consent).
+    return {
+        str(row[0]) for row in ledger.db.execute("SELECT contact_id FROM contact_consent WHERE consent = 1")
+    }

@@ -156,7 +156,8 @@ def clear_dead_letters(ledger: Ledger, ids: Iterable[int] | None = None) -> int:
 
 
 def purge_contacts(ledger: Ledger, contact_ids: Iterable[str]) -> int:
-    """Erase contacts (GDPR): events, state, org details, hashes, dead letters; return events purged."""
+    """Erase contacts (GDPR): events, state, org details, hashes, dead letters, consent, pixel links and
+    open visits; return the number of events purged."""
     ids = list(contact_ids)
     purged = 0
     with ledger.db.conn:
@@ -171,6 +172,9 @@ def purge_contacts(ledger: Ledger, contact_ids: Iterable[str]) -> int:
                 "dead_letters",
                 "web_pending",
                 "org_children",
+                "contact_consent",
+                "pixel_visitors",  # the contact's visitor links
+                "pixel_pending",  # hits of the contact's visits still open
             ):
                 ledger.db.conn.execute(f"DELETE FROM {table} WHERE contact_id IN ({marks})", chunk)
             ledger.db.conn.execute(

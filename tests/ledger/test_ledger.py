@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from connector.events import Event, make_event
 from connector.ledger import MIGRATIONS, Ledger, StateRow, from_micros, to_micros
+from connector.ledger.pixel_state import consented_contacts
 
 T0 = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
 
@@ -112,3 +113,41 @@ def test_ingest_twice_in_any_order_equals_ingest_once(
         assert ledger.count_events() == len({(e.contact_id, e.id) for e in batch})
     for leftover in tmp_path.glob(f"{path.name}*"):
         leftover.unlink()
+
+
+def consent_event(contact: str, answer: object, minutes: int) -> Event:
+    return make_event(
+        contact, "contact.updated", T0 + timedelta(minutes=minutes), {"tracking_consent": answer}
+    )
+
+
+CONSENT_HISTORY = [
+    consent_event("003A", True, 0),
+    consent_event("003B", True, 0),
+    consent_event("003B", False, 10),  # the latest answer wins
+    consent_event("003C", False, 10),
+    consent_event("003C", True, 5),  # read after a later answer: it does not win
+    consent_event("003D", "yes", 0),  # not a boolean: no answer
+    consent_event("003E", True, 0),
+    make_event("003E", "contact.updated", T0 + timedelta(minutes=20), {"kind": "candidate"}),  # silent
+]
+
+
+def test_the_latest_consent_answer_wins_whatever_order_events_arrive_in(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        for event in CONSENT_HISTORY:
+            ledger.append([event])
+        assert consented_contacts(ledger) == {"003A", "003E"}
+
+
+def test_an_upgraded_ledger_learns_consent_from_the_events_it_already_has(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    with Ledger(path) as ledger:
+        ledger.append(CONSENT_HISTORY)
+        # As a ledger written before the consent table existed:
+        ledger.db.conn.executescript(
+            "DROP TRIGGER events_keep_consent; DROP TABLE contact_consent;"
+            " DELETE FROM migrations WHERE name = 'contact_consent';"
+        )
+    with Ledger(path) as upgraded:
+        assert consented_contacts(upgraded) == {"003A", "003E"}

@@ -18,7 +18,13 @@ from connector.config.pixel import PixelApi
 from connector.errors import ConfigError
 from connector.events import WEB_JOB_VIEW, WEB_VISIT, Event
 from connector.ledger import Ledger
-from connector.ledger.pixel_state import StoredPixelState, append_with_pixel_state, load_pixel_state
+from connector.ledger.pixel_state import (
+    StoredPixelState,
+    append_with_pixel_state,
+    consented_contacts,
+    load_pixel_state,
+)
+from connector.ledger.sync_state import purge_contacts
 from connector.pixel_jobs import ingest_api, ingest_files
 from tests.pixel.helpers import JOB, LATER, SECRET, T0, all_rows, consent, hit, settings, token, write_hits
 
@@ -272,3 +278,13 @@ def test_a_token_secret_in_the_config_file_is_refused(tmp_path: Path) -> None:
     config.write_text('[pixel]\ntoken_secret = "0123456789abcdef0123"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"must not be in config\.toml"):
         CliRunner().invoke(app, ["pixel", "token", "003A", "-c", str(config)], catch_exceptions=False)
+
+
+def test_erasing_a_contact_leaves_no_pixel_row_about_them(ledger: Ledger, tmp_path: Path) -> None:
+    consent(ledger, "003ERASED")
+    log = write_hits(tmp_path / "hits.ndjson", [hit(0, url=f"/?mt={token('003ERASED')}"), hit(5)])
+    ingest_files(ledger, settings(), [log], T0 + timedelta(minutes=6))  # linked, visit still open
+    assert pending_rows(ledger) == [("visitor-1", "003ERASED")] * 2
+    purge_contacts(ledger, ["003ERASED"])
+    assert "003ERASED" not in json.dumps(all_rows(ledger), default=str)
+    assert consented_contacts(ledger) == set()
