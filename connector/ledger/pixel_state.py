@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from connector.events import Event
 from connector.ledger.store import AppendResult, Ledger, from_micros, to_micros
@@ -53,30 +54,36 @@ def load_pixel_state(ledger: Ledger, visitors: Iterable[str] | None = None) -> S
     """
     db = ledger.db
     files = load_file_rows(ledger)
+    if visitors is None:
+        marks_rows = list(db.execute("SELECT visitor_id, contact_id, shared FROM pixel_visitors"))
+        rows = list(db.execute(f"{_PENDING_COLUMNS} ORDER BY at, id"))
+    else:
+        wanted = sorted(set(visitors) - {""})  # hits without a cookie have no link and never wait
+        marks_rows = _by_visitor(ledger, "SELECT visitor_id, contact_id, shared FROM pixel_visitors", wanted)
+        rows = list(db.execute(f"{_PENDING_COLUMNS} WHERE contact_id != ''"))
+        rows += _by_visitor(ledger, f"{_PENDING_COLUMNS} WHERE contact_id = ''", wanted)
+        rows.sort(key=lambda row: (row[3], row[0]))
     links: dict[str, str] = {}
     shared: set[str] = set()
-    for visitor, contact, is_shared in db.execute(
-        "SELECT visitor_id, contact_id, shared FROM pixel_visitors"
-    ):
+    for visitor, contact, is_shared in marks_rows:
         if is_shared:
             shared.add(visitor)
         elif contact:
             links[visitor] = contact
-    if visitors is None:
-        rows = list(db.execute(f"{_PENDING_COLUMNS} ORDER BY at, id"))
-    else:
-        rows = list(db.execute(f"{_PENDING_COLUMNS} WHERE contact_id != ''"))
-        wanted = sorted(set(visitors) - {""})  # hits without a cookie never wait anonymously
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows.extend(
-                db.execute(f"{_PENDING_COLUMNS} WHERE visitor_id IN ({marks}) AND contact_id = ''", chunk)
-            )
-        rows.sort(key=lambda row: (row[3], row[0]))
     pending = [(i, c, v, from_micros(at), u, r) for i, c, v, at, u, r in rows]
     scope = None if visitors is None else frozenset(pending)
     return StoredPixelState(files, links, frozenset(shared), pending, scope)
+
+
+def _by_visitor(ledger: Ledger, query: str, visitors: list[str]) -> list[tuple[Any, ...]]:
+    """Rows of `query` (which has a WHERE) for these visitors, asked in chunks."""
+    found: list[tuple[Any, ...]] = []
+    joiner = " AND " if " WHERE " in query else " WHERE "
+    for start in range(0, len(visitors), _CHUNK):
+        chunk = visitors[start : start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found.extend(ledger.db.execute(f"{query}{joiner}visitor_id IN ({marks})", chunk))
+    return found
 
 
 _CHUNK = 500  # visitor ids per query (SQLite allows 32,766 parameters; smaller keeps plans simple)
@@ -102,17 +109,24 @@ def append_with_pixel_state(
             "INSERT OR REPLACE INTO pixel_files (key, path, read_to, head, head_len) VALUES (?, ?, ?, ?, ?)",
             state.files,
         )
-        # Links and pending hits are replaced wholesale: whatever the run dropped (a withdrawn
-        # consent, an expired anonymous hit) must not linger.
-        conn.execute("DELETE FROM pixel_visitors")
+        # A whole state replaces the stored one; a run's state (with a scope) holds the links of its
+        # own visitors only, so it adds and updates, and links of contacts without consent (a
+        # withdrawn one) are deleted here: whatever the run dropped must not linger.
+        if state.scope is None:
+            conn.execute("DELETE FROM pixel_visitors")
         conn.executemany(
-            "INSERT INTO pixel_visitors (visitor_id, contact_id, shared) VALUES (?, ?, 0)",
+            "INSERT OR REPLACE INTO pixel_visitors (visitor_id, contact_id, shared) VALUES (?, ?, 0)",
             sorted((v, c) for v, c in state.links.items() if v not in state.shared),
         )
         conn.executemany(
-            "INSERT INTO pixel_visitors (visitor_id, contact_id, shared) VALUES (?, NULL, 1)",
+            "INSERT OR REPLACE INTO pixel_visitors (visitor_id, contact_id, shared) VALUES (?, NULL, 1)",
             sorted((v,) for v in state.shared),
         )
+        if state.scope is not None:
+            conn.execute(
+                "DELETE FROM pixel_visitors WHERE shared = 0 AND contact_id NOT IN"
+                " (SELECT contact_id FROM contact_consent WHERE consent = 1)"
+            )
         pending = state.pending
         if state.scope is None:
             conn.execute("DELETE FROM pixel_pending")

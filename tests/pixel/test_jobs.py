@@ -288,3 +288,25 @@ def test_erasing_a_contact_leaves_no_pixel_row_about_them(ledger: Ledger, tmp_pa
     purge_contacts(ledger, ["003ERASED"])
     assert "003ERASED" not in json.dumps(all_rows(ledger), default=str)
     assert consented_contacts(ledger) == set()
+
+
+def links_of(ledger: Ledger) -> dict[str, object]:
+    return {str(v): c for v, c in ledger.db.execute("SELECT visitor_id, contact_id FROM pixel_visitors")}
+
+
+def test_a_link_outlives_runs_of_other_visitors_and_not_a_withdrawn_consent(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    consent(ledger, "003A")
+    log = write_hits(tmp_path / "hits.ndjson", [hit(0, visitor="v-a", url=f"/?mt={token('003A')}")])
+    ingest_files(ledger, settings(), [log], LATER)
+    write_hits(log, [hit(60, visitor="v-b")], mode="a")
+    ingest_files(ledger, settings(), [log], LATER)
+    assert links_of(ledger) == {"v-a": "003A"}  # not read by that run, and kept
+    write_hits(log, [hit(120, visitor="v-a")], mode="a")
+    again = ingest_files(ledger, settings(), [log], LATER)
+    assert again.counts.credited == 1  # the link still credits v-a's plain hits
+    consent(ledger, "003A", yes=False, at=T0 + timedelta(hours=3))
+    write_hits(log, [hit(240, visitor="v-b")], mode="a")
+    ingest_files(ledger, settings(), [log], LATER)
+    assert links_of(ledger) == {}  # withdrawn consent: gone, though v-a was not in that run
