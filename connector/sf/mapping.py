@@ -33,7 +33,11 @@ FIELD_RULES: dict[str, dict[str, tuple[frozenset[str], tuple[Need, ...], tuple[s
         "first_placed_on": (DATES, ("read", "update"), ("Date First Placement", "Datum eerste plaatsing")),
         "tracking_consent": (frozenset({"boolean", "picklist"}), ("read",), ("Tracking Consent",)),
     },
-    "job": {"name": (TEXT, ("read",), ("Name",))},
+    "job": {
+        "name": (TEXT, ("read",), ("Name",)),
+        # The number vacancy URLs carry (`job_number` vacancy patterns of the pixel).
+        "number": (TEXT | NUMBER, ("read",), ("Job Number", "Vacancy Number", "Vacaturenummer")),
+    },
     "application": {
         "contact": (ID_REF, ("read",), ("Candidate", "Kandidaat")),
         "job": (ID_REF, ("read",), ("Job", "Vacancy", "Vacature")),

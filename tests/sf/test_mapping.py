@@ -84,6 +84,14 @@ def test_check_names_the_key_and_what_to_do_when_a_field_is_missing() -> None:
     assert "msr-engage discover" in failed[0].fix
 
 
+def test_check_verifies_the_vacancy_number_field_the_pixel_looks_numbers_up_by() -> None:
+    objects = ObjectMapping.model_validate({"job": {"number": "Job_Number__c"}})
+    failed = [r for r in check(FakeDescribe(ObjectMapping()), objects) if not r.ok]
+    assert [(r.item, r.detail) for r in failed] == [
+        ("salesforce.objects.job.number", "field Job_Number__c not found")
+    ]
+
+
 def test_check_flags_non_unique_external_ids_missing_picklist_values_and_a_spent_budget() -> None:
     org = FakeDescribe(ObjectMapping(), used=13000)
     for f in org.objects["Website_Visit__c"]["fields"]:
