@@ -26,6 +26,7 @@ from connector.config import Settings
 from connector.errors import ConfigError, FatalError
 from connector.ledger import Ledger
 from connector.ledger.sync_state import job_number_table
+from connector.pixel.bots import CrawlerFilter
 from connector.pixel_jobs import ingest_configured
 from connector.sync.cycle import CycleReport, OrgPort, run_cycle
 from connector.sync.gather import refresh_job_numbers
@@ -159,6 +160,9 @@ class Daemon:
             timezone=settings.scoring.zone,
         )
         self.server: BaseWSGIServer | None = None
+        # Crawler verdicts outlive a cycle: crawlerdetect costs ~70 us per user agent, and the same
+        # agents come back every poll.
+        self.crawlers = CrawlerFilter()
 
     def cycle(self, kind: str = "poll") -> CycleReport | None:
         """Run one cycle now; a fatal problem stops the daemon, anything else is logged and retried."""
@@ -199,7 +203,7 @@ class Daemon:
             if pixel.needs_job_numbers:  # vacancy URLs carry numbers: keep number -> id current
                 read["job numbers"] = refresh_job_numbers(self.client, ledger, self.settings, now)
                 numbers = job_number_table(ledger)
-            reports = ingest_configured(ledger, pixel, now, job_numbers=numbers)
+            reports = ingest_configured(ledger, pixel, now, job_numbers=numbers, crawlers=self.crawlers)
             for report in reports.values():
                 for reason, count in report.counts.rejected.items():
                     self.metrics.pixel_rejected.labels(str(reason)).inc(count)

@@ -31,6 +31,7 @@ from connector.ledger.pixel_state import (
     load_file_rows,
     load_pixel_state,
 )
+from connector.pixel.bots import CrawlerFilter
 from connector.pixel.collector import serve
 from connector.pixel.hits import Hit, Reason, hit_from_mapping
 from connector.pixel.identity import PendingHit, sign_token
@@ -269,10 +270,12 @@ def ingest_configured(
     now: datetime,
     session: HttpSession | None = None,
     job_numbers: Mapping[str, str] | None = None,
+    crawlers: CrawlerFilter | None = None,
 ) -> dict[str, PixelReport]:
     """The daemon's pixel step: new lines of the hit files in the folder, then the provider's API if set.
 
-    Each source's last counts are also kept in the ledger for `status`.
+    Each source's last counts are also kept in the ledger for `status`. `crawlers` carries crawler
+    verdicts from one call to the next (the daemon keeps one for its life).
     """
     folder = settings.folder
     files = (
@@ -281,7 +284,7 @@ def ingest_configured(
         else []
     )
     reports: dict[str, PixelReport] = {}
-    kit = Toolkit(settings, job_numbers=job_numbers or {})
+    kit = Toolkit(settings, crawlers=crawlers or CrawlerFilter(), job_numbers=job_numbers or {})
     if files:
         reports["pixel files"] = ingest_files(ledger, settings, files, now, kit)
     if settings.api is not None:

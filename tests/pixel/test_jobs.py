@@ -25,7 +25,8 @@ from connector.ledger.pixel_state import (
     load_pixel_state,
 )
 from connector.ledger.sync_state import purge_contacts
-from connector.pixel_jobs import ingest_api, ingest_files
+from connector.pixel.bots import CrawlerFilter
+from connector.pixel_jobs import ingest_api, ingest_configured, ingest_files
 from tests.pixel.helpers import JOB, LATER, SECRET, T0, all_rows, consent, hit, settings, token, write_hits
 
 VACANCY = f"https://www.example-agency.nl/vacatures/{JOB}"
@@ -310,3 +311,21 @@ def test_a_link_outlives_runs_of_other_visitors_and_not_a_withdrawn_consent(
     write_hits(log, [hit(240, visitor="v-b")], mode="a")
     ingest_files(ledger, settings(), [log], LATER)
     assert links_of(ledger) == {}  # withdrawn consent: gone, though v-a was not in that run
+
+
+def test_crawler_verdicts_given_to_the_daemon_step_outlive_the_call(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crawlers = CrawlerFilter()
+    asked: list[str] = []
+    detect = crawlers._detect.is_crawler
+    monkeypatch.setattr(crawlers._detect, "is_crawler", lambda agent: asked.append(agent) or detect(agent))
+    folder = tmp_path / "pixel"
+    folder.mkdir()
+    config = settings(folder=folder)
+    log = write_hits(folder / "hits.ndjson", [hit(0)])
+    ingest_configured(ledger, config, LATER, crawlers=crawlers)
+    write_hits(log, [hit(1)], mode="a")
+    second = ingest_configured(ledger, config, LATER, crawlers=crawlers)
+    assert second["pixel files"].counts.lines == 1
+    assert len(asked) == 1  # the browser was judged once, in the first call
