@@ -147,7 +147,7 @@ def attribute(
     for visitor, items in per_visitor.items():
         if visitor in with_pending:
             items.sort(key=_ITEM_AT)  # stable: this run's hits stay ahead of kept ones at equal times
-        _walk(out, visitor, items, secret, now, window, cutoff, visitor in with_token)
+        _walk(out, visitor, items, secret, window, cutoff)
     return out
 
 
@@ -203,11 +203,10 @@ def _walk(
     visitor: str,
     items: list[tuple[Hit, bool, str]],
     secret: bytes | None,
-    now: datetime,
     window: timedelta,
     cutoff: datetime | None,
-    has_token: bool,
 ) -> None:
+    """Credit one careful visitor's hits (a token, a link, a shared cookie, or no cookie), by time."""
     is_shared = visitor in out.shared
     link = out.links.get(visitor) if visitor and not is_shared else None
     anonymous: list[tuple[Hit, bool, str]] = []
@@ -221,39 +220,35 @@ def _walk(
         else:
             out.expired += 1
 
-    if link is None and visitor and not is_shared and not has_token:
-        # Most visitors: a cookie never linked and no token, so every hit waits (or has aged out).
-        anonymous = items
-    else:
-        for hit, new, hit_id in items:
-            contact = None
-            if hit.token and secret is not None:
-                contact = verify_token(hit.token, secret)
-                if contact is None:
-                    out.rejected[Reason.FORGED_TOKEN] += 1
-                    continue
-            if contact is not None:
-                credit(contact, hit, new, hit_id)
-                if not visitor or is_shared:
-                    continue
-                if link is None:
-                    link = contact
-                    for earlier, was_new, earlier_id in anonymous:
-                        if hit.at - earlier.at <= window:
-                            credit(contact, earlier, was_new, earlier_id)
-                        else:
-                            unknown(was_new)
-                    anonymous = []
-                elif link != contact:
-                    # Two people behind one cookie: stop merging rather than guess who browsed.
-                    is_shared, link = True, None
-                    out.newly_shared.append(visitor)
-            elif link is not None:
-                credit(link, hit, new, hit_id)
-            elif not visitor or is_shared:
-                unknown(new)
-            else:
-                anonymous.append((hit, new, hit_id))
+    for hit, new, hit_id in items:
+        contact = None
+        if hit.token and secret is not None:
+            contact = verify_token(hit.token, secret)
+            if contact is None:
+                out.rejected[Reason.FORGED_TOKEN] += 1
+                continue
+        if contact is not None:
+            credit(contact, hit, new, hit_id)
+            if not visitor or is_shared:
+                continue
+            if link is None:
+                link = contact
+                for earlier, was_new, earlier_id in anonymous:
+                    if hit.at - earlier.at <= window:
+                        credit(contact, earlier, was_new, earlier_id)
+                    else:
+                        unknown(was_new)
+                anonymous = []
+            elif link != contact:
+                # Two people behind one cookie: stop merging rather than guess who browsed.
+                is_shared, link = True, None
+                out.newly_shared.append(visitor)
+        elif link is not None:
+            credit(link, hit, new, hit_id)
+        elif not visitor or is_shared:
+            unknown(new)
+        else:
+            anonymous.append((hit, new, hit_id))
     if anonymous:
         # `anonymous` is in time order, so the hits out of the window are a prefix of it.
         aged = 0 if cutoff is None else bisect_left(anonymous, cutoff, key=_ITEM_AT)

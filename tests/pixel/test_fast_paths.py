@@ -144,17 +144,14 @@ def _reference_attribute(  # the attribution before the short cut for visitors w
     }
     for hit in sorted(hits, key=lambda h: h.at):
         per_visitor[hit.visitor_id].append((hit, True, ""))
-    with_token = {hit.visitor_id for hit in hits if hit.token}
     with_pending: set[str] = set()
     for pending in waiting:
         per_visitor.setdefault(pending.hit.visitor_id, []).append((pending.hit, False, pending.known_id))
         with_pending.add(pending.hit.visitor_id)
-        if pending.hit.token:
-            with_token.add(pending.hit.visitor_id)
     for visitor, items in per_visitor.items():
         if visitor in with_pending:
             items.sort(key=lambda item: item[0].at)
-        _walk(out, visitor, items, KEY, now, WINDOW, now - WINDOW, visitor in with_token)
+        _walk(out, visitor, items, KEY, WINDOW, now - WINDOW)
     return out
 
 
