@@ -359,8 +359,11 @@ def pixel_ingest(
     from connector import pixel_jobs
 
     settings, moment = _pixel_settings(config), bootstrap.clock(now)
-    with bootstrap.open_ledger() as ledger:
-        report = pixel_jobs.ingest_files(ledger, settings, files, moment)
+    with bootstrap.open_ledger() as ledger, views.progress(err) as bar:
+        task = bar.add_task("reading hits", total=pixel_jobs.unread_bytes(ledger, files))
+        report = pixel_jobs.ingest_files(
+            ledger, settings, files, moment, progress=lambda n: bar.advance(task, n)
+        )
     if as_json:
         typer.echo(json.dumps(report.as_dict(), sort_keys=True))
         return

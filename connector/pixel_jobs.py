@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -131,14 +131,34 @@ def _read_all(
     return list(reads.values())
 
 
+def unread_bytes(ledger: Ledger, paths: Sequence[Path]) -> int:
+    """About how many bytes of `paths` a run would read (for a progress bar; a rewritten file counts
+    from where its mark says, a shrunk one whole)."""
+    marks = {row[0]: FileMark(*row) for row in load_file_rows(ledger)}
+    total = 0
+    for key, size in {_file_key(path): path.stat().st_size for path in paths if path.is_file()}.items():
+        mark = marks.get(key)
+        total += size - mark.offset if mark is not None and mark.offset <= size else size
+    return total
+
+
+def _file_key(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_dev}:{st.st_ino}"
+
+
 def ingest_files(
     ledger: Ledger,
     settings: PixelSettings,
     paths: Sequence[Path],
     now: datetime,
     kit: Toolkit | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> PixelReport:
-    """Read what is new in `paths`, turn it into visit and job-view events and store them."""
+    """Read what is new in `paths`, turn it into visit and job-view events and store them.
+
+    `progress` is told the bytes of each stored batch (complete lines, newlines included).
+    """
     kit = kit or Toolkit(settings)
     consented = consented_contacts(ledger)
     report = PixelReport()
@@ -157,6 +177,8 @@ def ingest_files(
         )
         report.counts.add(counts)
         report.counts.open_hits = counts.open_hits
+        if progress is not None:
+            progress(sum(len(line) + 1 for read in reads for line in read.lines))
         if not any(read.more for read in reads):
             report.counts.incomplete_lines = sum(read.incomplete for read in reads)
             break

@@ -26,7 +26,7 @@ from connector.ledger.pixel_state import (
 )
 from connector.ledger.sync_state import purge_contacts
 from connector.pixel.bots import CrawlerFilter
-from connector.pixel_jobs import ingest_api, ingest_configured, ingest_files
+from connector.pixel_jobs import ingest_api, ingest_configured, ingest_files, unread_bytes
 from tests.pixel.helpers import JOB, LATER, SECRET, T0, all_rows, consent, hit, settings, token, write_hits
 
 VACANCY = f"https://www.example-agency.nl/vacatures/{JOB}"
@@ -329,3 +329,18 @@ def test_crawler_verdicts_given_to_the_daemon_step_outlive_the_call(
     second = ingest_configured(ledger, config, LATER, crawlers=crawlers)
     assert second["pixel files"].counts.lines == 1
     assert len(asked) == 1  # the browser was judged once, in the first call
+
+
+def test_progress_counts_the_bytes_a_run_reads_and_what_is_left_unread(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    log = write_hits(tmp_path / "hits.ndjson", [hit(i) for i in range(5)])
+    with log.open("a", encoding="utf-8") as out:
+        out.write('{"time": "2026-03-02T09:')  # a line still being written
+    size = log.stat().st_size
+    partial = len('{"time": "2026-03-02T09:')
+    assert unread_bytes(ledger, [log, tmp_path / "missing.log"]) == size
+    done: list[int] = []
+    ingest_files(ledger, settings(), [log], LATER, progress=done.append)
+    assert sum(done) == size - partial  # complete lines only
+    assert unread_bytes(ledger, [log]) == partial
