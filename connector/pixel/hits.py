@@ -340,12 +340,17 @@ def csv_parser(
     return parse
 
 
+_CSV_FIELD_LIMIT = csv.field_size_limit()  # read once: the reader's own limit on a cell
+
+
 def _plain_csv_row(text: str) -> list[str] | None:
     """The cells csv.reader gives for a one-line `text` of plain shape; None when it takes the reader.
 
     Plain: no line break or NUL, and every quote opens or closes a whole cell (`a,"b, c",d`), none
     doubled. Such a line needs no quote handling beyond cutting at the quotes (~1 us less a line).
     """
+    if len(text) > _CSV_FIELD_LIMIT:
+        return None  # the reader refuses a cell this long; let it say so
     if '"' not in text:
         return None if "\r" in text or "\n" in text or "\0" in text else text.split(",")
     pieces = text.split('"')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -17,6 +18,7 @@ from connector.pixel.hits import (
     Reason,
     _parse_clf_time,
     _pixel_query,
+    _plain_csv_row,
     _text,
     _truncate,
     forget_remembered,
@@ -255,3 +257,41 @@ def test_access_log_times_through_the_minute_cache_are_the_full_parse(texts: lis
     forget_remembered()
     for text in texts + texts:  # the second round answers from the cache
         assert parse_clf_time(text) == _parse_clf_time(text)
+
+
+CSV_CHARS = st.sampled_from(list('a,,"" \r\n\x00é'))
+CELL = st.text(alphabet=st.sampled_from(list("a, é")), max_size=4)
+# Cells plain, quoted, with a quote inside, with text after the closing quote, or any characters.
+ODD_CELL = st.tuples(CELL, CELL).map(lambda pair: '{}"{}"'.format(*pair)) | st.tuples(CELL, CELL).map(
+    lambda pair: '"{}"{}'.format(*pair)
+)
+ANY_CELL = CELL | CELL.map(lambda cell: f'"{cell}"') | ODD_CELL | st.text(alphabet=CSV_CHARS, max_size=4)
+CSV_TEXT = st.text(alphabet=CSV_CHARS, min_size=1, max_size=16) | st.lists(
+    ANY_CELL, min_size=1, max_size=5
+).map(",".join).filter(bool)
+
+
+def _reader_row(text: str) -> list[str] | None:
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error:
+        return None
+
+
+@settings(max_examples=1500, deadline=None)
+@given(CSV_TEXT)
+def test_plain_csv_rows_are_the_rows_the_csv_reader_gives(text: str) -> None:
+    row = _plain_csv_row(text)
+    if row is not None:
+        assert row == _reader_row(text)
+
+
+def test_usual_csv_lines_take_the_plain_path() -> None:
+    usual = '2026-03-02T09:00:00Z,https://s.nl/,,"Mozilla/5.0 (X, Y)",1.2.3.4,v-1,'
+    for text in ["a,b,,c", usual, '"a","b"']:
+        assert _plain_csv_row(text) == _reader_row(text)
+    assert _plain_csv_row('a,"b""c"') is None  # a doubled quote: the reader's business
+    assert _plain_csv_row('a,b"c",d') is None  # a quote inside an unquoted cell
+    long = "x" * (csv.field_size_limit() + 1)
+    assert _reader_row(f"a,{long}") is None  # the reader refuses such a cell...
+    assert _plain_csv_row(f"a,{long}") is None  # ...so the shortcut leaves it to the reader
