@@ -186,6 +186,10 @@ def demo(
         f" slowest after {max(summary.latencies, default=0):.1f} h of org time (one step = the next poll);"
         f" {summary.unseen} not yet."
     )
+    out.print(
+        f"Website: {summary.hits} pixel hits read; {summary.visits} Website visit and {summary.job_views}"
+        " Website job view records written for contacts with tracking consent."
+    )
     out.print(f"Ledger: {folder / 'ledger.db'}   Look around: MSR_ENGAGE_HOME={folder} msr-engage status")
     out.print(f"Rules used: {example}")
 

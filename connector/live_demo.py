@@ -3,24 +3,29 @@ clock, and a simulator of recruiters and candidates, shown live in the terminal.
 
 from __future__ import annotations
 
+import json
 import random
+import secrets
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
 from connector.config import Settings
+from connector.config.pixel import PixelSettings
 from connector.daemon import Daemon
 from connector.emulator.org import Emulator
 from connector.emulator.testing import running_emulator
 from connector.ledger import Ledger
+from connector.pixel.identity import sign_token
 from connector.sf.client import SalesforceClient
 
 NEXT_STEP = {
@@ -37,6 +42,7 @@ FIELDS = {
     "Date_First_Placement__c": "first placed",
 }
 SEED = 7
+SITE = "https://www.example-agency.nl"
 
 
 @dataclass
@@ -51,14 +57,40 @@ class DemoSummary:
     hours_per_tick: float = 0
     latencies: list[float] = field(default_factory=list)  # org hours from a scoring step to its field change
     unseen: int = 0  # scoring step moves whose contact never changed before the demo ended
+    hits: int = 0  # website hits the simulated visitors left in the pixel folder
+    visits: int = 0  # Website visit records in the org at the end
+    job_views: int = 0  # Website job view records in the org at the end
 
 
 class Simulator:
     """Recruiters moving applications and candidates reading mail, at the org's current time."""
 
-    def __init__(self, org: Emulator, rnd: random.Random) -> None:
-        self.org, self.rnd = org, rnd
+    def __init__(self, org: Emulator, rnd: random.Random, hits: Path, secret: bytes) -> None:
+        self.org, self.rnd, self.hits, self.secret = org, rnd, hits, secret
         self.pending: dict[str, datetime] = {}  # contact -> org time of its last unanswered step move
+
+    def browse(self) -> int:
+        """Candidates following a tracked link to the site and reading vacancies; a few strangers.
+
+        Hits go to the pixel folder as NDJSON, at the org's time; returns how many were written.
+        """
+        candidates = [c["Id"] for c in self.org.records("Contact") if c["Tracking_Consent__c"]]
+        jobs = [j["Id"] for j in self.org.records("msf__Job__c")]
+        now, lines = self.org.clock.now(), []
+        visitors = [(cid, f"v-{cid}") for cid in self.rnd.sample(candidates, min(len(candidates), 5))]
+        visitors += [("", f"v-stranger-{self.rnd.randrange(10**6)}") for _ in range(3)]
+        for contact_id, visitor in visitors:
+            pages = [f"{SITE}/?mt={sign_token(contact_id, self.secret)}" if contact_id else f"{SITE}/"]
+            pages += [f"{SITE}/vacatures/{job}" for job in self.rnd.sample(jobs, self.rnd.randint(1, 3))]
+            at = now + timedelta(minutes=self.rnd.randint(0, 60))
+            for page in pages:
+                at += timedelta(minutes=self.rnd.randint(1, 6))
+                hit = {"time": at.isoformat(), "url": page, "visitor_id": visitor, "ip": "192.0.2.10",
+                       "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0"}  # fmt: skip
+                lines.append(json.dumps(hit))
+        with self.hits.open("a", encoding="utf-8") as out:
+            out.write("".join(line + "\n" for line in lines))
+        return len(lines)
 
     def act(self) -> int:
         """One tick of activity; returns how many application steps moved."""
@@ -119,7 +151,8 @@ def _view(org: Emulator, tick: int, ticks: int, recent: list[tuple[str, str, str
     )
     band_line = " · ".join(f"{b} {bands.get(b, 0)}" for b in ("Hot", "Warm", "Lukewarm", "Cold", "empty"))
     medal_line = " · ".join(f"{m} {medals.get(m, 0)}" for m in ("Gold", "Silver", "Bronze"))
-    head.add_row(f"bands: {band_line}", f"medals: {medal_line}", "")
+    web = f"website: {len(org.records('Website_Visit__c'))} visits, {len(org.records('Website_Job_View__c'))}"
+    head.add_row(f"bands: {band_line}", f"medals: {medal_line}", f"{web} job views")
     table = Table(title="Latest changes in the org's Contact fields", title_justify="left")
     table.add_column("org time", no_wrap=True)
     table.add_column("candidate", no_wrap=True)
@@ -145,11 +178,15 @@ def run(
     summary = DemoSummary(folder, hours_per_tick=hours_per_tick)
     with running_emulator(seed="demo", state_dir=folder / "emulator") as em:
         sf = em.connector_settings()
-        full = settings.model_copy(update={"salesforce": sf})
+        # Our own pixel folder and a throwaway token secret: simulated candidates visit the website.
+        (folder / "pixel").mkdir()
+        secret = secrets.token_urlsafe(24)
+        pixel = PixelSettings(folder=folder / "pixel", token_secret=SecretStr(secret))
+        full = settings.model_copy(update={"salesforce": sf, "pixel": pixel})
         daemon = Daemon(
             full, lambda: Ledger(folder / "ledger.db"), SalesforceClient(sf), clock=em.org.clock.now
         )
-        sim = Simulator(em.org, random.Random(SEED))
+        sim = Simulator(em.org, random.Random(SEED), folder / "pixel" / "hits.ndjson", secret.encode())
         recent: list[tuple[str, str, str]] = []
         before = _snapshot(em.org)
         em.org.advance(120)
@@ -171,8 +208,11 @@ def run(
                 live.update(_view(em.org, tick, ticks, recent, summary.cycle_seconds[-1]))
                 if tick == ticks:
                     summary.unseen = len(sim.pending)
+                    summary.visits = len(em.org.records("Website_Visit__c"))
+                    summary.job_views = len(em.org.records("Website_Job_View__c"))
                     break
                 summary.step_moves += sim.act()
+                summary.hits += sim.browse()
                 em.org.advance(hours_per_tick * 3600)
                 summary.ticks += 1
                 if pace:

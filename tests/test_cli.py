@@ -176,3 +176,7 @@ def test_live_demo_writes_details_into_the_emulated_org(capsys: pytest.CaptureFi
     changes = int(out.split("steps moved, ")[1].split(" Contact field changes")[0])
     assert changes > 100  # the first cycle fills the seeded org's candidates
     assert "Latest changes in the org's Contact fields" in out
+    website = out.split("Website: ")[1].split(" for contacts")[0]
+    hits, visits = int(website.split()[0]), int(website.split("; ")[1].split()[0])
+    assert hits > 0
+    assert visits > 0  # simulated candidates' visits reached the org as Website visit records
