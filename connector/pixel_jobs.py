@@ -36,7 +36,7 @@ from connector.pixel.collector import serve
 from connector.pixel.hits import Hit, Reason, hit_from_mapping
 from connector.pixel.identity import PendingHit, sign_token
 from connector.pixel.pipeline import Counts, Outcome, PixelState, Toolkit, parse_lines, process
-from connector.pixel.sources import FileMark, FileRead, HttpSession, fetch_pages, read_new_lines
+from connector.pixel.sources import FileMark, FileRead, HttpSession, fetch_pages, file_key, read_new_lines
 
 log = structlog.get_logger(__name__)
 API_CURSOR = "pixel.api"
@@ -136,15 +136,11 @@ def unread_bytes(ledger: Ledger, paths: Sequence[Path]) -> int:
     from where its mark says, a shrunk one whole)."""
     marks = {row[0]: FileMark(*row) for row in load_file_rows(ledger)}
     total = 0
-    for key, size in {_file_key(path): path.stat().st_size for path in paths if path.is_file()}.items():
+    stats = [path.stat() for path in paths if path.is_file()]
+    for key, size in {file_key(st): st.st_size for st in stats}.items():
         mark = marks.get(key)
         total += size - mark.offset if mark is not None and mark.offset <= size else size
     return total
-
-
-def _file_key(path: Path) -> str:
-    st = path.stat()
-    return f"{st.st_dev}:{st.st_ino}"
 
 
 def ingest_files(

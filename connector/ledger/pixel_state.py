@@ -36,6 +36,7 @@ class StoredPixelState:
 
 
 _PENDING_COLUMNS = "SELECT id, contact_id, visitor_id, at, url, referrer FROM pixel_pending"
+_VISITOR_COLUMNS = "SELECT visitor_id, contact_id, shared FROM pixel_visitors"
 
 
 def load_file_rows(ledger: Ledger) -> list[FileRow]:
@@ -55,11 +56,11 @@ def load_pixel_state(ledger: Ledger, visitors: Iterable[str] | None = None) -> S
     db = ledger.db
     files = load_file_rows(ledger)
     if visitors is None:
-        marks_rows = list(db.execute("SELECT visitor_id, contact_id, shared FROM pixel_visitors"))
+        marks_rows = list(db.execute(_VISITOR_COLUMNS))
         rows = list(db.execute(f"{_PENDING_COLUMNS} ORDER BY at, id"))
     else:
         wanted = sorted(set(visitors) - {""})  # hits without a cookie have no link and never wait
-        marks_rows = _by_visitor(ledger, "SELECT visitor_id, contact_id, shared FROM pixel_visitors", wanted)
+        marks_rows = _by_visitor(ledger, f"{_VISITOR_COLUMNS} WHERE true", wanted)
         rows = list(db.execute(f"{_PENDING_COLUMNS} WHERE contact_id != ''"))
         rows += _by_visitor(ledger, f"{_PENDING_COLUMNS} WHERE contact_id = ''", wanted)
         rows.sort(key=lambda row: (row[3], row[0]))
@@ -76,13 +77,12 @@ def load_pixel_state(ledger: Ledger, visitors: Iterable[str] | None = None) -> S
 
 
 def _by_visitor(ledger: Ledger, query: str, visitors: list[str]) -> list[tuple[Any, ...]]:
-    """Rows of `query` (which has a WHERE) for these visitors, asked in chunks."""
+    """Rows of `query` (ending in a WHERE condition) for these visitors, asked in chunks."""
     found: list[tuple[Any, ...]] = []
-    joiner = " AND " if " WHERE " in query else " WHERE "
     for start in range(0, len(visitors), _CHUNK):
         chunk = visitors[start : start + _CHUNK]
         marks = ",".join("?" * len(chunk))
-        found.extend(ledger.db.execute(f"{query}{joiner}visitor_id IN ({marks})", chunk))
+        found.extend(ledger.db.execute(f"{query} AND visitor_id IN ({marks})", chunk))
     return found
 
 

@@ -498,15 +498,9 @@ def combined_parser(
     head_match, status_match = _HEAD.fullmatch, _STATUS.fullmatch
 
     def parse(raw: bytes) -> Hit | Reason:
-        # _text written out: a call less on every line.
-        if len(raw) > max_bytes:
-            return Reason.OVERSIZED
-        try:
-            text = raw.decode().strip()
-        except UnicodeDecodeError:
-            return Reason.MALFORMED
-        if not text:
-            return Reason.NOT_A_HIT
+        text = _text(raw, max_bytes)
+        if isinstance(text, Reason):
+            return text
         # Fast path: no escapes and exactly the quotes of `head "request" status "referrer" "agent"`.
         # Then every piece between quotes is quote-free, and checking the head and the status piece
         # whole gives _COMBINED's own groups: its greedy parts cannot reach past a quote here.

@@ -109,7 +109,10 @@ def attribute(
     now: datetime,
     window: timedelta,
 ) -> Attribution:
-    """Credit hits to contacts by token and visitor link, oldest first per visitor (pure)."""
+    """Credit hits to contacts by token and visitor link, oldest first per visitor (pure).
+
+    `waiting`: the anonymous hits kept from earlier runs (no contact yet).
+    """
     out = Attribution(links=dict(links), shared=set(shared))
     hits = hits if isinstance(hits, list) else list(hits)
     waiting = waiting if isinstance(waiting, list) else list(waiting)
@@ -170,7 +173,7 @@ def _wait(
         if cutoff is not None and pending.hit.at < cutoff:
             out.expired += 1
         else:
-            out.waiting.append(pending if not pending.contact_id else pending._replace(contact_id=""))
+            out.waiting.append(pending)
 
 
 _VISITOR = attrgetter("visitor_id")

@@ -66,11 +66,16 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def file_key(st: os.stat_result) -> str:
+    """How a file is known across renames (rotation): its device and inode."""
+    return f"{st.st_dev}:{st.st_ino}"
+
+
 def read_new_lines(path: Path, marks: Mapping[str, FileMark], *, max_bytes: int = 64 << 20) -> FileRead:
     """Read the complete lines added to `path` since its mark (at most ~`max_bytes` per call)."""
     with path.open("rb") as stream:
         st = os.fstat(stream.fileno())
-        key = f"{st.st_dev}:{st.st_ino}"
+        key = file_key(st)
         head = stream.read(HEAD_BYTES)
         if b"\n" in head:
             first_line = head.split(b"\n", 1)[0]
