@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from connector.config.pixel import PixelSettings
 from connector.events import CONTACT_UPDATED, make_event
 from connector.ledger import Ledger
-from connector.pixel_jobs import ingest_files
+from connector.shell.pixel import ingest_files
 
 SUFFIX = {"ndjson": ".ndjson", "csv": ".csv", "combined": ".log"}
 HEADER = b"time,url,referrer,user_agent,ip,visitor_id,token\n"

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from connector.config import Settings, load_settings
 from connector.events import EMAIL_CLICKED, Event
-from connector.jobs import rescore
 from connector.ledger import Ledger
+from connector.shell.rescore import rescore
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "connector" / "config.example.toml"
 

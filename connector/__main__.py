@@ -1,5 +1,5 @@
 """`python -m connector` runs the msr-engage CLI."""
 
-from connector.cli import main
+from connector.entry.cli import main
 
 main()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import typer.main
 
-from connector.cli import app, main
+from connector.entry.cli import app, main
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
 LINES = [

@@ -17,10 +17,10 @@ import pytest
 import requests
 from werkzeug.test import Client
 
-from connector.daemon import Metrics, health_app, instance_lock
 from connector.emulator.testing import RunningEmulator, running_emulator
+from connector.entry.daemon import Metrics, health_app, instance_lock
 from connector.errors import FatalError
-from connector.sync.cycle import CycleReport
+from connector.shell.cycle import CycleReport
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
 
@@ -166,9 +166,9 @@ def test_pixel_rejections_reach_the_metrics_by_reason(tmp_path: Path) -> None:
     from typing import cast
 
     from connector.config import Settings
-    from connector.daemon import Daemon
+    from connector.entry.daemon import Daemon
     from connector.ledger import Ledger
-    from connector.sync.cycle import OrgPort
+    from connector.shell.cycle import OrgPort
     from tests.pixel.helpers import LATER, hit, settings, write_hits
 
     folder = tmp_path / "pixel"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from connector.config import Medals, Rule, Scoring, Settings
 from connector.events import make_event
-from connector.jobs import explain, rescore, simulate
 from connector.ledger import Ledger
+from connector.shell.rescore import explain, rescore, simulate
 
 NOW = datetime(2026, 6, 30, 12, tzinfo=UTC)
 RULES = (

@@ -8,11 +8,11 @@ from typing import Any
 
 from connector.config import ContactKind
 from connector.config.salesforce import ObjectMapping
-from connector.jobs import state_row, stored_details
 from connector.ledger import StateRow
 from connector.ledger.sync_state import OrgRow
 from connector.scoring import EMPTY_DETAILS, ContactState, keep_monotone
 from connector.sf.writer import RecordWrite
+from connector.shell.rescore import state_row, stored_details
 
 _DETAILS = ("score", "band", "medal", "first_qualified_on", "first_placed_on")
 

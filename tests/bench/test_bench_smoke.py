@@ -9,9 +9,9 @@ from types import ModuleType
 
 import pytest
 
-from connector import jobs
 from connector.config import load_settings
 from connector.ledger import Ledger
+from connector.shell import rescore as jobs
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 EXAMPLE = BENCH.parent / "connector" / "config.example.toml"

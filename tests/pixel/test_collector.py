@@ -15,7 +15,7 @@ from connector.config.pixel import Collector, PixelSettings
 from connector.events import WEB_VISIT
 from connector.ledger import Ledger
 from connector.pixel.collector import GIF, CollectorApp, serve
-from connector.pixel_jobs import ingest_files
+from connector.shell.pixel import ingest_files
 from tests.pixel.helpers import BROWSER, LATER, T0, consent, settings, token
 
 

@@ -13,8 +13,8 @@ import responses
 from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
-from connector.cli import app
 from connector.config.pixel import PixelApi
+from connector.entry.cli import app
 from connector.errors import ConfigError
 from connector.events import WEB_JOB_VIEW, WEB_VISIT, Event
 from connector.ledger import Ledger
@@ -26,7 +26,7 @@ from connector.ledger.pixel_state import (
 )
 from connector.ledger.sync_state import purge_contacts
 from connector.pixel.bots import CrawlerFilter
-from connector.pixel_jobs import ingest_api, ingest_configured, ingest_files, unread_bytes
+from connector.shell.pixel import ingest_api, ingest_configured, ingest_files, unread_bytes
 from tests.pixel.helpers import JOB, LATER, SECRET, T0, all_rows, consent, hit, settings, token, write_hits
 
 VACANCY = f"https://www.example-agency.nl/vacatures/{JOB}"

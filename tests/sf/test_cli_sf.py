@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.cli import main
+from connector.entry.cli import main
 
 
 def run(argv: list[str]) -> int:

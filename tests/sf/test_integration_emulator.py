@@ -13,10 +13,10 @@ import requests
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
-from connector.cli import main
 from connector.config.salesforce import SalesforceSettings
 from connector.emulator.testing import RunningEmulator, running_emulator
 from connector.emulator.values import Clock
+from connector.entry.cli import main
 from connector.errors import ApiLimitError
 from connector.sf import mapping
 from connector.sf.client import SalesforceClient

@@ -15,7 +15,7 @@ from connector.emulator.testing import RunningEmulator, running_emulator
 from connector.emulator.values import Clock
 from connector.ledger import Ledger
 from connector.sf.client import SalesforceClient
-from connector.sync.cycle import CycleReport, run_cycle
+from connector.shell.cycle import CycleReport, run_cycle
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"

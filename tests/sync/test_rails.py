@@ -9,7 +9,7 @@ import pytest
 from connector.config import load_settings
 from connector.config.sync import SyncSettings
 from connector.errors import FatalError
-from connector.sync.cycle import run_cycle
+from connector.shell.cycle import run_cycle
 
 from .conftest import EXAMPLE, Org
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from connector.ledger import Ledger
-from connector.pixel_jobs import ingest_files
+from connector.shell.pixel import ingest_files
 from tests.pixel.helpers import T0, hit, settings, token, write_hits
 
 from .conftest import Org
@@ -43,7 +43,7 @@ def test_consented_visits_and_job_views_are_upserted_once(org: Org, tmp_path: Pa
 
 
 def test_the_cycles_pixel_step_credits_hits_once_consent_is_read(org: Org, tmp_path: Path) -> None:
-    from connector.pixel_jobs import ingest_configured
+    from connector.shell.pixel import ingest_configured
 
     fan = org.candidate("Fan", consent=True)
     folder = tmp_path / "pixel"
@@ -67,7 +67,7 @@ def test_the_cycles_pixel_step_credits_hits_once_consent_is_read(org: Org, tmp_p
 
 
 def test_vacancy_numbers_in_urls_are_looked_up_in_the_org(org: Org, tmp_path: Path) -> None:
-    from connector.daemon import Daemon
+    from connector.entry.daemon import Daemon
 
     job = org.em.org.create("msf__Job__c", {"Name": "V-1042"})  # the number the website shows
     fan = org.candidate("Fan", consent=True)

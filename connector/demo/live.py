@@ -21,9 +21,9 @@ from rich.table import Table
 
 from connector.config import Settings
 from connector.config.pixel import PixelSettings
-from connector.daemon import Daemon
 from connector.emulator.org import Emulator
 from connector.emulator.testing import running_emulator
+from connector.entry.daemon import Daemon
 from connector.ledger import Ledger
 from connector.pixel.identity import sign_token
 from connector.sf.client import SalesforceClient

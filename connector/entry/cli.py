@@ -13,14 +13,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from connector import bootstrap, jobs, live_demo, paths, sf, views
+from connector import paths, sf
 from connector.config import Settings, load_settings
 from connector.config.pixel import PixelSettings
-from connector.daemon import Daemon, instance_lock
+from connector.demo import live as live_demo
+from connector.entry import bootstrap, views
+from connector.entry.daemon import Daemon, instance_lock
 from connector.errors import ConfigError, InputError, MsrEngageError
 from connector.ledger.sync_state import clear_dead_letters, dead_letters
 from connector.log import configure_logging
-from connector.sync.cycle import backfill_plan, run_backfill, run_cycle
+from connector.shell import rescore as jobs
+from connector.shell.cycle import backfill_plan, run_backfill, run_cycle
 
 app = typer.Typer(
     help="msr-engage: lead scores, bands and medals for Mysolution Recruitment candidates.",
@@ -360,7 +363,7 @@ def pixel_ingest(
     """Read what is new in pixel hit files once; store consented visits and job views in the ledger."""
     import json
 
-    from connector import pixel_jobs
+    from connector.shell import pixel as pixel_jobs
 
     settings, moment = _pixel_settings(config), bootstrap.clock(now)
     with bootstrap.open_ledger() as ledger, views.progress(err) as bar:
@@ -385,7 +388,7 @@ def pixel_ingest(
 @pixel_app.command("token")
 def pixel_token(contact_id: str, config: ConfigOption = None) -> None:
     """Print a signed contact token for tracked links (?mt=TOKEN); needs MSR_ENGAGE_PIXEL__TOKEN_SECRET."""
-    from connector import pixel_jobs
+    from connector.shell import pixel as pixel_jobs
 
     typer.echo(pixel_jobs.make_token(_pixel_settings(config), contact_id))
 
@@ -399,7 +402,7 @@ def pixel_serve(
     port: Annotated[int | None, typer.Option(help="Port (default: [pixel.collector] port; 0: any).")] = None,
 ) -> None:
     """Run our own pixel collector (1x1 GIF + /p.js snippet) until Ctrl-C, writing NDJSON hit files."""
-    from connector import pixel_jobs
+    from connector.shell import pixel as pixel_jobs
 
     settings = _pixel_settings(config)
     server = pixel_jobs.collector_server(settings, host, port)

@@ -18,7 +18,6 @@ import structlog
 from connector.config import Settings
 from connector.config.salesforce import ObjectMapping
 from connector.errors import ApiLimitError, BudgetExceededError, TransientError
-from connector.jobs import rescore
 from connector.ledger import Ledger
 from connector.ledger.sync_state import (
     DeadLetter,
@@ -33,7 +32,8 @@ from connector.ledger.sync_state import (
 )
 from connector.sf.readers import Source, Window, backfill_windows
 from connector.sf.writer import WriteResult, apply_plan
-from connector.sync.gather import OrgPort, ensure_org, gather_source, mapping_of
+from connector.shell.gather import OrgPort, ensure_org, gather_source, mapping_of
+from connector.shell.rescore import rescore
 from connector.sync.plan import ContactPlan, contact_writes, plan_contact
 from connector.sync.web import confirm_web, plan_web
 

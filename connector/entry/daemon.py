@@ -27,9 +27,9 @@ from connector.errors import ConfigError, FatalError
 from connector.ledger import Ledger
 from connector.ledger.sync_state import job_number_table
 from connector.pixel.bots import CrawlerFilter
-from connector.pixel_jobs import ingest_configured
-from connector.sync.cycle import CycleReport, OrgPort, run_cycle
-from connector.sync.gather import refresh_job_numbers
+from connector.shell.cycle import CycleReport, OrgPort, run_cycle
+from connector.shell.gather import refresh_job_numbers
+from connector.shell.pixel import ingest_configured
 
 log = structlog.get_logger(__name__)
 Clock = Callable[[], datetime]

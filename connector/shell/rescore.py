@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from connector.config import ContactKind, Medals, Scoring, Settings
-from connector.demo_data import generate
+from connector.demo.sample import generate
 from connector.events import Event, EventReader, write_ndjson
 from connector.ledger import Ledger, StateRow
 from connector.scoring import (

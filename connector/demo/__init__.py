@@ -1,0 +1,1 @@
+"""The demos: a live emulated org with simulated recruiters, and an offline sample of activity."""

@@ -1,0 +1,1 @@
+"""Entry points: the command line, the wiring of real parts, the daemon's schedule, terminal views."""
