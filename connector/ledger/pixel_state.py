@@ -95,6 +95,8 @@ def append_with_pixel_state(
     state: StoredPixelState,
     cursors: Mapping[str, str] | None = None,
     expire_before: datetime | None = None,
+    *,
+    at: datetime,
 ) -> tuple[AppendResult, int]:
     """Store the new pixel state, append the events and move cursors, all in one transaction.
 
@@ -102,9 +104,7 @@ def append_with_pixel_state(
     before their visitor became known); returns the append's result and how many hits that was.
     """
     conn = ledger.db.conn
-    # The state writes open the transaction implicitly (sqlite3's legacy mode, which sqlite-utils
-    # uses); `Ledger.append` runs inside it and its `with conn` commits both or rolls both back.
-    with conn:
+    with ledger.transaction():
         conn.executemany(
             "INSERT OR REPLACE INTO pixel_files (key, path, read_to, head, head_len) VALUES (?, ?, ?, ?, ?)",
             state.files,
@@ -147,7 +147,9 @@ def append_with_pixel_state(
             expired = conn.execute(
                 "DELETE FROM pixel_pending WHERE contact_id = '' AND at < ?", [to_micros(expire_before)]
             ).rowcount
-        return ledger.append(events, cursors=cursors), expired
+        for name, value in (cursors or {}).items():
+            ledger.set_cursor(name, value, at)
+        return ledger.append(events), expired
 
 
 def consented_contacts(ledger: Ledger) -> set[str]:

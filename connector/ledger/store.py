@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -107,13 +108,23 @@ class Ledger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextmanager
+    def transaction(self) -> Iterator[Ledger]:
+        """One unit of work: everything written inside commits together, or nothing does.
+
+        Nestable: an inner block is a savepoint, and only the outermost block commits. Every write of
+        the ledger goes through here, so a step that calls several of them stays one commit.
+        """
+        with self.db.atomic():
+            yield self
+
     # -- events ---------------------------------------------------------------------------------------
 
-    def append(self, events: Iterable[Event], cursors: Mapping[str, str] | None = None) -> AppendResult:
-        """Add events not yet present (by contact and id) and move cursors, all in one transaction."""
+    def append(self, events: Iterable[Event]) -> AppendResult:
+        """Add events not yet present (by contact and id), in one transaction (or the caller's)."""
         conn = self.db.conn
         seen = added = 0
-        with conn:
+        with self.transaction():
             # Rows land in an unindexed in-memory staging table first (as cheap as a bare append),
             # then move in one statement, sorted by key inside SQLite: each B-tree page of `events`
             # is visited once per batch and no per-row Python call touches the clustered table.
@@ -134,8 +145,6 @@ class Ledger:
                     " SELECT contact_id, id, kind, at, attrs FROM append_staging ORDER BY contact_id, id"
                 ).rowcount
                 conn.execute("DELETE FROM append_staging")
-            for name, value in (cursors or {}).items():
-                self._set_cursor(name, value)
         return AppendResult(added=added, duplicates=seen - added)
 
     def events_of(self, contact_ids: Iterable[str]) -> dict[str, list[Event]]:
@@ -270,7 +279,7 @@ class Ledger:
         stamp = scored_at.astimezone(UTC).isoformat()
         conn = self.db.conn
         count = 0
-        with conn:
+        with self.transaction():
             iterator = iter(rows)
             while batch := list(islice(iterator, BATCH)):
                 conn.executemany(
@@ -288,12 +297,12 @@ class Ledger:
 
     def clear_dirty_between(self, first: str, last: str) -> None:
         """Forget the dirty marks of every contact from `first` to `last` (a re-scored key range)."""
-        with self.db.conn:
+        with self.transaction():
             self.db.conn.execute("DELETE FROM dirty WHERE contact_id BETWEEN ? AND ?", (first, last))
 
     def clear_dirty(self, contact_ids: Iterable[str]) -> None:
         """Forget the dirty marks of contacts that were just re-scored."""
-        with self.db.conn:
+        with self.transaction():
             self.db.conn.executemany("DELETE FROM dirty WHERE contact_id = ?", [(c,) for c in contact_ids])
 
     # -- cursors and metadata --------------------------------------------------------------------------
@@ -303,11 +312,13 @@ class Ledger:
         row = self.db.execute("SELECT value FROM cursors WHERE name = ?", [name]).fetchone()
         return None if row is None else str(row[0])
 
-    def _set_cursor(self, name: str, value: str) -> None:
-        self.db.conn.execute(
-            "INSERT OR REPLACE INTO cursors (name, value, updated_at) VALUES (?, ?, ?)",
-            (name, value, datetime.now(UTC).isoformat()),
-        )
+    def set_cursor(self, name: str, value: str, at: datetime) -> None:
+        """Move a named cursor (watermark); `at` is the job's `now`, kept for `status`."""
+        with self.transaction():
+            self.db.conn.execute(
+                "INSERT OR REPLACE INTO cursors (name, value, updated_at) VALUES (?, ?, ?)",
+                (name, value, at.astimezone(UTC).isoformat()),
+            )
 
     def meta(self, key: str) -> str | None:
         """A stored metadata value (e.g. the org id this ledger belongs to)."""
@@ -316,7 +327,7 @@ class Ledger:
 
     def set_meta(self, key: str, value: str) -> None:
         """Store a metadata value."""
-        with self.db.conn:
+        with self.transaction():
             self.db.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
 

@@ -58,7 +58,7 @@ def record_hashes(ledger: Ledger, source: str, record_ids: Iterable[str]) -> dic
 
 def save_hashes(ledger: Ledger, source: str, hashes: Mapping[str, str]) -> None:
     """Remember the watched-field hashes of records just read."""
-    with ledger.db.conn:
+    with ledger.transaction():
         ledger.db.conn.executemany(
             "INSERT OR REPLACE INTO record_hashes (source, record_id, hash) VALUES (?, ?, ?)",
             [(source, rid, h) for rid, h in hashes.items()],
@@ -88,7 +88,7 @@ def save_org_rows(ledger: Ledger, rows: Iterable[OrgRow], at: datetime, *, keep_
     stamp = at.astimezone(UTC).isoformat()
     rows = list(rows)
     known = org_rows(ledger, [r.contact_id for r in rows]) if keep_lines else {}
-    with ledger.db.conn:
+    with ledger.transaction():
         ledger.db.conn.executemany(
             "INSERT OR REPLACE INTO org_details VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -127,7 +127,7 @@ def count_scored(ledger: Ledger) -> int:
 
 def add_dead_letters(ledger: Ledger, letters: Iterable[DeadLetter]) -> None:
     """Store refused writes (their ids are assigned by the ledger)."""
-    with ledger.db.conn:
+    with ledger.transaction():
         ledger.db.conn.executemany(
             "INSERT INTO dead_letters (contact_id, object, key_field, key_value, payload, error_code,"
             " message, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -147,7 +147,7 @@ def dead_letters(ledger: Ledger) -> list[DeadLetter]:
 
 def clear_dead_letters(ledger: Ledger, ids: Iterable[int] | None = None) -> int:
     """Drop dead letters (all when None) so their contacts are planned again; return how many."""
-    with ledger.db.conn:
+    with ledger.transaction():
         if ids is None:
             return int(ledger.db.conn.execute("DELETE FROM dead_letters").rowcount)
         return int(
@@ -160,7 +160,7 @@ def purge_contacts(ledger: Ledger, contact_ids: Iterable[str]) -> int:
     open visits; return the number of events purged."""
     ids = list(contact_ids)
     purged = 0
-    with ledger.db.conn:
+    with ledger.transaction():
         for chunk, marks in _chunks(ids):
             purged += ledger.db.conn.execute(
                 f"DELETE FROM events WHERE contact_id IN ({marks})", chunk
@@ -186,7 +186,7 @@ def purge_contacts(ledger: Ledger, contact_ids: Iterable[str]) -> int:
 
 def start_cycle(ledger: Ledger, kind: str, at: datetime) -> int:
     """Log the start of a cycle; return its id."""
-    with ledger.db.conn:
+    with ledger.transaction():
         cur = ledger.db.conn.execute(
             "INSERT INTO cycles (kind, started_at, status) VALUES (?, ?, 'running')", (kind, at.isoformat())
         )
@@ -197,7 +197,7 @@ def finish_cycle(
     ledger: Ledger, cycle_id: int, status: str, at: datetime, summary: Mapping[str, Any]
 ) -> None:
     """Log how a cycle ended, with its summary counts."""
-    with ledger.db.conn:
+    with ledger.transaction():
         ledger.db.conn.execute(
             "UPDATE cycles SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
             (at.isoformat(), status, json.dumps(dict(summary), default=str), cycle_id),
@@ -237,7 +237,7 @@ def child_hashes(ledger: Ledger, external_ids: Iterable[str]) -> dict[str, str]:
 
 def confirm_children(ledger: Ledger, accepted: Iterable[tuple[str, str, str]], done: Iterable[str]) -> None:
     """Record accepted child records (external id, contact, hash) and clear contacts now in sync."""
-    with ledger.db.conn:
+    with ledger.transaction():
         ledger.db.conn.executemany("INSERT OR REPLACE INTO org_children VALUES (?, ?, ?)", list(accepted))
         ledger.db.conn.executemany("DELETE FROM web_pending WHERE contact_id = ?", [(c,) for c in done])
 
@@ -247,11 +247,10 @@ def job_number_table(ledger: Ledger) -> dict[str, str]:
     return dict(ledger.db.execute("SELECT number, job_id FROM job_numbers").fetchall())
 
 
-def save_job_numbers(ledger: Ledger, pairs: Iterable[tuple[str, str]], cursor: tuple[str, str]) -> None:
+def save_job_numbers(
+    ledger: Ledger, pairs: Iterable[tuple[str, str]], cursor: tuple[str, str], at: datetime
+) -> None:
     """Remember vacancy numbers and move their cursor, in one transaction."""
-    with ledger.db.conn:
+    with ledger.transaction():
         ledger.db.conn.executemany("INSERT OR REPLACE INTO job_numbers VALUES (?, ?)", list(pairs))
-        ledger.db.conn.execute(
-            "INSERT OR REPLACE INTO cursors (name, value, updated_at) VALUES (?, ?, ?)",
-            (*cursor, datetime.now(UTC).isoformat()),
-        )
+        ledger.set_cursor(*cursor, at)

@@ -171,7 +171,8 @@ def gather_source(
     if batch.erased:
         purge_contacts(ledger, batch.erased)
         batch.events = [e for e in batch.events if e.contact_id not in set(batch.erased)]
-    batch.added = ledger.append(batch.events, cursors={name: format_time(window.end)}).added
+    batch.added = ledger.append(batch.events).added
+    ledger.set_cursor(name, format_time(window.end), now)
     save_hashes(ledger, source.name, changes.hashes)
     if batch.org_rows:
         save_org_rows(ledger, batch.org_rows, now, keep_lines=True)
@@ -224,5 +225,5 @@ def refresh_job_numbers(client: OrgPort, ledger: Ledger, settings: Settings, now
     pairs = [
         (str(r[jobs.number]), str(r["Id"])) for r in records if r.get(jobs.number) and not r.get("IsDeleted")
     ]
-    save_job_numbers(ledger, pairs, (name, format_time(window.end)))
+    save_job_numbers(ledger, pairs, (name, format_time(window.end)), now)
     return len(records)

@@ -108,7 +108,7 @@ def _store(
     except OverflowError:
         expire_before = None  # a window reaching before all time: nothing has aged out
     result, expired = append_with_pixel_state(
-        ledger, outcome.events, to_stored(outcome.state, scope), cursors, expire_before
+        ledger, outcome.events, to_stored(outcome.state, scope), cursors, expire_before, at=now
     )
     report.added += result.added
     report.duplicates += result.duplicates

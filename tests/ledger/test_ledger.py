@@ -64,11 +64,43 @@ def test_cursor_moves_only_with_its_events(tmp_path: Path) -> None:
         raise RuntimeError("source broke mid-read")
 
     with Ledger(tmp_path / "l.db") as ledger:
-        ledger.append(events(1), cursors={"org": "2026-03-01T00:00:00Z"})
+        with ledger.transaction():
+            ledger.set_cursor("org", "2026-03-01T00:00:00Z", T0)
+            ledger.append(events(1))
+
+        def step() -> None:
+            with ledger.transaction():
+                ledger.set_cursor("org", "2026-03-02T00:00:00Z", T0)
+                ledger.append(failing())
+
         with pytest.raises(RuntimeError):
-            ledger.append(failing(), cursors={"org": "2026-03-02T00:00:00Z"})
+            step()
         assert ledger.cursor("org") == "2026-03-01T00:00:00Z"
         assert ledger.count_events() == 1
+
+
+def test_nested_transactions_commit_once_with_the_outermost(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger, Ledger(tmp_path / "l.db") as reader:
+        with ledger.transaction():
+            ledger.append(events(1))
+            with ledger.transaction():
+                ledger.set_meta("k", "v")
+            assert reader.meta("k") is None  # an inner block is not a commit
+            assert reader.count_events() == 0
+        assert reader.meta("k") == "v"
+        assert reader.count_events() == 1
+
+        def failing_step() -> None:
+            with ledger.transaction():
+                ledger.set_meta("k", "w")
+                with ledger.transaction():
+                    ledger.append(events(2, "003B"))
+                raise RuntimeError("the step failed after its inner block")
+
+        with pytest.raises(RuntimeError):
+            failing_step()
+        assert reader.meta("k") == "v"
+        assert reader.count_events() == 1
 
 
 def test_states_are_stored_and_read_back(tmp_path: Path) -> None:

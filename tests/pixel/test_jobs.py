@@ -228,7 +228,7 @@ def test_events_and_state_are_stored_in_one_transaction(ledger: Ledger) -> None:
 
     state = StoredPixelState(files=[("1:2", "x.log", 10, "h", 1)], links={"v": "003A"})
     with pytest.raises(RuntimeError):
-        append_with_pixel_state(ledger, failing(), state, {"pixel.api": "c1"})
+        append_with_pixel_state(ledger, failing(), state, {"pixel.api": "c1"}, at=T0)
     assert load_pixel_state(ledger) == StoredPixelState()
     assert ledger.cursor("pixel.api") is None
 
