@@ -15,13 +15,12 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from connector.config.pixel import PixelSettings
 from connector.config.salesforce import ObjectMapping, SalesforceSettings
-from connector.config.scoring import Bands, ContactKind, Inactivity, Medals, Rule, Scoring, Strict
+from connector.config.scoring import Bands, Inactivity, Medals, Rule, Scoring, Strict
 from connector.config.sync import OrgSource, SyncSettings, default_sources
 from connector.errors import ConfigError
 
 __all__ = [
     "Bands",
-    "ContactKind",
     "Inactivity",
     "Medals",
     "ObjectMapping",

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from connector.details import ContactKind
 
 
 class Strict(BaseModel):
     """Base for config tables: unknown keys are an error, values are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ContactKind(StrEnum):
-    """Which kind of Contact a rule applies to (record type in MSR)."""
-
-    CANDIDATE = "candidate"
-    CONTACT_PERSON = "contact_person"
 
 
 PositiveInt = Annotated[int, Field(gt=0)]

@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from connector.details import Band
 from connector.events import format_time
-from connector.scoring import Band, ContactState
+from connector.scoring import ContactState
 from connector.scoring.simulate import BANDS_HOT_FIRST, Simulation
 
 _BAND_STYLE = {Band.HOT: "bold red", Band.WARM: "dark_orange", Band.LUKEWARM: "yellow", Band.COLD: "cyan"}
@@ -185,7 +186,7 @@ def plan_table(plans: Iterable[Any], title: str = "Write plan (nothing written)"
     table.add_column("fields")
     table.add_column("score lines")
     for plan in plans:
-        fields = ", ".join(f"{k}={v}" for k, v in plan.contact_values.items())
+        fields = ", ".join(f"{k}={v}" for k, v in plan.values.items())
         lines = ", ".join(f"{k}={v}" for k, v in sorted(plan.lines.items()))
         table.add_row(plan.contact_id, fields or "—", lines or "—")
     return table

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import sqlite_utils
 
+from connector.details import EMPTY_DETAILS, Band, ContactKind, Medal, RecruitmentDetails, StoredState
 from connector.events import Event
 from connector.ledger.migrations import migrate
 
@@ -53,21 +54,6 @@ class AppendResult:
 
     added: int
     duplicates: int
-
-
-@dataclass(frozen=True, slots=True)
-class StateRow:
-    """A contact's stored state, as plain values (ISO dates, names of bands and medals)."""
-
-    contact_id: str
-    kind: str
-    score: int | None
-    band: str | None
-    medal: str | None
-    first_qualified_on: str | None
-    first_placed_on: str | None
-    last_activity_on: str | None
-    lines: Mapping[str, int]
 
 
 def _event_row(event: Event) -> tuple[str, str, str, int, str]:
@@ -243,12 +229,12 @@ class Ledger:
         """Contacts whose events changed since they were last scored."""
         return [row[0] for row in self.db.execute("SELECT contact_id FROM dirty ORDER BY contact_id")]
 
-    def states(self, contact_ids: Iterable[str] | None = None) -> dict[str, StateRow]:
+    def states(self, contact_ids: Iterable[str] | None = None) -> dict[str, StoredState]:
         """Stored state of the given contacts (all when None)."""
         sql = "SELECT * FROM contact_state"
         if contact_ids is None:
             return {row.contact_id: row for row in map(_state, self.db.execute(sql))}
-        found: dict[str, StateRow] = {}
+        found: dict[str, StoredState] = {}
         ids = list(contact_ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
@@ -260,7 +246,7 @@ class Ledger:
 
     def scan_states(
         self, start: str | None = None, stop: str | None = None
-    ) -> Generator[StateRow, None, None]:
+    ) -> Generator[StoredState, None, None]:
         """Stored states in contact order (`start` inclusive, `stop` exclusive), as they were when the
         scan began: read through a connection of its own, so this ledger's writes meanwhile (a job
         saving what it scored) neither show up in it nor disturb it."""
@@ -274,7 +260,7 @@ class Ledger:
         finally:
             snapshot.close()
 
-    def save_states(self, rows: Iterable[StateRow], scored_at: datetime) -> int:
+    def save_states(self, rows: Iterable[StoredState], scored_at: datetime) -> int:
         """Store contact states in one transaction; return rows written."""
         stamp = scored_at.astimezone(UTC).isoformat()
         conn = self.db.conn
@@ -285,10 +271,8 @@ class Ledger:
                 conn.executemany(
                     "INSERT OR REPLACE INTO contact_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
-                        (
-                            r.contact_id, r.kind, r.score, r.band, r.medal, r.first_qualified_on,
-                            r.first_placed_on, r.last_activity_on, json.dumps(dict(r.lines)), stamp,
-                        )
+                        (r.contact_id, r.kind.value, *details_columns(r.details),
+                         _day_text(r.last_activity_on), json.dumps(dict(r.lines)), stamp)
                         for r in batch
                     ],
                 )  # fmt: skip
@@ -299,6 +283,13 @@ class Ledger:
         """Forget the dirty marks of every contact from `first` to `last` (a re-scored key range)."""
         with self.transaction():
             self.db.conn.execute("DELETE FROM dirty WHERE contact_id BETWEEN ? AND ?", (first, last))
+
+    def mark_dirty(self, contact_ids: Iterable[str]) -> None:
+        """Have these contacts re-scored (their events did not change, what they are merged with did)."""
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO dirty (contact_id) VALUES (?)", [(c,) for c in contact_ids]
+            )
 
     def clear_dirty(self, contact_ids: Iterable[str]) -> None:
         """Forget the dirty marks of contacts that were just re-scored."""
@@ -331,6 +322,40 @@ class Ledger:
             self.db.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
 
-def _state(raw: Sequence[Any]) -> StateRow:
+def details_columns(
+    d: RecruitmentDetails,
+) -> tuple[int | None, str | None, str | None, str | None, str | None]:
+    """Recruitment details as the ledger's columns (score, band, medal, two ISO dates)."""
+    return (
+        d.score,
+        d.band.value if d.band else None,
+        d.medal.value if d.medal else None,
+        _day_text(d.first_qualified_on),
+        _day_text(d.first_placed_on),
+    )
+
+
+def details_of(
+    score: int | None, band: str | None, medal: str | None, fq: str | None, fp: str | None
+) -> RecruitmentDetails:
+    """Recruitment details from the ledger's columns (the inverse of `details_columns`)."""
+    if score is None and medal is None and band is None and fq is None and fp is None:
+        return EMPTY_DETAILS
+    return RecruitmentDetails(
+        score, Band(band) if band else None, Medal(medal) if medal else None, _day(fq), _day(fp)
+    )
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _day_text(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _state(raw: Sequence[Any]) -> StoredState:
     contact_id, kind, score, band, medal, fq, fp, last, lines, _scored_at = raw
-    return StateRow(contact_id, kind, score, band, medal, fq, fp, last, json.loads(lines))
+    return StoredState(
+        contact_id, ContactKind(kind), details_of(score, band, medal, fq, fp), _day(last), json.loads(lines)
+    )

@@ -8,22 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from connector.ledger.store import Ledger, StateRow
+from connector.details import ShownDetails, StoredState
+from connector.ledger.store import Ledger, details_columns, details_of
 
 _IN_CHUNK = 500
-
-
-@dataclass(frozen=True, slots=True)
-class OrgRow:
-    """The recruitment details a contact shows in the org (read from it, or confirmed by our write)."""
-
-    contact_id: str
-    score: int | None = None
-    band: str | None = None
-    medal: str | None = None
-    first_qualified_on: str | None = None
-    first_placed_on: str | None = None
-    lines: Mapping[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,45 +53,43 @@ def save_hashes(ledger: Ledger, source: str, hashes: Mapping[str, str]) -> None:
         )
 
 
-def _org_row(raw: Sequence[Any]) -> OrgRow:
+def _shown(raw: Sequence[Any]) -> ShownDetails:
     cid, score, band, medal, fq, fp, lines, _confirmed = raw
-    return OrgRow(cid, score, band, medal, fq, fp, json.loads(lines))
+    return ShownDetails(cid, details_of(score, band, medal, fq, fp), json.loads(lines))
 
 
-def org_rows(ledger: Ledger, contact_ids: Iterable[str] | None = None) -> dict[str, OrgRow]:
+def shown_details(ledger: Ledger, contact_ids: Iterable[str] | None = None) -> dict[str, ShownDetails]:
     """What the org shows for the given contacts (all when None)."""
     if contact_ids is None:
-        return {r.contact_id: r for r in map(_org_row, ledger.db.execute("SELECT * FROM org_details"))}
-    found: dict[str, OrgRow] = {}
+        return {r.contact_id: r for r in map(_shown, ledger.db.execute("SELECT * FROM org_details"))}
+    found: dict[str, ShownDetails] = {}
     for chunk, marks in _chunks(list(contact_ids)):
         for raw in ledger.db.execute(f"SELECT * FROM org_details WHERE contact_id IN ({marks})", chunk):
-            row = _org_row(raw)
+            row = _shown(raw)
             found[row.contact_id] = row
     return found
 
 
-def save_org_rows(ledger: Ledger, rows: Iterable[OrgRow], at: datetime, *, keep_lines: bool = False) -> None:
+def save_shown(
+    ledger: Ledger, rows: Iterable[ShownDetails], at: datetime, *, keep_lines: bool = False
+) -> None:
     """Record what the org shows; with `keep_lines`, score lines already known are kept (a contact read
     shows the fields, not the child lines)."""
     stamp = at.astimezone(UTC).isoformat()
     rows = list(rows)
-    known = org_rows(ledger, [r.contact_id for r in rows]) if keep_lines else {}
+    known = shown_details(ledger, [r.contact_id for r in rows]) if keep_lines else {}
     with ledger.transaction():
         ledger.db.conn.executemany(
             "INSERT OR REPLACE INTO org_details VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (
-                    r.contact_id, r.score, r.band, r.medal, r.first_qualified_on, r.first_placed_on,
-                    json.dumps(dict(r.lines if r.lines is not None else (known[r.contact_id].lines or {})
-                                    if r.contact_id in known else {})),
-                    stamp,
-                )
+                (r.contact_id, *details_columns(r.details),
+                 json.dumps(dict(known[r.contact_id].lines if r.contact_id in known else r.lines)), stamp)
                 for r in rows
             ],
         )  # fmt: skip
 
 
-def pending_contacts(ledger: Ledger) -> list[tuple[StateRow, OrgRow | None]]:
+def pending_contacts(ledger: Ledger) -> list[tuple[StoredState, ShownDetails | None]]:
     """Contacts whose stored state differs from what the org shows, without an open dead letter."""
     sql = """
         SELECT s.contact_id FROM contact_state s LEFT JOIN org_details o USING (contact_id)
@@ -115,7 +101,7 @@ def pending_contacts(ledger: Ledger) -> list[tuple[StateRow, OrgRow | None]]:
         ORDER BY s.contact_id
     """
     ids = [row[0] for row in ledger.db.execute(sql)]
-    states, orgs = ledger.states(ids), org_rows(ledger, ids)
+    states, orgs = ledger.states(ids), shown_details(ledger, ids)
     return [(states[cid], orgs.get(cid)) for cid in ids]
 
 

@@ -1,29 +1,6 @@
 """The pure scoring core: events + rules + now in, contact state out. No I/O, no clock."""
 
-from connector.scoring.engine import Rulebook, keep_monotone, score_contact
-from connector.scoring.model import (
-    BAND_ORDER,
-    EMPTY_DETAILS,
-    Band,
-    ContactState,
-    Line,
-    LineEvent,
-    Medal,
-    RecruitmentDetails,
-    higher_medal,
-)
+from connector.scoring.engine import Rulebook, score_contact
+from connector.scoring.model import ContactState, Line, LineEvent
 
-__all__ = [
-    "BAND_ORDER",
-    "EMPTY_DETAILS",
-    "Band",
-    "ContactState",
-    "Line",
-    "LineEvent",
-    "Medal",
-    "RecruitmentDetails",
-    "Rulebook",
-    "higher_medal",
-    "keep_monotone",
-    "score_contact",
-]
+__all__ = ["ContactState", "Line", "LineEvent", "Rulebook", "score_contact"]

@@ -13,18 +13,17 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connector.config import ContactKind, Medals, Rule, Scoring
-from connector.events import APPLICATION_STEP, CONTACT_UPDATED, Event
-from connector.scoring.model import (
+from connector.config import Medals, Rule, Scoring
+from connector.details import (
     EMPTY_DETAILS,
     Band,
-    ContactState,
-    Line,
-    LineEvent,
+    ContactKind,
     Medal,
     RecruitmentDetails,
     higher_medal,
 )
+from connector.events import APPLICATION_STEP, CONTACT_UPDATED, Event
+from connector.scoring.model import ContactState, Line, LineEvent
 
 _KINDS = {k.value: k for k in ContactKind}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -272,21 +271,3 @@ def _inactivity_lines(book: Rulebook, activity_days: list[int]) -> list[Line]:
             lines.append(Line(name, decay.points, "inactivity", False, expires_on))
             penalty_on += decay.every_days
     return lines
-
-
-def keep_monotone(previous: RecruitmentDetails | None, state: ContactState) -> ContactState:
-    """Never lower a medal, never move a first date: merge what was stored (or shown by the org)."""
-    if previous is None or previous.is_empty:
-        return state
-    new = state.details
-    medal = higher_medal(previous.medal, new.medal)
-    merged = RecruitmentDetails(
-        score=new.score,
-        band=new.band,
-        medal=medal,
-        first_qualified_on=previous.first_qualified_on or new.first_qualified_on,
-        first_placed_on=previous.first_placed_on or new.first_placed_on,
-    )
-    if merged == new:
-        return state
-    return ContactState(state.contact_id, state.kind, merged, state.last_activity_on, state.lines)

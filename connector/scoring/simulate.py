@@ -6,7 +6,8 @@ import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from connector.scoring.model import Band, ContactState, Medal
+from connector.details import Band, Medal
+from connector.scoring.model import ContactState
 
 EMPTY = "empty"
 

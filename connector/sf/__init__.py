@@ -12,16 +12,14 @@ from connector.errors import ConfigError
 from connector.sf.client import SalesforceClient, connect
 from connector.sf.mapping import CheckRow, Proposal, check, discover, proposal_toml, run_check
 from connector.sf.policy import ApiUsage, Breaker, RetryPolicy
-from connector.sf.readers import Changes, Source, Window, detect_changes, plan_window, poll, read_window
-from connector.sf.writer import RecordWrite, WriteFailure, WriteResult, apply_plan
+from connector.sf.readers import Source, Window, plan_window, read_window
+from connector.sf.writer import WriteFailure, WriteResult, apply_plan
 
 __all__ = [
     "ApiUsage",
     "Breaker",
-    "Changes",
     "CheckRow",
     "Proposal",
-    "RecordWrite",
     "RetryPolicy",
     "SalesforceClient",
     "Source",
@@ -31,10 +29,8 @@ __all__ = [
     "apply_plan",
     "check",
     "connect",
-    "detect_changes",
     "discover",
     "plan_window",
-    "poll",
     "proposal_toml",
     "read_window",
     "require",

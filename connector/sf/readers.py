@@ -7,10 +7,8 @@ upper bound as the new cursor together with what it derived. `now` is always pas
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -80,14 +78,6 @@ def plan_window(cursor: datetime, now: datetime, *, lookback: timedelta, lag: ti
         raise ValueError("cursor and now must be timezone-aware")
     end = max(_seconds(now - lag), _seconds(cursor))
     return Window(_seconds(cursor - lookback), end)
-
-
-def poll(
-    client: QueryPort, source: Source, cursor: datetime, now: datetime, *, lookback: timedelta, lag: timedelta
-) -> tuple[Window, Iterator[Record]]:
-    """The next window and its records; commit `window.end` as the cursor once they are stored."""
-    window = plan_window(cursor, now, lookback=lookback, lag=lag)
-    return window, read_window(client, source, window)
 
 
 def window_soql(source: Source, window: Window) -> str:
@@ -161,46 +151,6 @@ def slice_window(window: Window, rows: int) -> list[Window]:
         slices.append(Window(at, nxt))
         at = nxt
     return slices
-
-
-# -- change detection ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Changes:
-    """Records whose watched fields changed, and the new hashes (by record id) for the ledger to keep."""
-
-    changed: list[Record] = field(default_factory=list)
-    hashes: dict[str, str] = field(default_factory=dict)
-
-
-def field_value(record: Mapping[str, Any], path: str) -> Any:
-    """A (possibly dotted, relationship) field of a record: `RecordType.DeveloperName`."""
-    value: Any = record
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
-
-
-def record_hash(record: Mapping[str, Any], watched: Sequence[str]) -> str:
-    """A hash of the watched fields (and IsDeleted), blind to SystemModstamp noise and our write-backs."""
-    values = [field_value(record, name) for name in watched] + [bool(record.get("IsDeleted"))]
-    blob = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-
-def detect_changes(records: Iterable[Record], previous: Mapping[str, str], watched: Sequence[str]) -> Changes:
-    """Keep only records whose watched-field hash differs from `previous` (or from earlier in the batch)."""
-    changes = Changes()
-    for record in records:
-        record_id = str(record["Id"])
-        digest = record_hash(record, watched)
-        if changes.hashes.get(record_id, previous.get(record_id)) != digest:
-            changes.changed.append(record)
-            changes.hashes[record_id] = digest
-    return changes
 
 
 def _seconds(at: datetime) -> datetime:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from connector.details import RecordWrite
 from connector.errors import ApiLimitError, BudgetExceededError, SalesforceRequestError, TransientError
 
 log = structlog.get_logger(__name__)
@@ -44,17 +45,6 @@ class WritePort(Protocol):
     ) -> str:
         """Send or fetch CSV."""
         ...
-
-
-@dataclass(frozen=True)
-class RecordWrite:
-    """One record to write: its object, key (`Id` or an external-id field) and absolute field values."""
-
-    object: str
-    key_field: str
-    key_value: str
-    values: Mapping[str, Any] = field(default_factory=dict, hash=False)
-    parent: str = ""  # the parent record (e.g. the contact) whose lock a child write contends for
 
 
 @dataclass(frozen=True)

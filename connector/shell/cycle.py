@@ -17,25 +17,25 @@ import structlog
 
 from connector.config import Settings
 from connector.config.salesforce import ObjectMapping
+from connector.details import ShownDetails
 from connector.errors import ApiLimitError, BudgetExceededError, TransientError
 from connector.ledger import Ledger
 from connector.ledger.sync_state import (
     DeadLetter,
-    OrgRow,
     add_dead_letters,
     count_scored,
     finish_cycle,
-    org_rows,
     pending_contacts,
-    save_org_rows,
+    save_shown,
+    shown_details,
     start_cycle,
 )
 from connector.sf.readers import Source, Window, backfill_windows
 from connector.sf.writer import WriteResult, apply_plan
 from connector.shell.gather import OrgPort, ensure_org, gather_source, mapping_of
 from connector.shell.rescore import rescore
+from connector.shell.web import confirm_web, gather_web
 from connector.sync.plan import ContactPlan, contact_writes, plan_contact
-from connector.sync.web import confirm_web, plan_web
 
 log = structlog.get_logger(__name__)
 
@@ -68,14 +68,10 @@ class CycleReport:
         return {**{name: getattr(self, name) for name in names}, "oddities": dict(self.oddities)}
 
 
-def plan_writes(ledger: Ledger, now: datetime) -> list[ContactPlan]:
-    """Plans for every contact whose state differs from what the org shows (stores monotone merges)."""
-    pending = pending_contacts(ledger)
-    plans = [plan_contact(state, org) for state, org in pending]
-    merged = [p.desired for p, (state, _) in zip(plans, pending, strict=True) if p.desired != state]
-    if merged:
-        ledger.save_states(merged, now)
-    return [p for p in plans if p.contact_values or p.lines]
+def plan_writes(ledger: Ledger) -> list[ContactPlan]:
+    """Plans for every contact whose stored state differs from what the org shows."""
+    plans = [plan_contact(state, shown) for state, shown in pending_contacts(ledger)]
+    return [p for p in plans if p.values or p.lines]
 
 
 def confirm(
@@ -83,20 +79,20 @@ def confirm(
 ) -> list[DeadLetter]:
     """Record what the org accepted as what it shows; return dead letters for what it refused."""
     by_contact = {p.contact_id: p for p in plans}
-    known = org_rows(ledger, list(by_contact))
-    rows: dict[str, OrgRow] = {}
+    known = shown_details(ledger, list(by_contact))
+    rows: dict[str, ShownDetails] = {}
     for write in result.succeeded:
         plan = by_contact.get(write.parent)
         if plan is None:
             continue
-        row = rows.get(plan.contact_id) or known.get(plan.contact_id) or OrgRow(plan.contact_id, lines={})
+        row = rows.get(plan.contact_id) or known.get(plan.contact_id) or ShownDetails(plan.contact_id)
         if write.object == mapping.contact.object:
-            row = replace(row, **dict(plan.contact_values))
+            row = replace(row, details=replace(row.details, **dict(plan.values)))
         elif write.object == mapping.score_line.object:
             rule = write.key_value.split(":", 1)[1]
-            row = replace(row, lines={**(row.lines or {}), rule: plan.lines[rule]})
+            row = replace(row, lines={**row.lines, rule: plan.lines[rule]})
         rows[plan.contact_id] = row
-    save_org_rows(ledger, rows.values(), now)
+    save_shown(ledger, rows.values(), now)
     return [
         DeadLetter(0, f.write.parent, f.write.object, f.write.key_field, f.write.key_value,
                    dict(f.write.values), f.error_code, f.message, now.isoformat())
@@ -138,9 +134,9 @@ def _score_and_write(
     force: bool,
 ) -> None:
     report.scored = rescore(ledger, settings, now, everyone=report.kind == "daily").scored
-    plans = plan_writes(ledger, now)
+    plans = plan_writes(ledger)
     report.planned, report.plan = len(plans), plans
-    web = plan_web(ledger, mapping_of(settings))
+    web = gather_web(ledger, mapping_of(settings))
     writes = contact_writes(plans, mapping_of(settings)) + web.writes
     report.writes, report.web_writes = len(writes), len(web.writes)
     first = ledger.meta("first_write_done") is None

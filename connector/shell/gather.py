@@ -10,6 +10,7 @@ from simple_salesforce.format import format_soql
 
 from connector.config import OrgSource, Settings
 from connector.config.salesforce import ObjectMapping, SalesforceSettings
+from connector.details import ShownDetails
 from connector.errors import FatalError
 from connector.events import format_time, parse_time
 from connector.ledger import Ledger
@@ -18,10 +19,11 @@ from connector.ledger.sync_state import (
     record_hashes,
     save_hashes,
     save_job_numbers,
-    save_org_rows,
+    save_shown,
 )
-from connector.sf.readers import Source, Window, detect_changes, plan_window, read_window
+from connector.sf.readers import Source, Window, plan_window, read_window
 from connector.sf.writer import WritePort
+from connector.sync.changes import detect_changes
 from connector.sync.sources import (
     Batch,
     activity_events,
@@ -168,16 +170,31 @@ def gather_source(
     else:
         recipients = _recipients(client, source, [str(r["Id"]) for r in changes.changed])
         batch = activity_events(source, changes.changed, recipients)
-    if batch.erased:
-        purge_contacts(ledger, batch.erased)
-        batch.events = [e for e in batch.events if e.contact_id not in set(batch.erased)]
-    batch.added = ledger.append(batch.events).added
-    ledger.set_cursor(name, format_time(window.end), now)
-    save_hashes(ledger, source.name, changes.hashes)
-    if batch.org_rows:
-        save_org_rows(ledger, batch.org_rows, now, keep_lines=True)
+    erased = set(batch.erased)
+    batch.events = [e for e in batch.events if e.contact_id not in erased]
+    # One unit of work: a crash anywhere in it leaves the source exactly as before the read.
+    with ledger.transaction():
+        if erased:
+            purge_contacts(ledger, batch.erased)
+        batch.added = ledger.append(batch.events).added
+        ledger.set_cursor(name, format_time(window.end), now)
+        save_hashes(ledger, source.name, changes.hashes)
+        if batch.shown:
+            _record_shown(ledger, batch.shown, now)
     batch.oddities["records"] += len(records)
     return batch
+
+
+def _record_shown(ledger: Ledger, shown: list[ShownDetails], now: datetime) -> None:
+    """Keep what the org shows; a scored contact whose shown details differ from its stored state is
+    re-scored, so its state is merged with them (a medal set by hand in the org is never written over).
+    An unscored contact needs no mark: its first events make it dirty, and the re-score merges then."""
+    stored = ledger.states(r.contact_id for r in shown)
+    differ = [
+        r.contact_id for r in shown if r.contact_id in stored and stored[r.contact_id].details != r.details
+    ]
+    save_shown(ledger, shown, now, keep_lines=True)
+    ledger.mark_dirty(differ)
 
 
 def _history(client: OrgPort, source: OrgSource, start: datetime, end: datetime, changed: list[Any]) -> Batch:

@@ -11,25 +11,20 @@ import multiprocessing.process
 import multiprocessing.queues
 import os
 import queue
-from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
-from connector.config import ContactKind, Medals, Scoring, Settings
+from connector.config import Medals, Scoring, Settings
 from connector.demo.sample import generate
+from connector.details import RecruitmentDetails, ShownDetails, StoredState, keep_monotone
 from connector.events import Event, EventReader, write_ndjson
-from connector.ledger import Ledger, StateRow
-from connector.scoring import (
-    Band,
-    ContactState,
-    Medal,
-    RecruitmentDetails,
-    Rulebook,
-    keep_monotone,
-)
+from connector.ledger import Ledger
+from connector.ledger.sync_state import shown_details
+from connector.scoring import ContactState, Rulebook
 from connector.scoring.engine import EventRecord
 from connector.scoring.simulate import Simulation, compare
 
@@ -52,32 +47,10 @@ def score_events(events: Iterable[Event], settings: Settings, now: datetime) -> 
     return [book.score(cid, by_contact[cid]) for cid in sorted(by_contact)]
 
 
-def stored_details(row: StateRow | None) -> RecruitmentDetails | None:
-    """The recruitment details of a stored state row."""
-    if row is None:
-        return None
-    return RecruitmentDetails(
-        score=row.score,
-        band=Band(row.band) if row.band else None,
-        medal=Medal(row.medal) if row.medal else None,
-        first_qualified_on=date.fromisoformat(row.first_qualified_on) if row.first_qualified_on else None,
-        first_placed_on=date.fromisoformat(row.first_placed_on) if row.first_placed_on else None,
-    )
-
-
-def state_row(state: ContactState) -> StateRow:
-    """A contact state as the ledger stores it."""
-    d = state.details
-    return StateRow(
-        contact_id=state.contact_id,
-        kind=state.kind.value,
-        score=d.score,
-        band=d.band.value if d.band else None,
-        medal=d.medal.value if d.medal else None,
-        first_qualified_on=d.first_qualified_on.isoformat() if d.first_qualified_on else None,
-        first_placed_on=d.first_placed_on.isoformat() if d.first_placed_on else None,
-        last_activity_on=state.last_activity_on.isoformat() if state.last_activity_on else None,
-        lines=state.rule_points(),
+def stored_state(state: ContactState) -> StoredState:
+    """A contact state as the ledger stores it (points per rule, not every line)."""
+    return StoredState(
+        state.contact_id, state.kind, state.details, state.last_activity_on, state.rule_points()
     )
 
 
@@ -112,7 +85,7 @@ def rescore(
     book = rulebook(settings, now)
     scored = changed = 0
 
-    def store(rows: list[StateRow], contacts: int) -> None:
+    def store(rows: list[StoredState], contacts: int) -> None:
         nonlocal scored, changed
         ledger.save_states(rows, now)
         scored += contacts
@@ -124,8 +97,11 @@ def rescore(
         dirty = ledger.dirty_contacts()
         found = ledger.records_of(dirty, book.attrs_kinds)
         for chunk in _chunks((cid, found.get(cid, [])) for cid in dirty):
-            store(_score_chunk(ledger.states(cid for cid, _ in chunk).get, book, chunk), len(chunk))
-            ledger.clear_dirty(cid for cid, _ in chunk)
+            ids = [cid for cid, _ in chunk]
+            with ledger.transaction():  # the states and the cleared marks land together
+                rows = _score_chunk(ledger.states(ids).get, shown_details(ledger, ids), book, chunk)
+                store(rows, len(chunk))
+                ledger.clear_dirty(ids)
         return RescoreResult(scored, changed)
 
     helper = _Helper.start(ledger, settings, now) if (workers or os.cpu_count() or 1) > 1 else None
@@ -133,9 +109,11 @@ def rescore(
         stop = helper.start_key if helper is not None else None
         stored = _InOrder(ledger.scan_states(stop=stop))
         for chunk in _chunks(ledger.scan_records(book.attrs_kinds, stop=stop)):
-            store(_score_chunk(stored.get, book, chunk), len(chunk))
-            # The scan is in contact order, so the chunk is every contact of its key range.
-            ledger.clear_dirty_between(chunk[0][0], chunk[-1][0])
+            shown = shown_details(ledger, [cid for cid, _ in chunk])
+            with ledger.transaction():
+                store(_score_chunk(stored.get, shown, book, chunk), len(chunk))
+                # The scan is in contact order, so the chunk is every contact of its key range.
+                ledger.clear_dirty_between(chunk[0][0], chunk[-1][0])
             if helper is not None:
                 helper.collect(ledger, store, wait=False)
         stored.close()
@@ -148,24 +126,37 @@ def rescore(
 
 
 def _score_chunk(
-    stored: Callable[[str], StateRow | None], book: Rulebook, chunk: list[tuple[str, list[EventRecord]]]
-) -> list[StateRow]:
-    """The state rows of a chunk of contacts that differ from what is stored."""
+    stored: Callable[[str], StoredState | None],
+    shown: Mapping[str, ShownDetails],
+    book: Rulebook,
+    chunk: list[tuple[str, list[EventRecord]]],
+) -> list[StoredState]:
+    """The states of a chunk of contacts that differ from what is stored, each kept monotone against
+    what was stored and what the org shows: the one merge of a cycle."""
     rows = []
     for contact_id, records in chunk:
         previous = stored(contact_id)
-        state = keep_monotone(stored_details(previous), book.score_records(contact_id, records))
-        row = state_row(state)
+        org = shown.get(contact_id)
+        row = stored_state(
+            _monotone(book.score_records(contact_id, records), previous, org.details if org else None)
+        )
         if row != previous:
             rows.append(row)
     return rows
+
+
+def _monotone(
+    state: ContactState, previous: StoredState | None, shown: RecruitmentDetails | None
+) -> ContactState:
+    merged = keep_monotone(state.details, previous.details if previous else None, shown)
+    return state if merged is state.details else replace(state, details=merged)
 
 
 class _InOrder:
     """Stored states looked up in ascending contact order: a merge join beside the event scan, instead
     of a query per chunk."""
 
-    def __init__(self, rows: Generator[StateRow, None, None]) -> None:
+    def __init__(self, rows: Generator[StoredState, None, None]) -> None:
         self.rows = rows
         self.head = next(rows, None)
 
@@ -173,7 +164,7 @@ class _InOrder:
         """Let go of the rows not asked for (and the snapshot they are read from)."""
         self.rows.close()
 
-    def get(self, contact_id: str) -> StateRow | None:
+    def get(self, contact_id: str) -> StoredState | None:
         """The stored state of `contact_id` (asked in ascending order), or None."""
         # SQLite's BINARY collation compares UTF-8 bytes, which orders like Python compares str.
         while self.head is not None and self.head.contact_id < contact_id:
@@ -210,7 +201,7 @@ class _Helper:
         process.start()
         return cls(process, messages, split)
 
-    def collect(self, ledger: Ledger, store: Callable[[list[StateRow], int], None], *, wait: bool) -> None:
+    def collect(self, ledger: Ledger, store: Callable[[list[StoredState], int], None], *, wait: bool) -> None:
         """Write what the helper sent; with `wait`, until it is done."""
         while not self.finished:
             try:
@@ -227,8 +218,9 @@ class _Helper:
             if message[0] == "failed":
                 raise RuntimeError(f"the re-score helper failed: {message[1]}")
             _, rows, first, last, contacts = message
-            store(rows, contacts)
-            ledger.clear_dirty_between(first, last)
+            with ledger.transaction():
+                store(rows, contacts)
+                ledger.clear_dirty_between(first, last)
 
     def stop(self) -> None:
         """End the helper (it has finished unless this job failed) and reap it."""
@@ -251,7 +243,8 @@ def _score_range(
         with Ledger(path) as ledger:
             stored = _InOrder(ledger.scan_states(start=start))
             for chunk in _chunks(ledger.scan_records(book.attrs_kinds, start=start)):
-                rows = _score_chunk(stored.get, book, chunk)
+                shown = shown_details(ledger, [cid for cid, _ in chunk])
+                rows = _score_chunk(stored.get, shown, book, chunk)
                 messages.put(("chunk", rows, chunk[0][0], chunk[-1][0], len(chunk)))
             stored.close()
         messages.put(("done",))
@@ -264,8 +257,9 @@ def explain(ledger: Ledger, settings: Settings, contact_id: str, now: datetime) 
     events = ledger.events_of([contact_id]).get(contact_id)
     if not events:
         return None
-    previous = stored_details(ledger.states([contact_id]).get(contact_id))
-    return keep_monotone(previous, rulebook(settings, now).score(contact_id, events, explain=True))
+    state = rulebook(settings, now).score(contact_id, events, explain=True)
+    shown = shown_details(ledger, [contact_id]).get(contact_id)
+    return _monotone(state, ledger.states([contact_id]).get(contact_id), shown.details if shown else None)
 
 
 def simulate(
@@ -277,12 +271,14 @@ def simulate(
     def pairs() -> Iterator[tuple[ContactState, ContactState]]:
         attrs_kinds = old_book.attrs_kinds | new_book.attrs_kinds
         for chunk in _chunks(ledger.scan_records(attrs_kinds)):
-            stored = ledger.states(cid for cid, _ in chunk)
+            ids = [cid for cid, _ in chunk]
+            stored, shown = ledger.states(ids), shown_details(ledger, ids)
             for contact_id, records in chunk:
-                previous = stored_details(stored.get(contact_id))
+                previous, org = stored.get(contact_id), shown.get(contact_id)
+                details = org.details if org else None
                 yield (
-                    keep_monotone(previous, old_book.score_records(contact_id, records)),
-                    keep_monotone(previous, new_book.score_records(contact_id, records)),
+                    _monotone(old_book.score_records(contact_id, records), previous, details),
+                    _monotone(new_book.score_records(contact_id, records), previous, details),
                 )
             if progress is not None:
                 progress(len(chunk))
@@ -355,4 +351,4 @@ def status_facts(ledger: Ledger) -> dict[str, list[tuple[str, object]]]:
     return facts
 
 
-__all__ = ["ContactKind", "RescoreResult", "explain", "rescore", "score_events", "simulate", "state_row"]
+__all__ = ["RescoreResult", "explain", "rescore", "score_events", "simulate", "stored_state"]

@@ -1,55 +1,40 @@
-"""Diff what the ledger computed against what the org shows → the writes, and nothing else. Pure."""
+"""Diff what the ledger computed against what the org shows → the writes, and nothing else. Pure.
+
+The stored state is already monotone against what the org showed (the re-score merges both), so the
+plan only compares: a value the org lacks is written, nothing is merged here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from connector.config import ContactKind
 from connector.config.salesforce import ObjectMapping
-from connector.ledger import StateRow
-from connector.ledger.sync_state import OrgRow
-from connector.scoring import EMPTY_DETAILS, ContactState, keep_monotone
-from connector.sf.writer import RecordWrite
-from connector.shell.rescore import state_row, stored_details
-
-_DETAILS = ("score", "band", "medal", "first_qualified_on", "first_placed_on")
+from connector.details import DETAIL_NAMES, EMPTY_DETAILS, RecordWrite, ShownDetails, StoredState
+from connector.sync.sources import picklists
 
 
 @dataclass(frozen=True, slots=True)
 class ContactPlan:
-    """One contact's writes, and the state to store after merging what the org already shows."""
+    """One contact's writes: the detail fields that differ from the org, and score lines to upsert."""
 
     contact_id: str
-    desired: StateRow
-    contact_values: Mapping[str, Any]  # our names (score, band, ...) -> absolute values to write
+    values: Mapping[str, Any]  # our names (score, band, ...) -> the values the org should show
     lines: Mapping[str, int]  # rule -> points to upsert
 
 
-def _org_details(org: OrgRow | None) -> StateRow | None:
-    if org is None:
-        return None
-    return StateRow(org.contact_id, "candidate", org.score, org.band, org.medal, org.first_qualified_on,
-                    org.first_placed_on, None, {})  # fmt: skip
-
-
-def plan_contact(state: StateRow, org: OrgRow | None) -> ContactPlan:
-    """What to write so the org shows `state`, never lowering a medal or moving a date the org shows."""
-    shown = stored_details(_org_details(org))
-    current = ContactState(state.contact_id, ContactKind(state.kind), stored_details(state) or EMPTY_DETAILS)
-    merged = keep_monotone(shown, current)
-    desired = replace(state_row(merged), last_activity_on=state.last_activity_on, lines=state.lines)
-    values: dict[str, Any] = {}
-    for name in _DETAILS:
-        new, old = getattr(desired, name), (getattr(org, name) if org else None)
-        if new != old:
-            values[name] = new
-    confirmed = (org.lines if org else None) or {}
-    lines = {rule: points for rule, points in desired.lines.items() if confirmed.get(rule) != points}
+def plan_contact(state: StoredState, shown: ShownDetails | None) -> ContactPlan:
+    """What to write so the org shows `state`: the differing fields and score lines."""
+    org = shown.details if shown is not None else EMPTY_DETAILS
+    values = {
+        name: new for name in DETAIL_NAMES if (new := getattr(state.details, name)) != getattr(org, name)
+    }
+    confirmed = shown.lines if shown is not None else {}
+    lines = {rule: points for rule, points in state.lines.items() if confirmed.get(rule) != points}
     # A rule that vanished from config still has a line in the org: it drops to zero, not left stale.
-    lines.update({rule: 0 for rule, points in confirmed.items() if rule not in desired.lines and points != 0})
-    return ContactPlan(state.contact_id, desired, values, lines)
+    lines.update({rule: 0 for rule, points in confirmed.items() if rule not in state.lines and points != 0})
+    return ContactPlan(state.contact_id, values, lines)
 
 
 def contact_writes(plans: Iterable[ContactPlan], mapping: ObjectMapping) -> list[RecordWrite]:
@@ -57,14 +42,15 @@ def contact_writes(plans: Iterable[ContactPlan], mapping: ObjectMapping) -> list
     c, sl = mapping.contact, mapping.score_line
     fields = {"score": c.score, "band": c.band, "medal": c.medal,
               "first_qualified_on": c.first_qualified_on, "first_placed_on": c.first_placed_on}  # fmt: skip
-    pictures = {"band": c.band_values, "medal": c.medal_values}
+    bands, medals = picklists(c)
+    encode: dict[str, Callable[[Any], str | None]] = {"band": bands.to_org, "medal": medals.to_org}
     writes: list[RecordWrite] = []
     line_writes: list[RecordWrite] = []
     for plan in plans:
-        if plan.contact_values:
+        if plan.values:
             values = {
-                fields[name]: (pictures[name][value] if name in pictures and value is not None else value)
-                for name, value in plan.contact_values.items()
+                fields[name]: encode[name](value) if name in encode else value
+                for name, value in plan.values.items()
             }
             writes.append(RecordWrite(c.object, "Id", plan.contact_id, values, parent=plan.contact_id))
         for rule, points in sorted(plan.lines.items()):

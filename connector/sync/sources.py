@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from connector.config import ContactKind, OrgSource
+from connector.config import OrgSource
 from connector.config.salesforce import ContactFields
+from connector.details import Band, ContactKind, Medal, Picklist, RecruitmentDetails, ShownDetails
 from connector.events import CONTACT_UPDATED, Event, derive_id, format_time, make_event, parse_time
-from connector.ledger.sync_state import OrgRow
-from connector.sf.readers import field_value
+from connector.sync.changes import field_value
 
 Record = Mapping[str, Any]
 CONTACT_PREFIX = "003"  # Contact ids start with this key prefix in every org
@@ -27,7 +27,7 @@ class Batch:
     """What one window of one source yields."""
 
     events: list[Event] = field(default_factory=list)
-    org_rows: list[OrgRow] = field(default_factory=list)
+    shown: list[ShownDetails] = field(default_factory=list)
     erased: list[str] = field(default_factory=list)
     added: int = 0  # events the ledger did not have yet
     oddities: Counter[str] = field(default_factory=Counter)
@@ -100,23 +100,26 @@ def history_events(source: OrgSource, rows: Iterable[Record], parents: Mapping[s
     return batch
 
 
-def _reverse(values: Mapping[str, str], shown: Any, what: str, batch: Batch) -> str | None:
-    if shown in (None, ""):
+def _decode(picklist: Picklist[Any], label: Any, batch: Batch) -> Any:
+    try:
+        return picklist.from_org(label)
+    except ValueError:
+        batch.oddities[f"unknown_{picklist.enum.__name__.lower()}_value"] += 1
         return None
-    for ours, theirs in values.items():
-        if theirs == shown:
-            return ours
-    batch.oddities[f"unknown_{what}_value"] += 1
-    return None
 
 
-def _day(value: Any) -> str | None:
+def _day(value: Any) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(str(value)[:10]).isoformat()
+        return date.fromisoformat(str(value)[:10])
     except ValueError:
         return None
+
+
+def picklists(fields: ContactFields) -> tuple[Picklist[Band], Picklist[Medal]]:
+    """The band and medal codecs of a contact mapping (our values ↔ the org's labels)."""
+    return Picklist(Band, fields.band_values), Picklist(Medal, fields.medal_values)
 
 
 def contact_batch(
@@ -129,6 +132,7 @@ def contact_batch(
     """From Contact records: erasures, `contact.updated` events (kind, consent) for contacts whose
     profile changed, and the recruitment details each contact shows in the org."""
     batch = Batch()
+    bands, medals = picklists(fields)
     for record in records:
         cid = str(record.get("Id"))
         if record.get("IsDeleted") or (anonymised_field and record.get(anonymised_field)):
@@ -147,16 +151,14 @@ def contact_batch(
             event_id = derive_id("contacts", cid, format_time(at), attrs)
             batch.events.append(make_event(cid, CONTACT_UPDATED, at, attrs, id=event_id))
         score = field_value(record, fields.score)
-        batch.org_rows.append(
-            OrgRow(
-                contact_id=cid,
-                score=int(score) if isinstance(score, int | float) else None,
-                band=_reverse(fields.band_values, field_value(record, fields.band), "band", batch),
-                medal=_reverse(fields.medal_values, field_value(record, fields.medal), "medal", batch),
-                first_qualified_on=_day(field_value(record, fields.first_qualified_on)),
-                first_placed_on=_day(field_value(record, fields.first_placed_on)),
-            )
+        details = RecruitmentDetails(
+            score=int(score) if isinstance(score, int | float) else None,
+            band=_decode(bands, field_value(record, fields.band), batch),
+            medal=_decode(medals, field_value(record, fields.medal), batch),
+            first_qualified_on=_day(field_value(record, fields.first_qualified_on)),
+            first_placed_on=_day(field_value(record, fields.first_placed_on)),
         )
+        batch.shown.append(ShownDetails(cid, details))
     return batch
 
 

@@ -1,17 +1,24 @@
-"""Website visits and job views to the org: rows from web events, sent only when the org lacks them."""
+"""Website visits and job views to the org: rows from web events, sent only when the org lacks them. Pure."""
 
 from __future__ import annotations
 
-import hashlib
-import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from connector.config.salesforce import ObjectMapping
-from connector.ledger import Ledger
-from connector.ledger.sync_state import child_hashes, confirm_children, web_pending
+from connector.details import RecordWrite
+from connector.events import Event
 from connector.pixel.records import job_view_rows, visit_rows
-from connector.sf.writer import RecordWrite, WriteResult
+from connector.sync.changes import content_hash
+
+
+@dataclass(frozen=True)
+class ChildRow:
+    """One visit or job-view record a contact should have in the org, keyed by its external id."""
+
+    write: RecordWrite
+    digest: str  # hash of its values: equal to what the org accepted means nothing to send
 
 
 @dataclass(frozen=True)
@@ -23,41 +30,31 @@ class WebPlan:
     contacts: list[str] = field(default_factory=list)
 
 
-def _hash(values: dict[str, Any]) -> str:
-    blob = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-
-def plan_web(ledger: Ledger, mapping: ObjectMapping) -> WebPlan:
-    """Visit rows (one per visit) and job-view rows (one per contact and vacancy) that differ from the org."""
-    contacts = web_pending(ledger)
-    if not contacts:
-        return WebPlan()
-    events = ledger.events_of(contacts)
+def child_rows(
+    contacts: Sequence[str], events: Mapping[str, Sequence[Event]], mapping: ObjectMapping
+) -> list[ChildRow]:
+    """Visit rows (one per visit) and job-view rows (one per contact and vacancy) of these contacts."""
     visits, views = mapping.website_visit, mapping.job_view
-    rows: list[tuple[str, str, str, dict[str, Any]]] = []
+    rows: list[ChildRow] = []
     for contact in contacts:
-        mine = events.get(contact, [])
-        rows += [(visits.object, visits.external_id, contact, r) for r in visit_rows(mine, visits)]
-        rows += [(views.object, views.external_id, contact, r) for r in job_view_rows(mine, views)]
-    known = child_hashes(ledger, [str(row[ext]) for _, ext, _, row in rows])
-    plan = WebPlan(contacts=contacts)
-    for obj, ext, contact, row in rows:
-        key = str(row[ext])
-        values = {name: value for name, value in row.items() if name != ext}
-        digest = _hash(values)
-        if known.get(key) != digest:
-            plan.writes.append(RecordWrite(obj, ext, key, values, parent=contact))
-            plan.hashes[key] = (contact, digest)
+        mine = list(events.get(contact, ()))
+        for obj, ext, found in (
+            (visits.object, visits.external_id, visit_rows(mine, visits)),
+            (views.object, views.external_id, job_view_rows(mine, views)),
+        ):
+            for row in found:
+                values: dict[str, Any] = {name: value for name, value in row.items() if name != ext}
+                write = RecordWrite(obj, ext, str(row[ext]), values, parent=contact)
+                rows.append(ChildRow(write, content_hash(values)))
+    return rows
+
+
+def plan_web(contacts: Sequence[str], rows: Sequence[ChildRow], known: Mapping[str, str]) -> WebPlan:
+    """The rows whose values differ from what the org last accepted (`known`: external id -> hash)."""
+    plan = WebPlan(contacts=list(contacts))
+    for row in rows:
+        key = row.write.key_value
+        if known.get(key) != row.digest:
+            plan.writes.append(row.write)
+            plan.hashes[key] = (row.write.parent, row.digest)
     return plan
-
-
-def confirm_web(ledger: Ledger, plan: WebPlan, result: WriteResult) -> None:
-    """Remember what the org accepted; contacts with nothing refused or left over are in sync."""
-    accepted = [
-        (w.key_value, *plan.hashes[w.key_value]) for w in result.succeeded if w.key_value in plan.hashes
-    ]
-    unsettled = {
-        f.write.parent for f in (*result.failed, *result.retriable) if f.write.key_value in plan.hashes
-    }
-    confirm_children(ledger, accepted, [c for c in plan.contacts if c not in unsettled])

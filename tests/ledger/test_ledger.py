@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from connector.details import Band, ContactKind, Medal, RecruitmentDetails, StoredState
 from connector.events import Event, make_event
-from connector.ledger import MIGRATIONS, Ledger, StateRow, from_micros, to_micros
+from connector.ledger import MIGRATIONS, Ledger, from_micros, to_micros
 from connector.ledger.pixel_state import consented_contacts
 
 T0 = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
@@ -104,9 +105,8 @@ def test_nested_transactions_commit_once_with_the_outermost(tmp_path: Path) -> N
 
 
 def test_states_are_stored_and_read_back(tmp_path: Path) -> None:
-    row = StateRow(
-        "003A", "candidate", 55, "warm", "silver", "2026-03-02", None, "2026-03-10", {"intake": 30}
-    )
+    details = RecruitmentDetails(55, Band.WARM, Medal.SILVER, date(2026, 3, 2))
+    row = StoredState("003A", ContactKind.CANDIDATE, details, date(2026, 3, 10), {"intake": 30})
     with Ledger(tmp_path / "l.db") as ledger:
         assert ledger.save_states([row], T0) == 1
         assert ledger.states(["003A", "003Z"]) == {"003A": row}

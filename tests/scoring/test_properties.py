@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.config import Inactivity, Rule
+from connector.details import keep_monotone
 from connector.events import Event, make_event
-from connector.scoring import keep_monotone
 
 from .helpers import STEP_RULES, score
 
@@ -66,7 +66,7 @@ def test_medal_and_dates_never_move_backwards_as_now_advances(history: list[Even
     for days in steps:
         now += timedelta(days=days)
         fresh = score(history, RULES, now, inactivity=DECAY)
-        merged = keep_monotone(stored, fresh).details
+        merged = keep_monotone(fresh.details, stored)
         if stored is not None:
             assert (merged.medal.rank if merged.medal else 0) >= (stored.medal.rank if stored.medal else 0)
             for name in ("first_qualified_on", "first_placed_on"):
@@ -82,8 +82,8 @@ def test_medal_and_dates_never_move_backwards_as_now_advances(history: list[Even
 def test_adding_events_never_lowers_the_merged_medal(
     first: list[Event], more: list[Event], now: datetime
 ) -> None:
-    before = keep_monotone(None, score(first, RULES, now)).details
-    after = keep_monotone(before, score(first + more, RULES, now)).details
+    before = keep_monotone(score(first, RULES, now).details)
+    after = keep_monotone(score(first + more, RULES, now).details, before)
     assert (after.medal.rank if after.medal else 0) >= (before.medal.rank if before.medal else 0)
     if before.first_qualified_on is not None:
         assert after.first_qualified_on == before.first_qualified_on

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from connector.config import Inactivity, Medals
-from connector.scoring import Band, Medal, RecruitmentDetails, keep_monotone
+from connector.details import Band, Medal, RecruitmentDetails, keep_monotone
 
 from .helpers import NOW, at, ev, rule, score, step
 
@@ -179,7 +179,7 @@ def test_bands_follow_lower_bounds() -> None:
 def test_keep_monotone_never_lowers_stored_medal_or_moves_dates() -> None:
     stored = RecruitmentDetails(50, Band.WARM, Medal.GOLD, date(2026, 1, 1), date(2026, 2, 1))
     fresh = score([step("Intake verwerkt", at("06-01"))])
-    merged = keep_monotone(stored, fresh).details
+    merged = keep_monotone(fresh.details, stored)
     assert merged.medal is Medal.GOLD
     assert merged.first_qualified_on == date(2026, 1, 1)
     assert merged.first_placed_on == date(2026, 2, 1)

@@ -21,8 +21,9 @@ from connector.errors import ApiLimitError
 from connector.sf import mapping
 from connector.sf.client import SalesforceClient
 from connector.sf.policy import RetryPolicy
-from connector.sf.readers import Source, detect_changes, plan_window, read_window
+from connector.sf.readers import Source, plan_window, read_window
 from connector.sf.writer import RecordWrite, apply_plan
+from connector.sync.changes import detect_changes
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CONTACTS = Source("Contact", ("LastName", "Lead_Score__c"))

@@ -19,13 +19,12 @@ from connector.sf.readers import (
     Source,
     Window,
     backfill_windows,
-    detect_changes,
     plan_window,
-    poll,
     read_window,
     slice_window,
     window_soql,
 )
+from connector.sync.changes import detect_changes
 from tests.sf.conftest import BASE, INSTANCE, NOW
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -158,8 +157,9 @@ def test_pages_are_followed_by_next_records_url(
     assert sent.startswith("SELECT Id, SystemModstamp, IsDeleted")
 
 
-def test_poll_returns_the_window_to_commit_and_its_records() -> None:
+def test_a_planned_window_reads_only_records_older_than_the_lag() -> None:
     records = [rec(1, NOW - timedelta(minutes=5)), rec(2, NOW - timedelta(seconds=30))]
-    window, got = poll(FakeOrg(records), SOURCE, NOW - timedelta(minutes=2), NOW, lookback=LOOK, lag=LAG)
+    window = plan_window(NOW - timedelta(minutes=2), NOW, lookback=LOOK, lag=LAG)
+    got = list(read_window(FakeOrg(records), SOURCE, window))
     assert window.end == NOW - LAG
     assert [r["Id"] for r in got] == [records[0]["Id"]]  # the 30 s old one waits for the lag

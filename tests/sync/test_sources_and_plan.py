@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 from connector.config import ObjectMapping, Settings
-from connector.ledger import StateRow
-from connector.ledger.sync_state import OrgRow
+from connector.details import (
+    Band,
+    ContactKind,
+    Medal,
+    RecruitmentDetails,
+    ShownDetails,
+    StoredState,
+)
 from connector.sync.plan import contact_writes, plan_contact
 from connector.sync.sources import activity_events, contact_batch
 
@@ -53,55 +60,54 @@ def test_contact_record_gives_profile_event_org_details_and_erasure() -> None:
         "003P",
         {"kind": "contact_person", "tracking_consent": True},
     )
-    rows = {r.contact_id: r for r in batch.org_rows}
+    rows = {r.contact_id: r.details for r in batch.shown}
     assert (rows["003C"].medal, rows["003C"].score, rows["003C"].first_placed_on) == (
-        "gold",
+        Medal.GOLD,
         40,
-        "2026-01-05",
+        date(2026, 1, 5),
     )
     assert rows["003C"].band is None
     assert batch.oddities["unknown_band_value"] == 1
     assert batch.erased == ["003D"]
 
 
-BASE = StateRow(
-    "003A", "candidate", 30, "lukewarm", "bronze", "2026-06-02", None, "2026-06-02", {"intake": 30}
-)
+JUNE_2 = date(2026, 6, 2)
+DETAILS = RecruitmentDetails(30, Band.LUKEWARM, Medal.BRONZE, JUNE_2)
+BASE = StoredState("003A", ContactKind.CANDIDATE, DETAILS, JUNE_2, {"intake": 30})
 
 
-def state(**kw: object) -> StateRow:
-    return replace(BASE, **kw)  # type: ignore[arg-type]
+def state(**kw: object) -> StoredState:
+    return replace(BASE, details=replace(DETAILS, **kw))  # type: ignore[arg-type]
 
 
 def test_first_write_sends_details_and_lines() -> None:
     plan = plan_contact(state(), None)
-    assert plan.contact_values == {"score": 30, "band": "lukewarm", "medal": "bronze",
-                                   "first_qualified_on": "2026-06-02"}  # fmt: skip
+    assert plan.values == {"score": 30, "band": Band.LUKEWARM, "medal": Medal.BRONZE,
+                           "first_qualified_on": JUNE_2}  # fmt: skip
     writes = contact_writes([plan], M)
     assert [(w.object, w.key_field, w.key_value) for w in writes] == [
         ("Contact", "Id", "003A"), ("Lead_Score_Line__c", "External_Id__c", "003A:intake")]  # fmt: skip
     assert writes[0].values == {"Lead_Score__c": 30, "Lead_Score_Band__c": "Lukewarm", "Medal__c": "Bronze",
-                                "Date_First_Qualification__c": "2026-06-02"}  # fmt: skip
+                                "Date_First_Qualification__c": JUNE_2}  # fmt: skip
 
 
 def test_nothing_to_write_when_org_shows_the_same() -> None:
-    org = OrgRow("003A", 30, "lukewarm", "bronze", "2026-06-02", None, {"intake": 30})
-    plan = plan_contact(state(), org)
-    assert (plan.contact_values, plan.lines) == ({}, {})
+    plan = plan_contact(state(), ShownDetails("003A", DETAILS, {"intake": 30}))
+    assert (plan.values, plan.lines) == ({}, {})
     assert contact_writes([plan], M) == []
 
 
-def test_higher_medal_in_org_is_not_lowered_and_dates_kept() -> None:
-    org = OrgRow("003A", 30, "lukewarm", "gold", "2025-01-01", "2025-02-01", {"intake": 30})
-    plan = plan_contact(state(), org)
-    assert plan.contact_values == {}
-    assert (plan.desired.medal, plan.desired.first_qualified_on) == ("gold", "2025-01-01")
+def test_a_cleared_field_is_written_as_none() -> None:
+    shown = ShownDetails("003A", replace(DETAILS, first_placed_on=date(2026, 6, 9)), {"intake": 30})
+    assert plan_contact(state(), shown).values == {"first_placed_on": None}
+    (write,) = contact_writes([plan_contact(state(), shown)], M)
+    assert write.values == {"Date_First_Placement__c": None}
 
 
 def test_changed_score_writes_only_score_and_dropped_rule_goes_to_zero() -> None:
-    org = OrgRow("003A", 35, "lukewarm", "bronze", "2026-06-02", None, {"intake": 30, "open": 5})
-    plan = plan_contact(state(), org)
-    assert plan.contact_values == {"score": 30}
+    shown = ShownDetails("003A", replace(DETAILS, score=35), {"intake": 30, "open": 5})
+    plan = plan_contact(state(), shown)
+    assert plan.values == {"score": 30}
     assert plan.lines == {"open": 0}
 
 
