@@ -156,14 +156,16 @@ def _score_and_write(
         report.status = "dry_run"
     elif writes:
         result = apply_plan(client, writes, bulk_threshold=client.settings.bulk_threshold)
-        letters = confirm(ledger, plans, result, mapping_of(settings), now)
-        confirm_web(ledger, web, result)
-        add_dead_letters(ledger, letters)
+        # One unit of work: what the org accepted, what it refused, and that writing has begun.
+        with ledger.transaction():
+            letters = confirm(ledger, plans, result, mapping_of(settings), now)
+            confirm_web(ledger, web, result)
+            add_dead_letters(ledger, letters)
+            ledger.set_meta("first_write_done", now.isoformat())
         report.succeeded, report.dead = len(result.succeeded), len(letters)
         report.retriable, report.write_calls = len(result.retriable), result.calls
         if result.stopped:
             report.status, report.reason = "stopped", result.stopped
-        ledger.set_meta("first_write_done", now.isoformat())
 
 
 @contextmanager

@@ -60,7 +60,7 @@ def make_org(tmp_path: Path) -> Iterator[Callable[..., Org]]:
     contexts = []
 
     def build(settings: Settings | None = None) -> Org:
-        pod = f"K{'bcdefgh'[len(contexts)]}"  # each org built here is a different org
+        pod = f"K{'bcdefghijkmnpqrstuvwxyzBCDEFGHJKLMNPQRSTUVWXYZ'[len(contexts)]}"  # a different org each
         ctx = running_emulator(
             clock=Clock(frozen_at=T0),
             state_dir=tmp_path / f"em{len(contexts)}",
