@@ -32,7 +32,7 @@ from connector.ledger.sync_state import (
 )
 from connector.sf.readers import Source, Window, backfill_windows
 from connector.sf.writer import WriteResult, apply_plan
-from connector.shell.gather import OrgPort, ensure_org, gather_source, mapping_of
+from connector.shell.gather import OrgPort, ensure_org, gather_source, mapping_of, refresh_shown
 from connector.shell.rescore import rescore
 from connector.shell.web import confirm_web, gather_web
 from connector.sync.plan import ContactPlan, contact_writes, plan_contact
@@ -135,6 +135,9 @@ def _score_and_write(
 ) -> None:
     report.scored = rescore(ledger, settings, now, everyone=report.kind == "daily").scored
     plans = plan_writes(ledger)
+    if refresh_shown(client, ledger, settings, [p.contact_id for p in plans if p.values], now):
+        rescore(ledger, settings, now)  # only those the org changed meanwhile: merged, then planned again
+        plans = plan_writes(ledger)
     report.planned, report.plan = len(plans), plans
     web = gather_web(ledger, mapping_of(settings))
     writes = contact_writes(plans, mapping_of(settings)) + web.writes

@@ -20,6 +20,7 @@ from connector.ledger.sync_state import (
     save_hashes,
     save_job_numbers,
     save_shown,
+    shown_details,
 )
 from connector.sf.readers import Source, Window, plan_window, read_window
 from connector.sf.writer import WritePort
@@ -31,6 +32,7 @@ from connector.sync.sources import (
     detail_fields,
     history_events,
     profile_fields,
+    shown_of,
 )
 
 ORG_KEY = "org_id"
@@ -185,16 +187,46 @@ def gather_source(
     return batch
 
 
-def _record_shown(ledger: Ledger, shown: list[ShownDetails], now: datetime) -> None:
-    """Keep what the org shows; a scored contact whose shown details differ from its stored state is
-    re-scored, so its state is merged with them (a medal set by hand in the org is never written over).
-    An unscored contact needs no mark: its first events make it dirty, and the re-score merges then."""
-    stored = ledger.states(r.contact_id for r in shown)
-    differ = [
-        r.contact_id for r in shown if r.contact_id in stored and stored[r.contact_id].details != r.details
+def _record_shown(ledger: Ledger, shown: Sequence[ShownDetails], now: datetime) -> list[str]:
+    """Keep what the org shows. A scored contact whose shown details changed is marked for re-scoring,
+    so its state is merged with them (a medal set by hand in the org is never written over); return
+    those contacts. An unscored contact needs no mark: its first events make it dirty, and the
+    re-score merges then."""
+    ids = [r.contact_id for r in shown]
+    stored, known = ledger.states(ids), shown_details(ledger, ids)
+    changed = [
+        r.contact_id
+        for r in shown
+        if r.contact_id in stored and (r.contact_id not in known or known[r.contact_id].details != r.details)
     ]
     save_shown(ledger, shown, now, keep_lines=True)
-    ledger.mark_dirty(differ)
+    ledger.mark_dirty(changed)
+    return changed
+
+
+def refresh_shown(client: OrgPort, ledger: Ledger, settings: Settings, contact_ids: Sequence[str],
+                  now: datetime) -> list[str]:  # fmt: skip
+    """Read what the org shows now for contacts about to be written (no lag: a recruiter's edit of a
+    minute ago counts) and keep it; return the contacts whose shown details changed.
+
+    The windowed contacts source waits `lag_seconds` before it sees an edit; without this read a
+    write planned meanwhile would put our lower medal over one a recruiter just set.
+    """
+    fields = mapping_of(settings).contact
+    select = ", ".join(dict.fromkeys(["Id", *detail_fields(fields)]))
+    batch = Batch()
+    shown: list[ShownDetails] = []
+    for chunk in _in_lists(list(contact_ids)):
+        soql = format_soql(
+            "SELECT {:literal} FROM {:literal} WHERE Id IN {}", select, fields.object, list(chunk)
+        )
+        shown += [
+            shown_of(r, fields, batch)
+            for page in client.query_pages(soql, include_deleted=False)
+            for r in page
+        ]
+    with ledger.transaction():
+        return _record_shown(ledger, shown, now)
 
 
 def _history(client: OrgPort, source: OrgSource, start: datetime, end: datetime, changed: list[Any]) -> Batch:

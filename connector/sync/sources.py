@@ -132,7 +132,6 @@ def contact_batch(
     """From Contact records: erasures, `contact.updated` events (kind, consent) for contacts whose
     profile changed, and the recruitment details each contact shows in the org."""
     batch = Batch()
-    bands, medals = picklists(fields)
     for record in records:
         cid = str(record.get("Id"))
         if record.get("IsDeleted") or (anonymised_field and record.get(anonymised_field)):
@@ -150,16 +149,22 @@ def contact_batch(
             at = parse_time(record.get("SystemModstamp"))
             event_id = derive_id("contacts", cid, format_time(at), attrs)
             batch.events.append(make_event(cid, CONTACT_UPDATED, at, attrs, id=event_id))
-        score = field_value(record, fields.score)
-        details = RecruitmentDetails(
-            score=int(score) if isinstance(score, int | float) else None,
-            band=_decode(bands, field_value(record, fields.band), batch),
-            medal=_decode(medals, field_value(record, fields.medal), batch),
-            first_qualified_on=_day(field_value(record, fields.first_qualified_on)),
-            first_placed_on=_day(field_value(record, fields.first_placed_on)),
-        )
-        batch.shown.append(ShownDetails(cid, details))
+        batch.shown.append(shown_of(record, fields, batch))
     return batch
+
+
+def shown_of(record: Record, fields: ContactFields, batch: Batch) -> ShownDetails:
+    """The recruitment details a Contact record shows; unknown picklist labels count as oddities."""
+    bands, medals = picklists(fields)
+    score = field_value(record, fields.score)
+    details = RecruitmentDetails(
+        score=int(score) if isinstance(score, int | float) else None,
+        band=_decode(bands, field_value(record, fields.band), batch),
+        medal=_decode(medals, field_value(record, fields.medal), batch),
+        first_qualified_on=_day(field_value(record, fields.first_qualified_on)),
+        first_placed_on=_day(field_value(record, fields.first_placed_on)),
+    )
+    return ShownDetails(str(record.get("Id")), details)
 
 
 def profile_fields(fields: ContactFields) -> tuple[str, ...]:

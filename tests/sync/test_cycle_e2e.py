@@ -164,3 +164,15 @@ def test_without_history_only_the_latest_step_is_seen(org: Org) -> None:
         org.em.org.move_application(application, step)
     org.cycle()
     assert details(org, candidate)[:3] == (25, "Lukewarm", "Silver")  # intake's 30 points were never seen
+
+
+def test_a_medal_set_by_hand_inside_the_read_lag_is_not_written_over(org: Org) -> None:
+    candidate, job = org.candidate(), org.job()
+    application = org.em.org.apply(candidate, job, "Websollicitatie")
+    org.cycle()
+    org.em.org.move_application(application, "Intake verwerkt")
+    org.em.org.advance(300)
+    # The recruiter sets Gold seconds before the cycle: the contacts window (now - lag) cannot see it yet.
+    org.em.org.update("Contact", candidate, {"Medal__c": "Gold"})
+    org.cycle(after_seconds=1)
+    assert details(org, candidate)[:3] == (30, "Lukewarm", "Gold")
