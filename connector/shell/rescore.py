@@ -15,13 +15,11 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import islice
-from pathlib import Path
 from typing import Any, TypeVar
 
 from connector.config import Medals, Scoring, Settings
-from connector.demo.sample import generate
 from connector.details import RecruitmentDetails, ShownDetails, StoredState, keep_monotone
-from connector.events import Event, EventReader, write_ndjson
+from connector.events import Event
 from connector.ledger import Ledger
 from connector.ledger.sync_state import shown_details
 from connector.scoring import ContactState, Rulebook
@@ -284,32 +282,6 @@ def simulate(
                 progress(len(chunk))
 
     return compare(pairs())
-
-
-@dataclass(frozen=True, slots=True)
-class DemoResult:
-    """Where the demo put its files and what it scored."""
-
-    events_file: Path
-    ledger_file: Path
-    events: int
-    states: list[ContactState]
-
-
-def run_demo(folder: Path, settings: Settings, now: datetime) -> DemoResult:
-    """Generate the seeded sample, write it as NDJSON, ingest it into a fresh ledger and score all."""
-    folder.mkdir(parents=True, exist_ok=True)
-    events_file, ledger_file = folder / "events.ndjson", folder / "ledger.db"
-    for stale in folder.glob("ledger.db*"):
-        stale.unlink()  # the sample is generated relative to now: a fresh ledger each run
-    with events_file.open("w", encoding="utf-8") as out:
-        count = write_ndjson(generate(now), out)
-    with Ledger(ledger_file) as ledger, events_file.open(encoding="utf-8") as stream:
-        ledger.append(EventReader(stream, str(events_file)))
-        rescore(ledger, settings, now, everyone=True)
-        book = rulebook(settings, now)
-        states = [book.score(cid, events) for cid, events in ledger.scan()]
-    return DemoResult(events_file, ledger_file, count, states)
 
 
 def status_facts(ledger: Ledger) -> dict[str, list[tuple[str, object]]]:
