@@ -13,20 +13,21 @@ from connector.sf.client import SalesforceClient, connect
 from connector.sf.mapping import CheckRow, Proposal, check, discover, proposal_toml, run_check
 from connector.sf.policy import ApiUsage, Breaker, RetryPolicy
 from connector.sf.readers import Changes, Source, Window, detect_changes, plan_window, poll, read_window
-from connector.sf.writer import RecordWrite, WriteFailure, WriteResult, apply_plan
+from connector.sf.writer import Outcome, RecordWrite, WriteOutcome, WriteResult, apply_plan
 
 __all__ = [
     "ApiUsage",
     "Breaker",
     "Changes",
     "CheckRow",
+    "Outcome",
     "Proposal",
     "RecordWrite",
     "RetryPolicy",
     "SalesforceClient",
     "Source",
     "Window",
-    "WriteFailure",
+    "WriteOutcome",
     "WriteResult",
     "apply_plan",
     "check",

@@ -57,6 +57,7 @@ class CycleReport:
     succeeded: int = 0
     dead: int = 0
     retriable: int = 0
+    not_sent: int = 0  # writes the cycle stopped before: planned again next cycle
     write_calls: int = 0
     oddities: Counter[str] = field(default_factory=Counter)
     plan: list[ContactPlan] = field(default_factory=list)
@@ -64,7 +65,7 @@ class CycleReport:
     def summary(self) -> dict[str, Any]:
         """Plain counts for logs, the cycle table and metrics."""
         names = ("status", "reason", "fetched", "events_added", "erased", "scored", "planned", "writes",
-                 "web_writes", "succeeded", "dead", "retriable", "write_calls")  # fmt: skip
+                 "web_writes", "succeeded", "dead", "retriable", "not_sent", "write_calls")  # fmt: skip
         return {**{name: getattr(self, name) for name in names}, "oddities": dict(self.oddities)}
 
 
@@ -165,6 +166,7 @@ def _score_and_write(
         add_dead_letters(ledger, letters)
         report.succeeded, report.dead = len(result.succeeded), len(letters)
         report.retriable, report.write_calls = len(result.retriable), result.calls
+        report.not_sent = len(result.not_sent)
         if result.stopped:
             report.status, report.reason = "stopped", result.stopped
         ledger.set_meta("first_write_done", now.isoformat())
