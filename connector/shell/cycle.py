@@ -177,8 +177,8 @@ def _logged(client: OrgPort, ledger: Ledger, report: CycleReport, now: datetime)
     cycle_id = start_cycle(ledger, report.kind, now)
     log.info("cycle_start", kind=report.kind)
     try:
-        client.start_cycle()
-        ensure_org(client, ledger)
+        # The body starts the client's cycle (`_begin`): a generator-based context manager must yield
+        # once, so a breaker that is still open has to stop the cycle from inside the block.
         yield
     except (ApiLimitError, BudgetExceededError, TransientError) as exc:
         report.status, report.reason = "stopped", str(exc)
@@ -189,6 +189,11 @@ def _logged(client: OrgPort, ledger: Ledger, report: CycleReport, now: datetime)
         client.end_cycle()
         finish_cycle(ledger, cycle_id, report.status, now, report.summary())
         log.info("cycle_done", **report.summary())
+
+
+def _begin(client: OrgPort, ledger: Ledger) -> None:
+    client.start_cycle()
+    ensure_org(client, ledger)
 
 
 def run_cycle(
@@ -210,6 +215,7 @@ def run_cycle(
     """
     report = CycleReport(kind)
     with _logged(client, ledger, report, now):
+        _begin(client, ledger)
         _gather(client, ledger, settings, now, report)
         if other_sources is not None:
             read, added = other_sources(ledger, now)
@@ -243,6 +249,7 @@ def run_backfill(
     """Read the given windows of every source, then score and write as a cycle does."""
     report = CycleReport("backfill")
     with _logged(client, ledger, report, now):
+        _begin(client, ledger)
         _gather(client, ledger, settings, now, report, windows, progress)
         _score_and_write(client, ledger, settings, now, report, dry_run=False, force=force)
     return report
