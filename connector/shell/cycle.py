@@ -29,6 +29,7 @@ from connector.ledger.sync_state import (
     pending_contacts,
     save_org_rows,
     start_cycle,
+    web_pending,
 )
 from connector.sf.readers import Source, Window, backfill_windows
 from connector.sf.writer import WriteResult, apply_plan
@@ -77,6 +78,16 @@ def plan_writes(ledger: Ledger, now: datetime) -> list[ContactPlan]:
     if merged:
         ledger.save_states(merged, now)
     return [p for p in plans if p.contact_values or p.lines]
+
+
+def waiting_writes(ledger: Ledger) -> tuple[int, int]:
+    """What the ledger still has to send: contact field / score-line writes, and contacts with web records.
+
+    Derived from the ledger, not from the last cycle's answers, so a count falls only once the org
+    confirmed the writes; contacts behind a dead letter are counted there instead.
+    """
+    plans = [plan_contact(state, org) for state, org in pending_contacts(ledger)]
+    return sum(bool(p.contact_values) + len(p.lines) for p in plans), len(web_pending(ledger))
 
 
 def confirm(
@@ -263,4 +274,5 @@ __all__ = [
     "gather_source",
     "run_backfill",
     "run_cycle",
+    "waiting_writes",
 ]
