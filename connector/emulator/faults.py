@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from connector.emulator.values import RecordError
 
 HTTP_ERROR_BODIES = {
+    # The daily limit used up by another integration between two of our calls: the connector's own
+    # budget guard reads the usage header, so only someone else can take the org's last calls.
+    403: ("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."),
     500: ("UNKNOWN_EXCEPTION",
           "An unexpected error occurred. Please include this ErrorId if you contact support: emulated-500"),
     502: ("UNKNOWN_EXCEPTION", "Bad gateway (emulated fault)"),
@@ -47,7 +50,7 @@ class Faults:
         self._rng = random.Random(self.seed)
 
     def fail_next(self, count: int, status: int = 503, endpoint: str | None = None) -> None:
-        """The next `count` API calls (to `endpoint`, or any) answer HTTP `status` (500, 502 or 503)."""
+        """The next `count` API calls (to `endpoint`, or any) answer HTTP `status` (403, 500, 502 or 503)."""
         if status not in HTTP_ERROR_BODIES:
             raise ValueError(f"unsupported fault status {status}: use one of {sorted(HTTP_ERROR_BODIES)}")
         with self._lock:

@@ -319,7 +319,7 @@ def backfill(
 
 @app.command()
 def status() -> None:
-    """Show cursors, ledger counts, the last cycle, dead letters, API usage and the breaker."""
+    """Show ledger counts and cursors, writes waiting, the last cycle, dead letters, API usage, breaker."""
     with bootstrap.open_ledger() as ledger:
         facts = jobs.status_facts(ledger)
     for title, rows in facts.items():

@@ -174,7 +174,8 @@ def cycle_line(summary: dict[str, object]) -> str:
     line = (
         f"{summary['status']}: read {reads or 'nothing'}; {summary['events_added']} new events;"
         f" {summary['scored']} contacts scored; {summary['planned']} to update ({summary['writes']} records);"
-        f" {summary['succeeded']} written, {summary['dead']} dead-lettered, {summary['retriable']} to retry"
+        f" {summary['succeeded']} written, {summary['dead']} dead-lettered, {summary['retriable']} to retry,"
+        f" {summary['not_sent']} not sent"
     )
     return line + (f" — {summary['reason']}" if summary.get("reason") else "")
 

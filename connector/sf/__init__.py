@@ -13,18 +13,19 @@ from connector.sf.client import SalesforceClient, connect
 from connector.sf.mapping import CheckRow, Proposal, check, discover, proposal_toml, run_check
 from connector.sf.policy import ApiUsage, Breaker, RetryPolicy
 from connector.sf.readers import Source, Window, plan_window, read_window
-from connector.sf.writer import WriteFailure, WriteResult, apply_plan
+from connector.sf.writer import Outcome, WriteOutcome, WriteResult, apply_plan
 
 __all__ = [
     "ApiUsage",
     "Breaker",
     "CheckRow",
+    "Outcome",
     "Proposal",
     "RetryPolicy",
     "SalesforceClient",
     "Source",
     "Window",
-    "WriteFailure",
+    "WriteOutcome",
     "WriteResult",
     "apply_plan",
     "check",

@@ -75,6 +75,7 @@ class SalesforceClient:
         self._sf: Salesforce | None = None
         self._in_cycle = False
         self._cycle_start: ApiUsage | None = None
+        self._usage_seen = False  # usage read from a response of this cycle, not left from the last one
 
     # -- session --------------------------------------------------------------------------------
     def connect(self) -> None:
@@ -107,6 +108,7 @@ class SalesforceClient:
         self._check_breaker(log_skip=True)
         self._in_cycle = True
         self._cycle_start = self.usage
+        self._usage_seen = False
 
     def end_cycle(self) -> None:
         """End the cycle's budget guard (check/discover run unguarded)."""
@@ -126,8 +128,11 @@ class SalesforceClient:
             return
         if self._cycle_start is None:
             self._cycle_start = self.usage
+        # The usage the last cycle ended on is not today's: judged by it, an org that once reached its
+        # share would stop every later cycle before its first call, and never be seen to recover.
+        current = self.usage if self._usage_seen else None
         problem = budget_problem(
-            self._cycle_start, self.usage, self.settings.max_run_share, self.settings.max_org_share
+            self._cycle_start, current, self.settings.max_run_share, self.settings.max_org_share
         )
         if problem:
             log.warning("sf_budget_stop", reason=problem)
@@ -178,6 +183,7 @@ class SalesforceClient:
         usage = sf.api_usage.get("api-usage") if sf.api_usage else None
         if usage is not None:
             self.usage = ApiUsage(int(usage.used), int(usage.total))
+            self._usage_seen = True
 
     def _retrying(self, idempotent: bool) -> tenacity.Retrying:
         # Writes that are not idempotent (creating a bulk job) must not run twice on a lost answer.

@@ -1,8 +1,9 @@
 """Apply a write plan: sObject Collections (200 a call, allOrNone=false) or Bulk API 2.0 above a threshold.
 
-Every value is absolute, so re-sending is harmless (update by Id, upsert by external id). Results come
-back per record as data: succeeded, retriable (still locked, or not sent because the cycle stopped) and
-failed (permanent, for the caller's dead-letter table). Deciding *what* to write is not done here.
+Every value is absolute, so re-sending is harmless (update by Id, upsert by external id). The result
+accounts for every planned write exactly once (`Outcome`): the writer only collects the org's answers,
+and `account` walks the plan, so a write the cycle never reached is `NOT_SENT` without anyone having
+to remember it. Deciding *what* to write is not done here.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 import structlog
@@ -24,9 +26,11 @@ log = structlog.get_logger(__name__)
 
 COLLECTION_SIZE = 200  # the sObject Collections maximum
 LOCKED = "UNABLE_TO_LOCK_ROW"
-NOT_SENT = "NOT_SENT"
+UNPROCESSED = "NOT_PROCESSED"  # a row a Bulk 2.0 job neither took nor refused
 BULK_NULL = "#N/A"  # Bulk 2.0 CSV: an empty cell leaves the field unchanged, #N/A sets it to null
 BULK_DONE = frozenset({"JobComplete", "Failed", "Aborted"})
+# Answers that end a cycle's writing but not the connector: what is left is sent next cycle.
+STOPS = (ApiLimitError, BudgetExceededError, TransientError)
 
 
 class WritePort(Protocol):
@@ -47,40 +51,90 @@ class WritePort(Protocol):
         ...
 
 
+class Outcome(StrEnum):
+    """How one planned write ended; every write of a plan ends in exactly one."""
+
+    ACCEPTED = "accepted"  # the org took it
+    REFUSED = "refused"  # for good (validation, bad reference, ...): the caller dead-letters it
+    RETRIABLE = "retriable"  # answered, not taken for a passing reason: still locked, left by a bulk job
+    NOT_SENT = "not_sent"  # the cycle stopped before the org answered for it
+
+
 @dataclass(frozen=True)
-class WriteFailure:
-    """A record the org did not take, with Salesforce's error code and message."""
+class WriteOutcome:
+    """One planned write and how it ended, with Salesforce's error code and message when not accepted."""
 
     write: RecordWrite
-    error_code: str
-    message: str
+    outcome: Outcome
+    error_code: str = ""
+    message: str = ""
 
 
 @dataclass(frozen=True)
 class WriteResult:
-    """Per-record outcome of a plan, plus the write calls it cost and why it stopped early (if it did)."""
+    """Every planned write's outcome in plan order, the write calls it cost and why it stopped (if so)."""
 
-    succeeded: tuple[RecordWrite, ...] = ()
-    retriable: tuple[WriteFailure, ...] = ()
-    failed: tuple[WriteFailure, ...] = ()
+    outcomes: tuple[WriteOutcome, ...] = ()
     calls: int = 0
     stopped: str = ""
 
+    def of(self, *outcomes: Outcome) -> tuple[WriteOutcome, ...]:
+        """The writes that ended in one of `outcomes`."""
+        return tuple(o for o in self.outcomes if o.outcome in outcomes)
+
+    def counts(self) -> dict[str, int]:
+        """Writes per outcome, every outcome present (for logs and the cycle summary)."""
+        return {kind.value: len(self.of(kind)) for kind in Outcome}
+
+    @property
+    def succeeded(self) -> tuple[RecordWrite, ...]:
+        """The accepted writes."""
+        return tuple(o.write for o in self.of(Outcome.ACCEPTED))
+
+    @property
+    def failed(self) -> tuple[WriteOutcome, ...]:
+        """The refused writes (for the dead-letter table)."""
+        return self.of(Outcome.REFUSED)
+
+    @property
+    def retriable(self) -> tuple[WriteOutcome, ...]:
+        """Answered but not taken, for a reason that passes."""
+        return self.of(Outcome.RETRIABLE)
+
+    @property
+    def not_sent(self) -> tuple[WriteOutcome, ...]:
+        """Never answered: the cycle stopped first."""
+        return self.of(Outcome.NOT_SENT)
+
+
+def account(
+    plan: Sequence[RecordWrite], answers: Mapping[int, WriteOutcome], calls: int = 0, stopped: str = ""
+) -> WriteResult:
+    """Each write of `plan` with its last answer (keyed by plan position); one never answered was not sent."""
+    return WriteResult(
+        tuple(answers.get(i) or WriteOutcome(w, Outcome.NOT_SENT, "", stopped) for i, w in enumerate(plan)),
+        calls,
+        stopped,
+    )
+
+
+def _answer(write: RecordWrite, ok: bool, code: str, message: str) -> WriteOutcome:
+    if ok:
+        return WriteOutcome(write, Outcome.ACCEPTED)
+    kind = Outcome.RETRIABLE if code in (LOCKED, UNPROCESSED) else Outcome.REFUSED
+    return WriteOutcome(write, kind, code, message)
+
 
 @dataclass
-class _Tally:
-    succeeded: list[RecordWrite] = field(default_factory=list)
-    locked: list[WriteFailure] = field(default_factory=list)
-    failed: list[WriteFailure] = field(default_factory=list)
+class _Run:
+    """The org's answers so far, by plan position, and the calls spent; `account` turns it into a result."""
+
+    plan: Sequence[RecordWrite]
+    answers: dict[int, WriteOutcome] = field(default_factory=dict)
     calls: int = 0
 
-    def record(self, write: RecordWrite, ok: bool, code: str, message: str) -> None:
-        if ok:
-            self.succeeded.append(write)
-        elif code == LOCKED:
-            self.locked.append(WriteFailure(write, code, message))
-        else:
-            self.failed.append(WriteFailure(write, code, message))
+    def answer(self, index: int, ok: bool, code: str = "", message: str = "") -> None:
+        self.answers[index] = _answer(self.plan[index], ok, code, message)
 
 
 def apply_plan(
@@ -90,89 +144,75 @@ def apply_plan(
     bulk_threshold: int = 2000,
     lock_retries: int = 3,
     pause: Callable[[float], None] = time.sleep,
+    collection_size: int = COLLECTION_SIZE,
 ) -> WriteResult:
-    """Write `plan`; retry only the locked records (grouped by parent, one call at a time)."""
-    tally = _Tally()
-    pending: list[RecordWrite] = []
+    """Write `plan`; retry only the retriable records (grouped by parent, one call at a time)."""
+    run = _Run(plan)
     stopped = ""
     try:
-        for (obj, key_field), group in _groups(plan).items():
+        for (obj, key_field), group in _groups(plan, range(len(plan))).items():
             # Children of one parent in one chunk: fewer calls contend for the same parent's lock.
-            writes = group if key_field == "Id" else sorted(group, key=lambda w: w.parent)
-            pending = list(writes)
-            if len(writes) > bulk_threshold:
-                _bulk(client, obj, key_field, writes, tally, pause)
+            indices = group if key_field == "Id" else sorted(group, key=lambda i: plan[i].parent)
+            if len(indices) > bulk_threshold:
+                _bulk(client, obj, key_field, indices, run, pause)
             else:
-                for chunk in _chunks(writes):
-                    _collection(client, obj, key_field, chunk, tally)
-                    pending = pending[len(chunk) :]
-            pending = []
+                for chunk in _chunks(indices, collection_size):
+                    _collection(client, obj, key_field, chunk, run)
         for attempt in range(1, lock_retries + 1):
-            if not tally.locked:
+            again = [i for i, a in run.answers.items() if a.outcome is Outcome.RETRIABLE]
+            if not again:
                 break
             pause(float(2 ** (attempt - 1)))  # let the competing transaction finish
-            locked, tally.locked = tally.locked, []
-            log.info("sf_write_lock_retry", attempt=attempt, records=len(locked))
-            retry = sorted((f.write for f in locked), key=lambda w: (w.object, w.key_field, w.parent))
-            for (obj, key_field), writes in _groups(retry).items():
-                pending = list(writes)
-                for chunk in _chunks(writes):
-                    _collection(client, obj, key_field, chunk, tally)
-                    pending = pending[len(chunk) :]
-            pending = []
-    except (ApiLimitError, BudgetExceededError, TransientError) as exc:
-        # Stop writing, but report what already happened so the caller records it exactly.
+            log.info("sf_write_lock_retry", attempt=attempt, records=len(again))
+            again.sort(key=lambda i: (plan[i].object, plan[i].key_field, plan[i].parent))
+            for (obj, key_field), indices in _groups(plan, again).items():
+                for chunk in _chunks(indices, collection_size):
+                    _collection(client, obj, key_field, chunk, run)
+    except STOPS as exc:
+        # Stop writing; what the org answered so far is in `run`, the rest is accounted as not sent.
         stopped = str(exc)
-        log.warning("sf_write_stopped", reason=stopped, unsent=len(pending))
-    unsent = [WriteFailure(w, NOT_SENT, stopped) for w in pending]
-    result = WriteResult(
-        tuple(tally.succeeded), tuple(tally.locked + unsent), tuple(tally.failed), tally.calls, stopped
-    )
-    log.info(
-        "sf_write_done",
-        succeeded=len(result.succeeded),
-        retriable=len(result.retriable),
-        failed=len(result.failed),
-        calls=result.calls,
-    )
+    result = account(plan, run.answers, run.calls, stopped)
+    counts = result.counts()
+    if stopped:
+        log.warning("sf_write_stopped", reason=stopped, not_sent=counts[Outcome.NOT_SENT])
+    log.info("sf_write_done", calls=result.calls, **counts)
     return result
 
 
-def _groups(writes: Sequence[RecordWrite]) -> dict[tuple[str, str], list[RecordWrite]]:
-    groups: dict[tuple[str, str], list[RecordWrite]] = {}
-    for write in writes:
-        groups.setdefault((write.object, write.key_field), []).append(write)
+def _groups(plan: Sequence[RecordWrite], indices: Iterable[int]) -> dict[tuple[str, str], list[int]]:
+    groups: dict[tuple[str, str], list[int]] = {}
+    for index in indices:
+        write = plan[index]
+        groups.setdefault((write.object, write.key_field), []).append(index)
     return groups
 
 
-def _chunks(writes: Sequence[RecordWrite]) -> Iterator[Sequence[RecordWrite]]:
-    for start in range(0, len(writes), COLLECTION_SIZE):
-        yield writes[start : start + COLLECTION_SIZE]
+def _chunks(indices: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(indices), size):
+        yield indices[start : start + size]
 
 
-def _collection(
-    client: WritePort, obj: str, key_field: str, chunk: Sequence[RecordWrite], tally: _Tally
-) -> None:
+def _collection(client: WritePort, obj: str, key_field: str, chunk: Sequence[int], run: _Run) -> None:
     """One sObject Collections call: update by Id, or upsert by external id."""
     records = [
         {
             "attributes": {"type": obj},
-            **{k: _json_value(v) for k, v in w.values.items()},
-            key_field: w.key_value,
+            **{k: _json_value(v) for k, v in run.plan[i].values.items()},
+            key_field: run.plan[i].key_value,
         }
-        for w in chunk
+        for i in chunk
     ]
     path = "composite/sobjects" if key_field == "Id" else f"composite/sobjects/{obj}/{key_field}"
-    tally.calls += 1
+    run.calls += 1
     answer = client.send("PATCH", path, {"allOrNone": False, "records": records}, idempotent=True)
     results = answer if isinstance(answer, list) else []
-    for index, write in enumerate(chunk):
-        item = results[index] if index < len(results) else {}
+    for position, index in enumerate(chunk):
+        item = results[position] if position < len(results) else {}
         if item.get("success"):
-            tally.record(write, True, "", "")
+            run.answer(index, True)
         else:
             code, message = _first_error(item.get("errors"))
-            tally.record(write, False, code or "NO_RESULT", message or "the org returned no result for it")
+            run.answer(index, False, code or "NO_RESULT", message or "the org returned no result for it")
 
 
 def _first_error(errors: Any) -> tuple[str, str]:
@@ -189,11 +229,12 @@ def _bulk(
     client: WritePort,
     obj: str,
     key_field: str,
-    writes: Sequence[RecordWrite],
-    tally: _Tally,
+    indices: Sequence[int],
+    run: _Run,
     pause: Callable[[float], None],
 ) -> None:
     """One Bulk 2.0 ingest job: create, upload CSV, close, poll, read per-record results."""
+    writes = [run.plan[i] for i in indices]
     spec: dict[str, Any] = {
         "object": obj,
         "contentType": "CSV",
@@ -204,17 +245,17 @@ def _bulk(
         spec["operation"] = "update"
     else:
         spec.update(operation="upsert", externalIdFieldName=key_field)
-    tally.calls += 1
+    run.calls += 1
     job = client.send("POST", "jobs/ingest", spec, idempotent=False)  # a retry would create a second job
     job_id = str(job["id"])
     log.info("sf_bulk_job", job_id=job_id, object=obj, records=len(writes))
-    tally.calls += 1
+    run.calls += 1
     client.send_raw("PUT", f"jobs/ingest/{job_id}/batches", data=bulk_csv(key_field, writes))
-    tally.calls += 1
+    run.calls += 1
     client.send("PATCH", f"jobs/ingest/{job_id}", {"state": "UploadComplete"}, idempotent=True)
     wait = 1.0
     while True:
-        tally.calls += 1
+        run.calls += 1
         state = client.get(f"jobs/ingest/{job_id}")
         if state.get("state") in BULK_DONE:
             break
@@ -225,25 +266,27 @@ def _bulk(
             f"Bulk job {job_id} on {obj} ended {state['state']}: {state.get('errorMessage', '')}",
             "BULK_JOB_FAILED",
         )
-    by_key = {w.key_value: w for w in writes}
+    by_key = {run.plan[i].key_value: i for i in indices}
     done: set[str] = set()
-    tally.calls += 2
-    for row in csv.DictReader(
-        io.StringIO(client.send_raw("GET", f"jobs/ingest/{job_id}/successfulResults/"))
-    ):
+    # Each results file is recorded as soon as it is read: a stop before the next leaves those not sent.
+    run.calls += 1
+    successful = client.send_raw("GET", f"jobs/ingest/{job_id}/successfulResults/")
+    for row in csv.DictReader(io.StringIO(successful)):
         key = row.get(key_field) or row.get("sf__Id", "")
         if key in by_key and key not in done:
             done.add(key)
-            tally.record(by_key[key], True, "", "")
-    for row in csv.DictReader(io.StringIO(client.send_raw("GET", f"jobs/ingest/{job_id}/failedResults/"))):
+            run.answer(by_key[key], True)
+    run.calls += 1
+    failed = client.send_raw("GET", f"jobs/ingest/{job_id}/failedResults/")
+    for row in csv.DictReader(io.StringIO(failed)):
         key = row.get(key_field) or row.get("sf__Id", "")
         if key in by_key and key not in done:
             done.add(key)
             code, _, message = row.get("sf__Error", "").partition(":")
-            tally.record(by_key[key], False, code, message)
-    for key, write in by_key.items():
-        if key not in done:  # unprocessed (job stopped): safe to send again
-            tally.record(write, False, LOCKED, "not processed by the bulk job")
+            run.answer(by_key[key], False, code, message)
+    for key, index in by_key.items():
+        if key not in done:  # the job left it (stopped part-way): safe to send again
+            run.answer(index, False, UNPROCESSED, "not processed by the bulk job")
 
 
 def bulk_csv(key_field: str, writes: Sequence[RecordWrite]) -> str:

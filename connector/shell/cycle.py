@@ -29,6 +29,7 @@ from connector.ledger.sync_state import (
     save_shown,
     shown_details,
     start_cycle,
+    web_pending,
 )
 from connector.sf.readers import Source, Window, backfill_windows
 from connector.sf.writer import WriteResult, apply_plan
@@ -57,6 +58,7 @@ class CycleReport:
     succeeded: int = 0
     dead: int = 0
     retriable: int = 0
+    not_sent: int = 0  # writes the cycle stopped before: planned again next cycle
     write_calls: int = 0
     oddities: Counter[str] = field(default_factory=Counter)
     plan: list[ContactPlan] = field(default_factory=list)
@@ -64,7 +66,7 @@ class CycleReport:
     def summary(self) -> dict[str, Any]:
         """Plain counts for logs, the cycle table and metrics."""
         names = ("status", "reason", "fetched", "events_added", "erased", "scored", "planned", "writes",
-                 "web_writes", "succeeded", "dead", "retriable", "write_calls")  # fmt: skip
+                 "web_writes", "succeeded", "dead", "retriable", "not_sent", "write_calls")  # fmt: skip
         return {**{name: getattr(self, name) for name in names}, "oddities": dict(self.oddities)}
 
 
@@ -72,6 +74,15 @@ def plan_writes(ledger: Ledger) -> list[ContactPlan]:
     """Plans for every contact whose stored state differs from what the org shows."""
     plans = [plan_contact(state, shown) for state, shown in pending_contacts(ledger)]
     return [p for p in plans if p.values or p.lines]
+
+
+def waiting_writes(ledger: Ledger) -> tuple[int, int]:
+    """What the ledger still has to send: contact field / score-line writes, and contacts with web records.
+
+    Derived from the ledger, not from the last cycle's answers, so a count falls only once the org
+    confirmed the writes; contacts behind a dead letter are counted there instead.
+    """
+    return sum(int(bool(p.values)) + len(p.lines) for p in plan_writes(ledger)), len(web_pending(ledger))
 
 
 def confirm(
@@ -167,6 +178,7 @@ def _score_and_write(
             ledger.set_meta("first_write_done", now.isoformat())
         report.succeeded, report.dead = len(result.succeeded), len(letters)
         report.retriable, report.write_calls = len(result.retriable), result.calls
+        report.not_sent = len(result.not_sent)
         if result.stopped:
             report.status, report.reason = "stopped", result.stopped
 
@@ -176,8 +188,8 @@ def _logged(client: OrgPort, ledger: Ledger, report: CycleReport, now: datetime)
     cycle_id = start_cycle(ledger, report.kind, now)
     log.info("cycle_start", kind=report.kind)
     try:
-        client.start_cycle()
-        ensure_org(client, ledger)
+        # The body starts the client's cycle (`_begin`): a generator-based context manager must yield
+        # once, so a breaker that is still open has to stop the cycle from inside the block.
         yield
     except (ApiLimitError, BudgetExceededError, TransientError) as exc:
         report.status, report.reason = "stopped", str(exc)
@@ -188,6 +200,11 @@ def _logged(client: OrgPort, ledger: Ledger, report: CycleReport, now: datetime)
         client.end_cycle()
         finish_cycle(ledger, cycle_id, report.status, now, report.summary())
         log.info("cycle_done", **report.summary())
+
+
+def _begin(client: OrgPort, ledger: Ledger) -> None:
+    client.start_cycle()
+    ensure_org(client, ledger)
 
 
 def run_cycle(
@@ -209,6 +226,7 @@ def run_cycle(
     """
     report = CycleReport(kind)
     with _logged(client, ledger, report, now):
+        _begin(client, ledger)
         _gather(client, ledger, settings, now, report)
         if other_sources is not None:
             read, added = other_sources(ledger, now)
@@ -242,6 +260,7 @@ def run_backfill(
     """Read the given windows of every source, then score and write as a cycle does."""
     report = CycleReport("backfill")
     with _logged(client, ledger, report, now):
+        _begin(client, ledger)
         _gather(client, ledger, settings, now, report, windows, progress)
         _score_and_write(client, ledger, settings, now, report, dry_run=False, force=force)
     return report
@@ -255,4 +274,5 @@ __all__ = [
     "gather_source",
     "run_backfill",
     "run_cycle",
+    "waiting_writes",
 ]

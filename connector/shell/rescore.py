@@ -287,8 +287,10 @@ def simulate(
 def status_facts(ledger: Ledger) -> dict[str, list[tuple[str, object]]]:
     """What `status` shows, grouped: ledger, last cycle, org API."""
     from connector.ledger.sync_state import dead_letters, last_cycles
+    from connector.shell.cycle import waiting_writes  # the cycle imports this module
 
     cursors = [(row[0], row[1]) for row in ledger.db.execute("SELECT name, value FROM cursors ORDER BY name")]
+    contact_writes, web_contacts = waiting_writes(ledger)
     ledger_rows: list[tuple[str, object]] = [
         ("ledger", ledger.path),
         ("org", ledger.meta("org_id") or "not bound yet"),
@@ -296,6 +298,8 @@ def status_facts(ledger: Ledger) -> dict[str, list[tuple[str, object]]]:
         ("contacts", ledger.count_contacts()),
         ("waiting to be re-scored", len(ledger.dirty_contacts())),
         ("dead letters", len(dead_letters(ledger))),
+        ("waiting to be written: contact fields and score lines", contact_writes),
+        ("waiting to be written: contacts with visits or job views", web_contacts),
         *((f"cursor {name}", value) for name, value in cursors),
     ]
     last = last_cycles(ledger)

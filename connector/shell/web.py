@@ -5,7 +5,7 @@ from __future__ import annotations
 from connector.config.salesforce import ObjectMapping
 from connector.ledger import Ledger
 from connector.ledger.sync_state import child_hashes, confirm_children, web_pending
-from connector.sf.writer import WriteResult
+from connector.sf.writer import Outcome, WriteResult
 from connector.sync.web import WebPlan, child_rows, plan_web
 
 
@@ -19,11 +19,17 @@ def gather_web(ledger: Ledger, mapping: ObjectMapping) -> WebPlan:
 
 
 def confirm_web(ledger: Ledger, plan: WebPlan, result: WriteResult) -> None:
-    """Remember what the org accepted; contacts with nothing refused or left over are in sync."""
-    accepted = [
-        (w.key_value, *plan.hashes[w.key_value]) for w in result.succeeded if w.key_value in plan.hashes
-    ]
-    unsettled = {
-        f.write.parent for f in (*result.failed, *result.retriable) if f.write.key_value in plan.hashes
-    }
-    confirm_children(ledger, accepted, [c for c in plan.contacts if c not in unsettled])
+    """Remember what the org accepted; a contact leaves `web_pending` once all its planned records were.
+
+    Waiting is the plan minus what was accepted, not a list of failures: a record the writer never
+    reached (the cycle stopped first) keeps its contact pending as surely as one still locked. A refused
+    record keeps it too, behind its dead letter, so `dead-letters --retry` plans it again.
+    """
+    accepted = {(o.write.object, o.write.key_value) for o in result.of(Outcome.ACCEPTED)}
+    mine = [w for w in plan.writes if (w.object, w.key_value) in accepted]
+    waiting = {w.parent for w in plan.writes if (w.object, w.key_value) not in accepted}
+    confirm_children(
+        ledger,
+        [(w.key_value, *plan.hashes[w.key_value]) for w in mine],
+        [c for c in plan.contacts if c not in waiting],
+    )

@@ -34,6 +34,17 @@ def test_a_500_on_one_endpoint_leaves_others_alone(emulator: RunningEmulator) ->
     assert caught.value.content[0]["errorCode"] == "UNKNOWN_EXCEPTION"
 
 
+def test_a_scripted_request_limit_answers_like_the_daily_limit(emulator: RunningEmulator) -> None:
+    sf = emulator.salesforce()
+    emulator.org.fail_next(1, status=403, endpoint="collections_update")
+    assert sf.query("SELECT Id FROM Contact")["done"]
+    with pytest.raises(SalesforceRefusedRequest) as caught:
+        sf.restful("composite/sobjects", method="PATCH", json={"records": []})
+    assert caught.value.status == 403
+    assert caught.value.content[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
+    sf.restful("composite/sobjects", method="PATCH", json={"records": []})  # the next call goes through
+
+
 def test_a_random_error_rate_is_repeatable(emulator: RunningEmulator) -> None:
     emulator.org.faults.set_error_rate(0.5, status=503)
     session = emulator.session()

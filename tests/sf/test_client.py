@@ -174,6 +174,22 @@ def test_budget_guard_stops_a_cycle_that_used_a_quarter_of_what_was_left(
         client.limits()
 
 
+def test_a_cycle_after_a_budget_stop_looks_at_the_orgs_usage_again(
+    client: SalesforceClient, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(BASE + "limits/", json={}, headers=limit_header(8000, 10000))
+    rsps.get(BASE + "limits/", json={}, headers=limit_header(500, 10000))  # the rolling day moved on
+    client.start_cycle()
+    client.limits()
+    with pytest.raises(BudgetExceededError, match="80%"):
+        client.limits()
+    client.end_cycle()
+    client.start_cycle()
+    client.limits()  # one call to learn today's usage, then the cycle goes on
+    client.limits()
+    assert client.usage == ApiUsage(500, 10000)
+
+
 def test_budget_problem_stops_at_eighty_percent_of_the_org() -> None:
     assert budget_problem(None, ApiUsage(12000, 15000), 0.25, 0.8) is not None
     assert budget_problem(ApiUsage(100, 15000), ApiUsage(200, 15000), 0.25, 0.8) is None

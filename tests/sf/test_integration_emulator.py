@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from connector.config.salesforce import SalesforceSettings
+from connector.details import RecordWrite
 from connector.emulator.testing import RunningEmulator, running_emulator
 from connector.emulator.values import Clock
 from connector.entry.cli import main
@@ -22,7 +23,7 @@ from connector.sf import mapping
 from connector.sf.client import SalesforceClient
 from connector.sf.policy import RetryPolicy
 from connector.sf.readers import Source, plan_window, read_window
-from connector.sf.writer import RecordWrite, apply_plan
+from connector.sf.writer import apply_plan
 from connector.sync.changes import detect_changes
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

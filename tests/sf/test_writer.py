@@ -9,8 +9,9 @@ from typing import Any
 
 import responses
 
+from connector.details import RecordWrite
 from connector.sf.client import SalesforceClient
-from connector.sf.writer import RecordWrite, apply_plan, bulk_csv
+from connector.sf.writer import Outcome, apply_plan, bulk_csv
 from tests.sf.conftest import BASE
 
 COLLECTIONS = BASE + "composite/sobjects"
@@ -19,6 +20,13 @@ COLLECTIONS = BASE + "composite/sobjects"
 def contact(i: int, score: int = 10) -> RecordWrite:
     """A contact update by Id."""
     return RecordWrite("Contact", "Id", f"003{i:015d}", {"Lead_Score__c": score, "Medal__c": None})
+
+
+def line(contact_id: str, rule: str) -> RecordWrite:
+    """A score-line upsert by external id."""
+    return RecordWrite(
+        "Lead_Score_Line__c", "External_Id__c", f"{contact_id}:{rule}", {"Points__c": 1}, contact_id
+    )
 
 
 def ok_all(request: Any) -> tuple[int, dict[str, str], str]:
@@ -150,11 +158,55 @@ def test_a_request_limit_stops_the_plan_and_reports_the_unsent(
     plan = [contact(i) for i in range(450)]
     # responses answers registered callbacks for the same URL in order: first OK, then 403 forever.
     result = apply_plan(client, plan)
-    assert len(result.succeeded) == 200
-    assert len(result.retriable) == 250
-    assert {f.error_code for f in result.retriable} == {"NOT_SENT"}
+    assert result.counts() == {"accepted": 200, "refused": 0, "retriable": 0, "not_sent": 250}
+    assert [o.write for o in result.not_sent] == plan[200:]
     assert "REQUEST_LIMIT_EXCEEDED" in result.stopped
     assert client.breaker.open_until is not None
+
+
+def test_groups_the_writer_never_started_are_reported_not_sent(
+    client: SalesforceClient, rsps: responses.RequestsMock, sleeps: list[float]
+) -> None:
+    lines_url = COLLECTIONS + "/Lead_Score_Line__c/External_Id__c"
+    visits_url = COLLECTIONS + "/Website_Visit__c/External_Id__c"
+    rsps.add_callback(responses.PATCH, COLLECTIONS, callback=ok_all)
+    rsps.patch(lines_url, status=503, json=[{"errorCode": "SERVER_UNAVAILABLE", "message": "down"}])
+    rsps.add_callback(responses.PATCH, visits_url, callback=ok_all)
+    contacts = [contact(i) for i in range(3)]
+    lines = [line(c.key_value, "intake") for c in contacts]
+    visits = [
+        RecordWrite("Website_Visit__c", "External_Id__c", f"v-{i}", {"Pages__c": 1}, c.key_value)
+        for i, c in enumerate(contacts)
+    ]
+    result = apply_plan(client, [*contacts, *lines, *visits], pause=lambda _s: None)
+    # The 503s outlast the client's four attempts at the score lines; the visits are never sent.
+    assert len(sleeps) == 3
+    assert not any(c.request.url == visits_url for c in rsps.calls)
+    assert [(o.write, o.outcome) for o in result.outcomes] == [
+        *((c, Outcome.ACCEPTED) for c in contacts),
+        *((w, Outcome.NOT_SENT) for w in [*lines, *visits]),
+    ]
+    assert "SERVER_UNAVAILABLE" in result.stopped
+    assert all(o.message == result.stopped for o in result.not_sent)
+
+
+def test_rows_a_bulk_job_left_unprocessed_are_retried_and_otherwise_retriable(
+    client: SalesforceClient, rsps: responses.RequestsMock
+) -> None:
+    plan = [contact(i) for i in range(4)]
+    rsps.post(BASE + "jobs/ingest", json={"id": "750J", "state": "Open"})
+    rsps.put(BASE + "jobs/ingest/750J/batches", status=201, body="")
+    rsps.patch(BASE + "jobs/ingest/750J", json={"id": "750J", "state": "UploadComplete"})
+    rsps.get(BASE + "jobs/ingest/750J", json={"id": "750J", "state": "JobComplete"})
+    good = "sf__Id,sf__Created,Id\n" + "".join(f"{w.key_value},false,{w.key_value}\n" for w in plan[:2])
+    rsps.get(BASE + "jobs/ingest/750J/successfulResults/", body=good)
+    rsps.get(BASE + "jobs/ingest/750J/failedResults/", body="sf__Id,sf__Error,Id\n")
+    locked = [{"success": False, "errors": [{"statusCode": "UNABLE_TO_LOCK_ROW", "message": "busy"}]}] * 2
+    rsps.patch(COLLECTIONS, json=locked)
+    result = apply_plan(client, plan, bulk_threshold=3, lock_retries=1, pause=lambda _s: None)
+    retried = json.loads(rsps.calls[-1].request.body)["records"]
+    assert [r["Id"] for r in retried] == [w.key_value for w in plan[2:]]
+    assert [o.outcome for o in result.outcomes] == [Outcome.ACCEPTED] * 2 + [Outcome.RETRIABLE] * 2
 
 
 def test_children_of_one_parent_travel_together(

@@ -71,7 +71,8 @@ def make_org(tmp_path: Path) -> Iterator[Callable[..., Org]]:
         base = settings or load_settings(EXAMPLE)
         full = base.model_copy(update={"salesforce": em.connector_settings()})
         assert full.salesforce is not None
-        client = SalesforceClient(full.salesforce, sleep=lambda _: None)
+        # One clock for org and connector: a test moves past the breaker's cooldown by moving the org's.
+        client = SalesforceClient(full.salesforce, sleep=lambda _: None, clock=em.org.clock.now)
         ledger = Ledger(tmp_path / f"ledger{len(contexts)}.db")
         stack.append((em, ledger))
         return Org(em, full, client, ledger)

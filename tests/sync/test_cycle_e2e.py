@@ -176,3 +176,16 @@ def test_a_medal_set_by_hand_inside_the_read_lag_is_not_written_over(org: Org) -
     org.em.org.update("Contact", candidate, {"Medal__c": "Gold"})
     org.cycle(after_seconds=1)
     assert details(org, candidate)[:3] == (30, "Lukewarm", "Gold")
+
+
+def test_a_cycle_while_the_breaker_is_open_stops_without_calling_the_org(org: Org) -> None:
+    org.em.org.fail_next(1, status=403, endpoint="queryAll")
+    assert "REQUEST_LIMIT_EXCEEDED" in org.cycle().reason
+    org.em.org.reset_calls()
+    paused = org.cycle()
+    assert (paused.status, paused.fetched) == ("stopped", {})
+    assert "paused until" in paused.reason
+    assert org.em.org.call_counts() == {}
+    assert [c["status"] for c in last_cycles(org.ledger, limit=2)] == ["stopped", "stopped"]
+    org.em.org.advance(org.client.settings.breaker_cooldown_seconds)
+    assert org.cycle().status == "ok"
