@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 import orjson
@@ -28,6 +28,8 @@ APPOINTMENT_MADE = "appointment.made"
 CONTACT_UPDATED = "contact.updated"
 
 _KEYS = frozenset({"id", "contact_id", "kind", "at", "attrs"})
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 MAX_LINE_BYTES = 64 * 1024
 
 
@@ -44,6 +46,29 @@ class Event:
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:
             raise ValueError("Event.at must be timezone-aware")
+
+
+EventRecord = tuple[int, str, str, Mapping[str, Any]]
+"""An event as plain values: (UTC microseconds since the epoch, id, kind, attrs), for bulk work.
+
+Records sort by time, then id. The ledger's bulk readers produce them directly, so a full re-score
+builds no `Event` or `datetime` per event.
+"""
+
+
+def to_micros(at: datetime) -> int:
+    """An aware datetime as integer microseconds since the epoch (exact, sortable)."""
+    return (at - EPOCH) // MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    """Inverse of `to_micros`."""
+    return EPOCH + timedelta(microseconds=value)
+
+
+def record_of(event: Event) -> EventRecord:
+    """An Event as a record."""
+    return (to_micros(event.at), event.id, event.kind, event.attrs)
 
 
 def derive_id(*parts: object) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -10,22 +9,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connector.config.scoring import Strict
+from connector.config.secrets import refuse_secret_from_file
 
 PositiveInt = Annotated[int, Field(gt=0)]
 LogFormat = Literal["ndjson", "csv", "combined"]
 _ENV_PREFIX = "MSR_ENGAGE_PIXEL__"
-
-
-def _env_has(name: str) -> bool:
-    """Whether the environment sets `name` (case-insensitively, as pydantic-settings reads it)."""
-    return any(key.upper() == name for key in os.environ)
-
-
-def _refuse_secret_from_file(data: Any, key: str, env: str) -> None:
-    # Env and TOML arrive merged; a secret present without its env variable came from config.toml.
-    given = isinstance(data, dict) and data.get(key) is not None and not isinstance(data[key], SecretStr)
-    if given and not _env_has(env):
-        raise ValueError(f"{key} is a secret and must not be in config.toml: remove it and set {env}")
 
 
 class PixelApi(Strict):
@@ -47,7 +35,7 @@ class PixelApi(Strict):
     @model_validator(mode="before")
     @classmethod
     def _secret_only_from_env(cls, data: Any) -> Any:
-        _refuse_secret_from_file(data, "auth_value", _ENV_PREFIX + "API__AUTH_VALUE")
+        refuse_secret_from_file(data, "auth_value", _ENV_PREFIX + "API__AUTH_VALUE")
         return data
 
 
@@ -93,7 +81,7 @@ class PixelSettings(Strict):
     @model_validator(mode="before")
     @classmethod
     def _secret_only_from_env(cls, data: Any) -> Any:
-        _refuse_secret_from_file(data, "token_secret", _ENV_PREFIX + "TOKEN_SECRET")
+        refuse_secret_from_file(data, "token_secret", _ENV_PREFIX + "TOKEN_SECRET")
         return data
 
     @field_validator("token_secret")

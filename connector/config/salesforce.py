@@ -7,13 +7,13 @@ website job view) are our choice; `msr-engage discover` proposes the real ones f
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
 from connector.config.scoring import Strict
+from connector.config.secrets import refuse_secret_from_file
 
 
 class ContactFields(Strict):
@@ -112,11 +112,6 @@ SECRET_KEYS = ("client_secret", "refresh_token")
 _ENV_PREFIX = "MSR_ENGAGE_SALESFORCE__"
 
 
-def _env_has(name: str) -> bool:
-    """Whether the environment sets `name` (case-insensitively, as pydantic-settings reads it)."""
-    return any(key.upper() == name for key in os.environ)
-
-
 class SalesforceSettings(Strict):
     """`[salesforce]`: where the org is, how to log in, what to map, and how much API budget to spend."""
 
@@ -147,15 +142,9 @@ class SalesforceSettings(Strict):
     @model_validator(mode="before")
     @classmethod
     def _secrets_only_from_env(cls, data: Any) -> Any:
-        # Env and TOML arrive merged; a secret present without its env variable came from the file.
-        if isinstance(data, dict):
-            for key in SECRET_KEYS:
-                env = _ENV_PREFIX + key.upper()
-                if data.get(key) is not None and not isinstance(data[key], SecretStr) and not _env_has(env):
-                    raise ValueError(
-                        f"{key} is a secret and must not be in config.toml: remove it and set {env} "
-                        f"or {key}_file = path of a file holding it"
-                    )
+        for key in SECRET_KEYS:
+            env = _ENV_PREFIX + key.upper()
+            refuse_secret_from_file(data, key, env, f" or {key}_file = path of a file holding it")
         return data
 
     @model_validator(mode="after")

@@ -27,11 +27,6 @@ def json_response(data: Any, status: int = 200) -> Response:
     )
 
 
-def error_response(status: int, code: str, message: str) -> Response:
-    """A Salesforce-shaped error: `[{"message": ..., "errorCode": ...}]`."""
-    return json_response([{"message": message, "errorCode": code}], status)
-
-
 def body_json(request: Request) -> Any:
     """The request's JSON body; 400 JSON_PARSER_ERROR when it is not JSON."""
     try:

@@ -12,7 +12,7 @@ from typing import IO
 from connector import paths
 from connector.config import Settings
 from connector.errors import ConfigError, InputError
-from connector.events import Event, EventReader, parse_time
+from connector.events import EventReader, parse_time
 from connector.ledger import Ledger
 from connector.sf.client import SalesforceClient, connect
 
@@ -53,11 +53,6 @@ def event_reader(source: str, *, skip_invalid: bool) -> Iterator[EventReader]:
     finally:
         if stream is not sys.stdin:
             stream.close()
-
-
-def read_all(reader: EventReader) -> list[Event]:
-    """All events of a reader (for commands that need them in memory)."""
-    return list(reader)
 
 
 @contextmanager

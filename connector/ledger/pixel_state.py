@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from connector.events import Event
-from connector.ledger.store import AppendResult, Ledger, from_micros, to_micros
+from connector.events import Event, from_micros, to_micros
+from connector.ledger.store import AppendResult, Ledger
 
 # (key "device:inode", path last seen, bytes read, sha256 of the head, head length)
 FileRow = tuple[str, str, int, str, int]

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,9 @@ import orjson
 import sqlite_utils
 
 from connector.details import EMPTY_DETAILS, Band, ContactKind, Medal, RecruitmentDetails, StoredState
-from connector.events import Event
+from connector.events import Event, EventRecord, from_micros, to_micros
 from connector.ledger.migrations import migrate
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _EMPTY: Mapping[str, Any] = {}
 
 
@@ -34,19 +32,6 @@ def _encode(attrs: Mapping[str, Any]) -> str:
 
 BATCH = 100_000
 
-# An event as plain values, for bulk readers: (UTC microseconds since the epoch, id, kind, attrs).
-EventRecord = tuple[int, str, str, Mapping[str, Any]]
-
-
-def to_micros(at: datetime) -> int:
-    """An aware datetime as integer microseconds since the epoch (exact, sortable)."""
-    return (at - _EPOCH) // _MICROSECOND
-
-
-def from_micros(value: int) -> datetime:
-    """Inverse of `to_micros`."""
-    return _EPOCH + timedelta(microseconds=value)
-
 
 @dataclass(frozen=True, slots=True)
 class AppendResult:
@@ -58,7 +43,7 @@ class AppendResult:
 
 def _event_row(event: Event) -> tuple[str, str, str, int, str]:
     attrs = _encode(event.attrs) if event.attrs else "{}"
-    return (event.contact_id, event.id, event.kind, (event.at - _EPOCH) // _MICROSECOND, attrs)
+    return (event.contact_id, event.id, event.kind, to_micros(event.at), attrs)
 
 
 def _event(contact_id: str, record: EventRecord) -> Event:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,28 +22,21 @@ from connector.details import (
     RecruitmentDetails,
     higher_medal,
 )
-from connector.events import APPLICATION_STEP, CONTACT_UPDATED, Event
+from connector.events import (
+    APPLICATION_STEP,
+    CONTACT_UPDATED,
+    Event,
+    EventRecord,
+    from_micros,
+    record_of,
+    to_micros,
+)
 from connector.scoring.model import ContactState, Line, LineEvent
 
 _KINDS = {k.value: k for k in ContactKind}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 # Offsets of real zones are whole quarter hours, so a 15-minute UTC bucket never straddles a local
 # midnight: the local date of a bucket is computed once per job, then looked up.
 _BUCKET = 900 * 1_000_000
-
-EventRecord = tuple[int, str, str, Mapping[str, Any]]
-"""An event as plain values: (UTC microseconds since the epoch, id, kind, attrs).
-
-Records sort by time, then id. The bulk readers of the ledger produce them directly, so a full
-re-score builds no `Event` or `datetime` per event; `score_contact` turns Events into records, so
-there is one implementation of the semantics.
-"""
-
-
-def record_of(event: Event) -> EventRecord:
-    """An Event as a record."""
-    return ((event.at - _EPOCH) // _MICROSECOND, event.id, event.kind, event.attrs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +61,7 @@ class Rulebook:
         self.scoring = scoring
         self.medals = medals
         self.now = now.astimezone(UTC)
-        self.now_micros = (self.now - _EPOCH) // _MICROSECOND
+        self.now_micros = to_micros(self.now)
         self.zone = ZoneInfo(scoring.timezone)
         self.today = self.now.astimezone(self.zone).date()
         self.today_ordinal = self.today.toordinal()
@@ -110,35 +103,26 @@ class Rulebook:
 
     def score(self, contact_id: str, events: Iterable[Event], *, explain: bool = False) -> ContactState:
         """Score one contact from its events (any order, duplicates allowed)."""
-        return score_contact(self, contact_id, events, explain=explain)
+        return _score(self, contact_id, [record_of(e) for e in events], explain)
 
     def score_records(
         self, contact_id: str, records: Iterable[EventRecord], *, explain: bool = False
     ) -> ContactState:
-        """Score one contact from its event records (any order, duplicates allowed)."""
-        return score_records(self, contact_id, records, explain=explain)
+        """Score one contact from its event records, as the ledger's bulk readers give them."""
+        return _score(self, contact_id, records, explain)
 
     def day_of(self, micros: int) -> int:
         """The proleptic ordinal of the local date of a UTC instant in microseconds."""
         bucket = micros // _BUCKET
         day = self._day_of_bucket.get(bucket)
         if day is None:
-            moment = _EPOCH + timedelta(microseconds=bucket * _BUCKET)
+            moment = from_micros(bucket * _BUCKET)
             day = self._day_of_bucket[bucket] = moment.astimezone(self.zone).toordinal()
         return day
 
 
-def score_contact(
-    book: Rulebook, contact_id: str, events: Iterable[Event], *, explain: bool = False
-) -> ContactState:
-    """Score one contact. Events after `now` are ignored; duplicates (same id) count once."""
-    return score_records(book, contact_id, [record_of(e) for e in events], explain=explain)
-
-
-def score_records(
-    book: Rulebook, contact_id: str, records: Iterable[EventRecord], *, explain: bool = False
-) -> ContactState:
-    """Score one contact from records. Events after `now` are ignored; duplicates count once."""
+def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], explain: bool) -> ContactState:
+    """The one scoring function. Events after `now` are ignored; duplicates (same id) count once."""
     now = book.now_micros
     unique = {r[1]: r for r in records if r[0] <= now}
     ordered = sorted(unique.values())  # ids are unique here, so ties on time break by id
@@ -243,7 +227,7 @@ def _rule_line(book: Rulebook, rule: Rule, matched: list[tuple[EventRecord, int]
 
 
 def _utc(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=micros)
+    return from_micros(micros)
 
 
 def _inactivity_lines(book: Rulebook, activity_days: list[int]) -> list[Line]:

@@ -19,11 +19,10 @@ from typing import Any, TypeVar
 
 from connector.config import Medals, Scoring, Settings
 from connector.details import RecruitmentDetails, ShownDetails, StoredState, keep_monotone
-from connector.events import Event
+from connector.events import Event, EventRecord
 from connector.ledger import Ledger
 from connector.ledger.sync_state import shown_details
 from connector.scoring import ContactState, Rulebook
-from connector.scoring.engine import EventRecord
 from connector.scoring.simulate import Simulation, compare
 
 Progress = Callable[[int], None]

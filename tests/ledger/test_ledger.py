@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.details import Band, ContactKind, Medal, RecruitmentDetails, StoredState
-from connector.events import Event, make_event
-from connector.ledger import MIGRATIONS, Ledger, from_micros, to_micros
+from connector.events import Event, from_micros, make_event, to_micros
+from connector.ledger import MIGRATIONS, Ledger
 from connector.ledger.pixel_state import consented_contacts
 
 T0 = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
