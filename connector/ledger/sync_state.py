@@ -142,8 +142,8 @@ def clear_dead_letters(ledger: Ledger, ids: Iterable[int] | None = None) -> int:
 
 
 def purge_contacts(ledger: Ledger, contact_ids: Iterable[str]) -> int:
-    """Erase contacts (GDPR): events, state, org details, hashes, dead letters, consent, pixel links and
-    open visits; return the number of events purged."""
+    """Erase contacts (GDPR): events, state, org details and writes, hashes, dead letters, consent, pixel
+    links and open visits; return the number of events purged."""
     ids = list(contact_ids)
     purged = 0
     with ledger.transaction():
@@ -158,6 +158,7 @@ def purge_contacts(ledger: Ledger, contact_ids: Iterable[str]) -> int:
                 "dead_letters",
                 "web_pending",
                 "org_children",
+                "org_written",
                 "contact_consent",
                 "pixel_visitors",  # the contact's visitor links
                 "pixel_pending",  # hits of the contact's visits still open
@@ -226,6 +227,31 @@ def confirm_children(ledger: Ledger, accepted: Iterable[tuple[str, str, str]], d
     with ledger.transaction():
         ledger.db.conn.executemany("INSERT OR REPLACE INTO org_children VALUES (?, ?, ?)", list(accepted))
         ledger.db.conn.executemany("DELETE FROM web_pending WHERE contact_id = ?", [(c,) for c in done])
+
+
+def save_written(ledger: Ledger, writes: Iterable[tuple[str, str, str]], at: datetime) -> None:
+    """Remember that the org accepted these writes (object, record key, contact) in the cycle of `at`."""
+    stamp = at.astimezone(UTC).isoformat()
+    with ledger.transaction():
+        ledger.db.conn.executemany(
+            "INSERT OR REPLACE INTO org_written VALUES (?, ?, ?, ?)",
+            [(obj, key, contact, stamp) for obj, key, contact in writes],
+        )
+
+
+def written_at(ledger: Ledger, obj: str, keys: Iterable[str]) -> dict[str, datetime]:
+    """When the connector's latest accepted write of each of these records (of one object) was made."""
+    found: dict[str, datetime] = {}
+    for chunk, marks in _chunks(list(dict.fromkeys(keys))):
+        sql = f"SELECT record_key, written_at FROM org_written WHERE object = ? AND record_key IN ({marks})"
+        found.update((key, datetime.fromisoformat(at)) for key, at in ledger.db.execute(sql, [obj, *chunk]))
+    return found
+
+
+def has_written(ledger: Ledger, obj: str) -> bool:
+    """Whether the org ever accepted a write of this object from the connector."""
+    sql = "SELECT 1 FROM org_written WHERE object = ? LIMIT 1"
+    return ledger.db.execute(sql, [obj]).fetchone() is not None
 
 
 def job_number_table(ledger: Ledger) -> dict[str, str]:
