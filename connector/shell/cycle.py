@@ -27,6 +27,7 @@ from connector.ledger.sync_state import (
     finish_cycle,
     pending_contacts,
     save_shown,
+    save_written,
     shown_details,
     start_cycle,
 )
@@ -158,6 +159,7 @@ def _score_and_write(
         result = apply_plan(client, writes, bulk_threshold=client.settings.bulk_threshold)
         letters = confirm(ledger, plans, result, mapping_of(settings), now)
         confirm_web(ledger, web, result)
+        save_written(ledger, [(w.object, w.key_value, w.parent) for w in result.succeeded], now)
         add_dead_letters(ledger, letters)
         report.succeeded, report.dead = len(result.succeeded), len(letters)
         report.retriable, report.write_calls = len(result.retriable), result.calls

@@ -20,10 +20,12 @@ from connector.ledger.sync_state import (
     save_hashes,
     save_job_numbers,
     save_shown,
+    written_at,
 )
 from connector.sf.readers import Source, Window, plan_window, read_window
 from connector.sf.writer import WritePort
 from connector.sync.changes import detect_changes
+from connector.sync.readback import current_reads
 from connector.sync.sources import (
     Batch,
     activity_events,
@@ -165,6 +167,7 @@ def gather_source(
         changed = {str(r["Id"]) for r in changes.changed}
         batch = contact_batch(records, mapping_of(settings).contact, profile_changed=changed,
                               anonymised_field=settings.sync.anonymised_field)  # fmt: skip
+        batch.shown = _not_older_than_written(ledger, source.object, records, batch)
     elif source.history is not None:
         batch = _history(client, source, window.start, window.end, changes.changed)
     else:
@@ -183,6 +186,16 @@ def gather_source(
             _record_shown(ledger, batch.shown, now)
     batch.oddities["records"] += len(records)
     return batch
+
+
+def _not_older_than_written(ledger: Ledger, obj: str, records: list[Any], batch: Batch) -> list[ShownDetails]:
+    """The shown details of contacts whose read is not older than our accepted write of them: under
+    commit lag the org still shows the version before it, which must not undo what it confirmed."""
+    current, older = current_reads(records, written_at(ledger, obj, [str(r["Id"]) for r in records]))
+    if older:
+        batch.oddities["older_than_our_write"] += older
+    keep = {str(r["Id"]) for r in current}
+    return [shown for shown in batch.shown if shown.contact_id in keep]
 
 
 def _record_shown(ledger: Ledger, shown: list[ShownDetails], now: datetime) -> None:
