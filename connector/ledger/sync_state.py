@@ -213,13 +213,18 @@ def web_pending(ledger: Ledger) -> list[str]:
     return [row[0] for row in ledger.db.execute(sql)]
 
 
+def confirmed_children(ledger: Ledger, external_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Child records as the org last accepted them: external id -> (contact, hash)."""
+    found: dict[str, tuple[str, str]] = {}
+    for chunk, marks in _chunks(list(external_ids)):
+        sql = f"SELECT external_id, contact_id, hash FROM org_children WHERE external_id IN ({marks})"
+        found.update((ext, (contact, digest)) for ext, contact, digest in ledger.db.execute(sql, chunk))
+    return found
+
+
 def child_hashes(ledger: Ledger, external_ids: Iterable[str]) -> dict[str, str]:
     """Hashes of child records as the org last accepted them."""
-    found: dict[str, str] = {}
-    for chunk, marks in _chunks(list(external_ids)):
-        sql = f"SELECT external_id, hash FROM org_children WHERE external_id IN ({marks})"
-        found.update(ledger.db.execute(sql, chunk).fetchall())
-    return found
+    return {ext: digest for ext, (_, digest) in confirmed_children(ledger, external_ids).items()}
 
 
 def confirm_children(ledger: Ledger, accepted: Iterable[tuple[str, str, str]], done: Iterable[str]) -> None:
@@ -227,6 +232,20 @@ def confirm_children(ledger: Ledger, accepted: Iterable[tuple[str, str, str]], d
     with ledger.transaction():
         ledger.db.conn.executemany("INSERT OR REPLACE INTO org_children VALUES (?, ?, ?)", list(accepted))
         ledger.db.conn.executemany("DELETE FROM web_pending WHERE contact_id = ?", [(c,) for c in done])
+
+
+def reopen_children(
+    ledger: Ledger, differ: Mapping[str, tuple[str, str]], gone: Iterable[str], contacts: Iterable[str]
+) -> None:
+    """Keep what the org holds of child records that differ from what it accepted (external id ->
+    (contact, hash)), forget deleted ones, and queue their contacts for the web write-back."""
+    with ledger.transaction():
+        rows = [(ext, contact, digest) for ext, (contact, digest) in differ.items()]
+        ledger.db.conn.executemany("INSERT OR REPLACE INTO org_children VALUES (?, ?, ?)", rows)
+        ledger.db.conn.executemany("DELETE FROM org_children WHERE external_id = ?", [(g,) for g in gone])
+        ledger.db.conn.executemany(
+            "INSERT OR IGNORE INTO web_pending (contact_id) VALUES (?)", [(c,) for c in contacts]
+        )
 
 
 def save_written(ledger: Ledger, writes: Iterable[tuple[str, str, str]], at: datetime) -> None:

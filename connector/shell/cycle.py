@@ -34,6 +34,7 @@ from connector.ledger.sync_state import (
 from connector.sf.readers import Source, Window, backfill_windows
 from connector.sf.writer import WriteResult, apply_plan
 from connector.shell.gather import OrgPort, ensure_org, gather_source, mapping_of
+from connector.shell.readback import read_back
 from connector.shell.rescore import rescore
 from connector.shell.web import confirm_web, gather_web
 from connector.sync.plan import ContactPlan, contact_writes, plan_contact
@@ -122,6 +123,9 @@ def _gather(
             report.oddities.update(batch.oddities)
             if progress is not None:
                 progress(1)
+    back = read_back(client, ledger, settings, now)
+    report.fetched.update(back.fetched)
+    report.oddities.update(back.oddities)
 
 
 def _score_and_write(
