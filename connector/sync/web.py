@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from connector.config.salesforce import ObjectMapping
@@ -12,7 +13,17 @@ from connector.events import Event, format_time, parse_time
 from connector.pixel.records import job_view_rows, visit_rows
 from connector.sync.changes import content_hash
 
-ID, TIME, NUMBER, TEXT = "id", "datetime", "number", "text"
+
+class FieldKind(StrEnum):
+    """How the org gives a field's value back (what its read is compared in)."""
+
+    ID = "id"
+    TIME = "datetime"
+    NUMBER = "number"
+    TEXT = "text"
+
+
+ID, TIME, NUMBER, TEXT = FieldKind.ID, FieldKind.TIME, FieldKind.NUMBER, FieldKind.TEXT
 
 
 @dataclass(frozen=True)
@@ -21,7 +32,7 @@ class ChildSpec:
 
     object: str
     external_id: str
-    kinds: Mapping[str, str]  # field -> ID, TIME, NUMBER or TEXT
+    kinds: Mapping[str, FieldKind]
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -40,9 +51,10 @@ def web_specs(mapping: ObjectMapping) -> tuple[ChildSpec, ChildSpec]:
     )  # fmt: skip
 
 
-def _org_form(kind: str, value: Any) -> Any:
-    # The form the org gives a value back in: 18-character ids, whole seconds, numbers as floats,
-    # no empty text. Without it our own write, read back, would look changed and be sent for ever.
+def _org_form(kind: FieldKind, value: Any) -> Any:
+    # One form for what we write and what the org gives back (ids by their 15 case-sensitive
+    # characters, whole seconds, numbers as floats, no empty text): otherwise our own write, read
+    # back, would look changed and be sent again every cycle.
     if value is None or value == "":
         return None
     try:
@@ -53,7 +65,7 @@ def _org_form(kind: str, value: Any) -> Any:
     except ValueError:
         return value
     if kind == ID:
-        return str(value)[:15]  # a 15-character id is the same record as its 18-character form
+        return str(value)[:15]  # the 18-character form only adds a case checksum
     return value
 
 
