@@ -167,3 +167,13 @@ def test_a_visit_deleted_in_the_org_is_created_again(org: Org, tmp_path: Path) -
     assert (again["Contact__c"], again["External_Id__c"]) == (fan, visit["External_Id__c"])
     assert shown_web(org) == before
     assert [org.cycle().web_writes for _ in range(2)] == [0, 0]
+
+
+def test_a_line_edited_after_our_write_under_commit_lag_is_restored_once_it_shows(org: Org) -> None:
+    candidate = scored_candidate(org)
+    org.em.org.set_commit_lag(300)
+    org.em.org.advance(30)
+    org.em.org.update("Lead_Score_Line__c", line_id(org, candidate, "intake"), {"Points__c": 10})
+    reports = [org.cycle() for _ in range(5)]  # the edit shows in the third cycle's window
+    assert [r.oddities["contacts_changed_in_org"] for r in reports] == [0, 0, 1, 0, 0]
+    assert lines_in_org(org, candidate) == {"intake": 30}
