@@ -313,16 +313,19 @@ class Store:
             self.shadow[(obj, record_id)] = held
 
     def _index(self, obj: str, row: Row | None, *, remove: bool) -> None:
-        if row is None:
+        # A record in the recycle bin holds no unique value: an upsert by its external id creates a
+        # new record, as in an org, instead of failing on the deleted one.
+        if row is None or (row.get("IsDeleted") and not remove):
             return
         for fdef in self.schema[obj].fields.values():
             value = row.get(fdef.name)
             if fdef.unique and value is not None:
                 index = self.unique.setdefault((obj, fdef.name), {})
-                if remove:
-                    index.pop(str(value).lower(), None)
-                else:
-                    index[str(value).lower()] = row["Id"]
+                key = str(value).lower()
+                if not remove:
+                    index[key] = row["Id"]
+                elif index.get(key) == row["Id"]:  # a newer record may hold the value by now
+                    del index[key]
 
     # ----- persistence -------------------------------------------------------------------------------
     def dump(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:

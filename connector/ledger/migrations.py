@@ -193,6 +193,22 @@ def contact_consent() -> str:
     """
 
 
+def written_versions() -> str:
+    """When each record the org accepted from the connector was written, so older reads are ignored."""
+    # Under commit lag a query can still show the version from before our write; keyed like the
+    # writes (a contact by Id, a child record by external id), with the contact for erasure.
+    return """
+        CREATE TABLE org_written (
+            object TEXT NOT NULL,
+            record_key TEXT NOT NULL,
+            contact_id TEXT NOT NULL,
+            written_at TEXT NOT NULL,      -- ISO UTC: the start of the cycle whose write was accepted
+            PRIMARY KEY (object, record_key)
+        ) WITHOUT ROWID;
+        CREATE INDEX org_written_contact ON org_written (contact_id);
+    """
+
+
 # Each migration is a named function returning its SQL; the list order is the apply order.
 MIGRATIONS: list[Callable[[], str]] = [
     initial,
@@ -202,6 +218,7 @@ MIGRATIONS: list[Callable[[], str]] = [
     job_numbers,
     pixel_pending_indexes,
     contact_consent,
+    written_versions,
 ]
 
 

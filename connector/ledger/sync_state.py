@@ -142,8 +142,8 @@ def clear_dead_letters(ledger: Ledger, ids: Iterable[int] | None = None) -> int:
 
 
 def purge_contacts(ledger: Ledger, contact_ids: Iterable[str]) -> int:
-    """Erase contacts (GDPR): events, state, org details, hashes, dead letters, consent, pixel links and
-    open visits; return the number of events purged."""
+    """Erase contacts (GDPR): events, state, org details and writes, hashes, dead letters, consent, pixel
+    links and open visits; return the number of events purged."""
     ids = list(contact_ids)
     purged = 0
     with ledger.transaction():
@@ -158,6 +158,7 @@ def purge_contacts(ledger: Ledger, contact_ids: Iterable[str]) -> int:
                 "dead_letters",
                 "web_pending",
                 "org_children",
+                "org_written",
                 "contact_consent",
                 "pixel_visitors",  # the contact's visitor links
                 "pixel_pending",  # hits of the contact's visits still open
@@ -212,13 +213,18 @@ def web_pending(ledger: Ledger) -> list[str]:
     return [row[0] for row in ledger.db.execute(sql)]
 
 
+def confirmed_children(ledger: Ledger, external_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Child records as the org last accepted them: external id -> (contact, hash)."""
+    found: dict[str, tuple[str, str]] = {}
+    for chunk, marks in _chunks(list(external_ids)):
+        sql = f"SELECT external_id, contact_id, hash FROM org_children WHERE external_id IN ({marks})"
+        found.update((ext, (contact, digest)) for ext, contact, digest in ledger.db.execute(sql, chunk))
+    return found
+
+
 def child_hashes(ledger: Ledger, external_ids: Iterable[str]) -> dict[str, str]:
     """Hashes of child records as the org last accepted them."""
-    found: dict[str, str] = {}
-    for chunk, marks in _chunks(list(external_ids)):
-        sql = f"SELECT external_id, hash FROM org_children WHERE external_id IN ({marks})"
-        found.update(ledger.db.execute(sql, chunk).fetchall())
-    return found
+    return {ext: digest for ext, (_, digest) in confirmed_children(ledger, external_ids).items()}
 
 
 def confirm_children(ledger: Ledger, accepted: Iterable[tuple[str, str, str]], done: Iterable[str]) -> None:
@@ -226,6 +232,45 @@ def confirm_children(ledger: Ledger, accepted: Iterable[tuple[str, str, str]], d
     with ledger.transaction():
         ledger.db.conn.executemany("INSERT OR REPLACE INTO org_children VALUES (?, ?, ?)", list(accepted))
         ledger.db.conn.executemany("DELETE FROM web_pending WHERE contact_id = ?", [(c,) for c in done])
+
+
+def reopen_children(
+    ledger: Ledger, differ: Mapping[str, tuple[str, str]], gone: Iterable[str], contacts: Iterable[str]
+) -> None:
+    """Keep what the org holds of child records that differ from what it accepted (external id ->
+    (contact, hash)), forget deleted ones, and queue their contacts for the web write-back."""
+    with ledger.transaction():
+        rows = [(ext, contact, digest) for ext, (contact, digest) in differ.items()]
+        ledger.db.conn.executemany("INSERT OR REPLACE INTO org_children VALUES (?, ?, ?)", rows)
+        ledger.db.conn.executemany("DELETE FROM org_children WHERE external_id = ?", [(g,) for g in gone])
+        ledger.db.conn.executemany(
+            "INSERT OR IGNORE INTO web_pending (contact_id) VALUES (?)", [(c,) for c in contacts]
+        )
+
+
+def save_written(ledger: Ledger, writes: Iterable[tuple[str, str, str]], at: datetime) -> None:
+    """Remember that the org accepted these writes (object, record key, contact) in the cycle of `at`."""
+    stamp = at.astimezone(UTC).isoformat()
+    with ledger.transaction():
+        ledger.db.conn.executemany(
+            "INSERT OR REPLACE INTO org_written VALUES (?, ?, ?, ?)",
+            [(obj, key, contact, stamp) for obj, key, contact in writes],
+        )
+
+
+def written_at(ledger: Ledger, obj: str, keys: Iterable[str]) -> dict[str, datetime]:
+    """When the connector's latest accepted write of each of these records (of one object) was made."""
+    found: dict[str, datetime] = {}
+    for chunk, marks in _chunks(list(dict.fromkeys(keys))):
+        sql = f"SELECT record_key, written_at FROM org_written WHERE object = ? AND record_key IN ({marks})"
+        found.update((key, datetime.fromisoformat(at)) for key, at in ledger.db.execute(sql, [obj, *chunk]))
+    return found
+
+
+def has_written(ledger: Ledger, obj: str) -> bool:
+    """Whether the org ever accepted a write of this object from the connector."""
+    sql = "SELECT 1 FROM org_written WHERE object = ? LIMIT 1"
+    return ledger.db.execute(sql, [obj]).fetchone() is not None
 
 
 def job_number_table(ledger: Ledger) -> dict[str, str]:

@@ -27,6 +27,7 @@ from connector.ledger.sync_state import (
     finish_cycle,
     pending_contacts,
     save_shown,
+    save_written,
     shown_details,
     start_cycle,
     web_pending,
@@ -34,6 +35,7 @@ from connector.ledger.sync_state import (
 from connector.sf.readers import Source, Window, backfill_windows
 from connector.sf.writer import WriteResult, apply_plan
 from connector.shell.gather import OrgPort, ensure_org, gather_source, mapping_of, refresh_shown
+from connector.shell.readback import read_back
 from connector.shell.rescore import rescore
 from connector.shell.web import confirm_web, gather_web
 from connector.sync.plan import ContactPlan, contact_writes, plan_contact
@@ -132,6 +134,9 @@ def _gather(
             report.oddities.update(batch.oddities)
             if progress is not None:
                 progress(1)
+    back = read_back(client, ledger, settings, now)
+    report.fetched.update(back.fetched)
+    report.oddities.update(back.oddities)
 
 
 def _score_and_write(
@@ -174,6 +179,7 @@ def _score_and_write(
         with ledger.transaction():
             letters = confirm(ledger, plans, result, mapping_of(settings), now)
             confirm_web(ledger, web, result)
+            save_written(ledger, [(w.object, w.key_value, w.parent) for w in result.succeeded], now)
             add_dead_letters(ledger, letters)
             ledger.set_meta("first_write_done", now.isoformat())
         report.succeeded, report.dead = len(result.succeeded), len(letters)

@@ -21,10 +21,12 @@ from connector.ledger.sync_state import (
     save_job_numbers,
     save_shown,
     shown_details,
+    written_at,
 )
 from connector.sf.readers import Source, Window, plan_window, read_window
 from connector.sf.writer import WritePort
 from connector.sync.changes import detect_changes
+from connector.sync.readback import current_reads
 from connector.sync.sources import (
     Batch,
     activity_events,
@@ -167,6 +169,7 @@ def gather_source(
         changed = {str(r["Id"]) for r in changes.changed}
         batch = contact_batch(records, mapping_of(settings).contact, profile_changed=changed,
                               anonymised_field=settings.sync.anonymised_field)  # fmt: skip
+        batch.shown = _not_older_than_written(ledger, source.object, records, batch)
     elif source.history is not None:
         batch = _history(client, source, window.start, window.end, changes.changed)
     else:
@@ -185,6 +188,16 @@ def gather_source(
             _record_shown(ledger, batch.shown, now)
     batch.oddities["records"] += len(records)
     return batch
+
+
+def _not_older_than_written(ledger: Ledger, obj: str, records: list[Any], batch: Batch) -> list[ShownDetails]:
+    """The shown details of contacts whose read is not older than our accepted write of them: under
+    commit lag the org still shows the version before it, which must not undo what it confirmed."""
+    current, older = current_reads(records, written_at(ledger, obj, [str(r["Id"]) for r in records]))
+    if older:
+        batch.oddities["older_than_our_write"] += older
+    keep = {str(r["Id"]) for r in current}
+    return [shown for shown in batch.shown if shown.contact_id in keep]
 
 
 def _record_shown(ledger: Ledger, shown: Sequence[ShownDetails], now: datetime) -> list[str]:
@@ -213,20 +226,17 @@ def refresh_shown(client: OrgPort, ledger: Ledger, settings: Settings, contact_i
     write planned meanwhile would put our lower medal over one a recruiter just set.
     """
     fields = mapping_of(settings).contact
-    select = ", ".join(dict.fromkeys(["Id", *detail_fields(fields)]))
-    batch = Batch()
-    shown: list[ShownDetails] = []
+    select = ", ".join(dict.fromkeys(["Id", "SystemModstamp", *detail_fields(fields)]))
+    records: list[Any] = []
     for chunk in _in_lists(list(contact_ids)):
         soql = format_soql(
             "SELECT {:literal} FROM {:literal} WHERE Id IN {}", select, fields.object, list(chunk)
         )
-        shown += [
-            shown_of(r, fields, batch)
-            for page in client.query_pages(soql, include_deleted=False)
-            for r in page
-        ]
+        records += [r for page in client.query_pages(soql, include_deleted=False) for r in page]
+    batch = Batch()
+    batch.shown = [shown_of(r, fields, batch) for r in records]
     with ledger.transaction():
-        return _record_shown(ledger, shown, now)
+        return _record_shown(ledger, _not_older_than_written(ledger, fields.object, records, batch), now)
 
 
 def _history(client: OrgPort, source: OrgSource, start: datetime, end: datetime, changed: list[Any]) -> Batch:

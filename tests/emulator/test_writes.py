@@ -211,3 +211,20 @@ def test_bulk_job_with_an_unknown_column_fails_with_a_message(emulator: RunningE
 def test_dates_round_trip_as_iso_dates(emulator: RunningEmulator) -> None:
     cid = emulator.org.create("Contact", {"LastName": "D", "Date_First_Placement__c": "2026-05-01"})
     assert emulator.org.record("Contact", cid)["Date_First_Placement__c"] == date(2026, 5, 1)  # type: ignore[index]
+
+
+def test_upsert_by_the_external_id_of_a_deleted_record_creates_a_new_one(emulator: RunningEmulator) -> None:
+    contact = emulator.org.create("Contact", {"LastName": "Jansen"})
+    first = emulator.org.create(LINE, {"Contact__c": contact, "External_Id__c": "k1", "Points__c": 30})
+    emulator.org.delete(LINE, first)
+    sf = emulator.salesforce()
+    (result,) = sf.restful(
+        f"composite/sobjects/{LINE}/External_Id__c",
+        method="PATCH",
+        json={"allOrNone": False, "records": [_line(contact, "k1", 30)]},
+    )
+    assert (result["success"], result["created"]) == (True, True)
+    assert result["id"] != first
+    (live,) = emulator.org.records(LINE)
+    assert (live["Id"], live["External_Id__c"]) == (result["id"], "k1")
+    assert len(emulator.org.records(LINE, include_deleted=True)) == 2

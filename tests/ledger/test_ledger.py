@@ -183,3 +183,21 @@ def test_an_upgraded_ledger_learns_consent_from_the_events_it_already_has(tmp_pa
         )
     with Ledger(path) as upgraded:
         assert consented_contacts(upgraded) == {"003A", "003E"}
+
+
+def test_accepted_writes_keep_their_latest_cycle_time_until_the_contact_is_erased(tmp_path: Path) -> None:
+    from connector.ledger.sync_state import has_written, purge_contacts, save_written, written_at
+
+    line, later = "Lead_Score_Line__c", T0 + timedelta(hours=1)
+    with Ledger(tmp_path / "l.db") as ledger:
+        assert not has_written(ledger, line)
+        save_written(ledger, [("Contact", "003A", "003A"), (line, "003A:intake", "003A")], T0)
+        save_written(ledger, [(line, "003A:intake", "003A"), (line, "003B:intake", "003B")], later)
+        assert written_at(ledger, line, ["003A:intake", "003B:intake", "003C:intake"]) == {
+            "003A:intake": later,
+            "003B:intake": later,
+        }
+        assert written_at(ledger, "Contact", ["003A"]) == {"003A": T0}
+        purge_contacts(ledger, ["003A", "003B"])
+        assert written_at(ledger, "Contact", ["003A"]) == {}
+        assert not has_written(ledger, line)
