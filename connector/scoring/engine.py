@@ -31,7 +31,7 @@ from connector.events import (
     record_of,
     to_micros,
 )
-from connector.scoring.model import ContactState, Line, LineEvent
+from connector.scoring.model import ContactState, EventStatus, Line, LineEvent, LineKind
 
 _KINDS = {k.value: k for k in ContactKind}
 # Offsets of real zones are whole quarter hours, so a 15-minute UTC bucket never straddles a local
@@ -215,15 +215,15 @@ def _rule_line(book: Rulebook, rule: Rule, matched: list[tuple[EventRecord, int]
         for (at, event_id, _, _), day in counted:
             expires = day + valid_days if valid_days is not None else 0
             alive = not expires or today < expires
-            status = "counted" if alive else "expired"
+            status = EventStatus.COUNTED if alive else EventStatus.EXPIRED
             points = rule.points if alive else 0
             details.append(LineEvent(event_id, _utc(at), points, status, _date(expires)))
-        details += [LineEvent(r[1], _utc(r[0]), 0, "repeat", None) for r, _ in repeats]
+        details += [LineEvent(r[1], _utc(r[0]), 0, EventStatus.REPEAT, None) for r, _ in repeats]
         details.sort(key=lambda d: (d.at, d.event_id))
     raw = rule.points * live
     capped = rule.max_points is not None and raw > rule.max_points
     points = rule.max_points if capped and rule.max_points is not None else raw
-    return Line(rule.name, points, "rule", capped, _date(next_expiry), tuple(details))
+    return Line(rule.name, points, LineKind.RULE, capped, _date(next_expiry), tuple(details))
 
 
 def _utc(micros: int) -> datetime:
@@ -252,6 +252,6 @@ def _inactivity_lines(book: Rulebook, activity_days: list[int]) -> list[Line]:
         while penalty_on <= until:
             name = f"inactivity {date.fromordinal(penalty_on).isoformat()}"
             expires_on = date.fromordinal(penalty_on + decay.valid_days)
-            lines.append(Line(name, decay.points, "inactivity", False, expires_on))
+            lines.append(Line(name, decay.points, LineKind.INACTIVITY, False, expires_on))
             penalty_on += decay.every_days
     return lines

@@ -4,8 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 
 from connector.details import ContactKind, RecruitmentDetails
+
+
+class EventStatus(StrEnum):
+    """What an event behind a score line contributes now."""
+
+    COUNTED = "counted"
+    EXPIRED = "expired"  # past the rule's valid_days
+    REPEAT = "repeat"  # suppressed by once_per
+
+
+class LineKind(StrEnum):
+    """Where a score line comes from."""
+
+    RULE = "rule"
+    INACTIVITY = "inactivity"  # a daily-pass penalty
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,7 +31,7 @@ class LineEvent:
     event_id: str
     at: datetime
     points: int
-    status: str  # "counted", "expired" or "repeat" (suppressed by once_per)
+    status: EventStatus
     expires_on: date | None
 
 
@@ -25,7 +41,7 @@ class Line:
 
     name: str
     points: int
-    kind: str = "rule"  # "rule" or "inactivity"
+    kind: LineKind = LineKind.RULE
     capped: bool = False
     expires_on: date | None = None
     events: tuple[LineEvent, ...] = ()
@@ -45,6 +61,6 @@ class ContactState:
         """Points per rule now; all inactivity penalties add up under the name `inactivity`."""
         totals: dict[str, int] = {}
         for line in self.lines:
-            key = line.name if line.kind == "rule" else "inactivity"
+            key = line.name if line.kind is LineKind.RULE else LineKind.INACTIVITY.value
             totals[key] = totals.get(key, 0) + line.points
         return totals
