@@ -145,7 +145,10 @@ def parse_hit_time(value: object) -> datetime | None:
         if at.tzinfo is None:
             return None
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value) / 1000 if abs(value) > 1e11 else float(value)
+        try:
+            seconds = float(value) / 1000 if abs(value) > 1e11 else float(value)
+        except OverflowError:  # an integer beyond any float (JSON allows 400 digits)
+            return None
         if not math.isfinite(seconds) or not 0 < seconds < 4.2e9:
             return None
         at = datetime.fromtimestamp(seconds, UTC)
@@ -260,7 +263,21 @@ def parse_ndjson(raw: bytes, *, max_bytes: int = 8192, token_param: str = TOKEN_
         return Reason.MALFORMED
     if end != len(text) or not isinstance(obj, dict):
         return Reason.MALFORMED
-    return hit_from_mapping(obj, token_param=token_param)
+    return hit_from_json(obj, token_param=token_param)
+
+
+def hit_from_json(obj: Mapping[str, Any], *, token_param: str = TOKEN_PARAM) -> Hit | Reason:
+    """`hit_from_mapping` for what the json module decoded: a text with a lone surrogate is malformed."""
+    # json turns "\ud800" into a lone surrogate, which no UTF-8 encoder (the hit id, the ledger)
+    # takes: such a hit would make every later step raise. orjson refuses those lines itself, so only
+    # the json paths (lines orjson refused, the provider API) pay for this check.
+    found = hit_from_mapping(obj, token_param=token_param)
+    if isinstance(found, Hit):
+        try:
+            "".join(found[1:]).encode()
+        except UnicodeEncodeError:
+            return Reason.MALFORMED
+    return found
 
 
 def csv_header(raw: bytes) -> tuple[str, ...]:

@@ -33,7 +33,7 @@ from connector.ledger.pixel_state import (
 )
 from connector.pixel.bots import CrawlerFilter
 from connector.pixel.collector import serve
-from connector.pixel.hits import Hit, Reason, hit_from_mapping
+from connector.pixel.hits import Hit, Reason, hit_from_json
 from connector.pixel.identity import PendingHit, sign_token
 from connector.pixel.pipeline import Counts, Outcome, PixelState, Toolkit, parse_lines, process
 from connector.pixel.sources import FileMark, FileRead, HttpSession, fetch_pages, file_key, read_new_lines
@@ -200,7 +200,7 @@ def ingest_api(
         hits: list[Hit] = []
         for item in page.items:
             found = (
-                Reason.MALFORMED if item is None else hit_from_mapping(item, token_param=settings.token_param)
+                Reason.MALFORMED if item is None else hit_from_json(item, token_param=settings.token_param)
             )
             if isinstance(found, Hit):
                 hits.append(found)
