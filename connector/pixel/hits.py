@@ -1,6 +1,7 @@
 """Hits (one page view seen by a pixel) and the parsers that make them from NDJSON, CSV and access logs.
 
-A parser never raises: it returns a `Hit` or the `Reason` the line was rejected for. IP addresses are
+A parser should never raise: it returns a `Hit` or the `Reason` the line was rejected for (a line
+that makes one raise all the same is rejected by `pipeline.parse_lines` as `parser_crash`). IP addresses are
 truncated here, before anything else sees them, and a contact token is moved out of the page URL into
 `Hit.token`, so no stored URL carries one.
 """
@@ -36,6 +37,7 @@ class Reason(StrEnum):
     FORGED_TOKEN = "forged_token"  # noqa: S105 - a reason name, not a secret
     NO_CONSENT = "no_consent"
     UNKNOWN_VISITOR = "unknown_visitor"
+    PARSER_CRASH = "parser_crash"  # the parser raised (a bug): the line is passed, and reported
 
 
 TOKEN_PARAM = "mt"  # noqa: S105 - the query parameter carrying a contact token, not a secret

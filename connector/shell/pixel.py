@@ -33,9 +33,9 @@ from connector.ledger.pixel_state import (
 )
 from connector.pixel.bots import CrawlerFilter
 from connector.pixel.collector import serve
-from connector.pixel.hits import Hit, Reason, hit_from_json
+from connector.pixel.hits import Hit
 from connector.pixel.identity import PendingHit, sign_token
-from connector.pixel.pipeline import Counts, Outcome, PixelState, Toolkit, parse_lines, process
+from connector.pixel.pipeline import Counts, Outcome, PixelState, Toolkit, parse_items, parse_lines, process
 from connector.pixel.sources import FileMark, FileRead, HttpSession, fetch_pages, file_key, read_new_lines
 
 log = structlog.get_logger(__name__)
@@ -197,15 +197,7 @@ def ingest_api(
     report = PixelReport()
     for page in fetch_pages(session, settings.api, ledger.cursor(API_CURSOR)):
         counts = Counts(lines=len(page.items))
-        hits: list[Hit] = []
-        for item in page.items:
-            found = (
-                Reason.MALFORMED if item is None else hit_from_json(item, token_param=settings.token_param)
-            )
-            if isinstance(found, Hit):
-                hits.append(found)
-            else:
-                counts.rejected[found] += 1
+        hits = parse_items(page.items, settings, counts)
         state, scope = _load(ledger, hits)
         outcome = process(hits, counts, state, consented, kit, now)
         cursors = {API_CURSOR: page.cursor} if page.cursor else None

@@ -27,7 +27,20 @@ from connector.ledger.pixel_state import (
 from connector.ledger.sync_state import purge_contacts
 from connector.pixel.bots import CrawlerFilter
 from connector.shell.pixel import ingest_api, ingest_configured, ingest_files, unread_bytes
-from tests.pixel.helpers import JOB, LATER, SECRET, T0, all_rows, consent, hit, settings, token, write_hits
+from tests.pixel.helpers import (
+    JOB,
+    LATER,
+    POISON_IP,
+    SECRET,
+    T0,
+    all_rows,
+    consent,
+    hit,
+    poison_parsers,
+    settings,
+    token,
+    write_hits,
+)
 
 VACANCY = f"https://www.example-agency.nl/vacatures/{JOB}"
 
@@ -195,8 +208,11 @@ def test_a_rotated_log_is_neither_reread_nor_skipped(ledger: Ledger, tmp_path: P
     assert kinds(ledger, "003A").count(WEB_VISIT) == 3
 
 
-def test_every_rejection_reason_is_counted_and_the_counts_add_up(ledger: Ledger, tmp_path: Path) -> None:
+def test_every_rejection_reason_is_counted_and_the_counts_add_up(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     consent(ledger, "003A")
+    poison_parsers(monkeypatch)
     lines = [
         json.dumps(hit(0, url=f"/?mt={token('003A')}")),
         "{broken",
@@ -209,15 +225,16 @@ def test_every_rejection_reason_is_counted_and_the_counts_add_up(ledger: Ledger,
         json.dumps(hit(4, url="/?mt=003A.forged", visitor="v-forged")),
         json.dumps(hit(5, visitor="")),
         json.dumps(hit(6, visitor="v-anonymous")),
+        json.dumps(hit(6.5, ip=POISON_IP)),
     ] + [json.dumps(hit(7 + i / 100, visitor="scraper")) for i in range(61)]
     log = tmp_path / "hits.ndjson"
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = ingest_files(ledger, settings(), [log], T0 + timedelta(hours=2)).as_dict()
     assert report["rejected"] == {
         "malformed": 1, "missing_field": 1, "bad_time": 1, "oversized": 1, "not_a_hit": 1, "bot": 1,
-        "implausible_rate": 61, "forged_token": 1, "no_consent": 1, "unknown_visitor": 1,
+        "implausible_rate": 61, "forged_token": 1, "no_consent": 1, "unknown_visitor": 1, "parser_crash": 1,
     }  # fmt: skip
-    assert (report["credited"], report["waiting"], report["lines"]) == (1, 1, 72)
+    assert (report["credited"], report["waiting"], report["lines"]) == (1, 1, 73)
     assert balanced(report)
 
 
