@@ -22,8 +22,10 @@ from connector.entry.daemon import Daemon, instance_lock
 from connector.errors import ConfigError, InputError, MsrEngageError
 from connector.ledger.sync_state import clear_dead_letters, dead_letters
 from connector.log import configure_logging
+from connector.pixel.pipeline import Counts
 from connector.shell import rescore as jobs
 from connector.shell.cycle import backfill_plan, run_backfill, run_cycle
+from connector.shell.stages import FailureReason
 
 app = typer.Typer(
     help="msr-engage: lead scores, bands and medals for Mysolution Recruitment candidates.",
@@ -373,16 +375,24 @@ def pixel_ingest(
         )
     if as_json:
         typer.echo(json.dumps(report.as_dict(), sort_keys=True))
-        return
-    c = report.counts
+    else:
+        _print_pixel_counts(report.counts, report.added)
+    for failure in report.failures:
+        err.print(f"[yellow]{failure.reason.value}[/yellow] {escape(failure.part)}: {escape(failure.detail)}")
+    # The other files were read and stored; a file asked for by name that could not be is still an
+    # input error (exit 2). Lines that made a parser raise are counted rejections, not that.
+    unread = [f"{f.part}: {f.detail}" for f in report.failures if f.reason is not FailureReason.PARSER_CRASH]
+    if unread:
+        raise InputError(unread)
+
+
+def _print_pixel_counts(c: Counts, added: int) -> None:
     out.print(
         f"lines {c.lines}: credited {c.credited}, waiting {c.waiting}, rejected {sum(c.rejected.values())}"
     )
     for reason, count in sorted(c.rejected.items()):
         out.print(f"  {reason.value}: {count}")
-    out.print(
-        f"events added {report.added} ({c.visits} visits, {c.job_views} job views), {c.open_hits} hits open"
-    )
+    out.print(f"events added {added} ({c.visits} visits, {c.job_views} job views), {c.open_hits} hits open")
 
 
 @pixel_app.command("token")

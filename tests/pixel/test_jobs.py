@@ -25,8 +25,7 @@ from connector.ledger.pixel_state import (
     load_pixel_state,
 )
 from connector.ledger.sync_state import purge_contacts
-from connector.pixel.bots import CrawlerFilter
-from connector.shell.pixel import ingest_api, ingest_configured, ingest_files, unread_bytes
+from connector.shell.pixel import ingest_api, ingest_files, unread_bytes
 from tests.pixel.helpers import (
     JOB,
     LATER,
@@ -328,24 +327,6 @@ def test_a_link_outlives_runs_of_other_visitors_and_not_a_withdrawn_consent(
     write_hits(log, [hit(240, visitor="v-b")], mode="a")
     ingest_files(ledger, settings(), [log], LATER)
     assert links_of(ledger) == {}  # withdrawn consent: gone, though v-a was not in that run
-
-
-def test_crawler_verdicts_given_to_the_daemon_step_outlive_the_call(
-    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    crawlers = CrawlerFilter()
-    asked: list[str] = []
-    detect = crawlers._detect.is_crawler
-    monkeypatch.setattr(crawlers._detect, "is_crawler", lambda agent: asked.append(agent) or detect(agent))
-    folder = tmp_path / "pixel"
-    folder.mkdir()
-    config = settings(folder=folder)
-    log = write_hits(folder / "hits.ndjson", [hit(0)])
-    ingest_configured(ledger, config, LATER, crawlers=crawlers)
-    write_hits(log, [hit(1)], mode="a")
-    second = ingest_configured(ledger, config, LATER, crawlers=crawlers)
-    assert second["pixel files"].counts.lines == 1
-    assert len(asked) == 1  # the browser was judged once, in the first call
 
 
 def test_progress_counts_the_bytes_a_run_reads_and_what_is_left_unread(
