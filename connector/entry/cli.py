@@ -26,6 +26,7 @@ from connector.pixel.pipeline import Counts
 from connector.shell import rescore as jobs
 from connector.shell.cycle import backfill_plan, run_backfill, run_cycle
 from connector.shell.stages import FailureReason
+from connector.shell.status import status_facts
 
 app = typer.Typer(
     help="msr-engage: lead scores, bands and medals for Mysolution Recruitment candidates.",
@@ -322,7 +323,7 @@ def backfill(
 def status() -> None:
     """Show cursors, ledger counts, the last cycle, dead letters, API usage and the breaker."""
     with bootstrap.open_ledger() as ledger:
-        facts = jobs.status_facts(ledger)
+        facts = status_facts(ledger)
     for title, rows in facts.items():
         out.print(views.key_values(title, rows))
 

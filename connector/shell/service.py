@@ -5,7 +5,6 @@ health server are the entry point's (`entry/daemon.py`); the demo drives this se
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,11 +21,11 @@ from connector.pixel.sources import HttpSession
 from connector.shell import pixel as pixel_shell
 from connector.shell.cycle import CycleReport, OrgPort, OtherSource, SourceRun, run_cycle
 from connector.shell.gather import refresh_job_numbers
-from connector.shell.stages import SourceFailure, Stage, Verdict, decide
+from connector.shell.stages import Stage, Verdict, decide
+from connector.shell.status import remember_failures
 
 log = structlog.get_logger(__name__)
 JOB_NUMBERS = "job numbers"
-FAILURES_KEY = "source failures"  # ledger meta: failure counts by source and reason, and the last one
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +64,7 @@ class CycleService:
                     )
                 finally:
                     self._keep_org_facts(ledger)
-                _keep_failures(ledger, report.failures, now)
+                remember_failures(ledger, report.failures, now)
         # run_cycle lets out only what the policy says must stop the daemon; opening the ledger can
         # fail too (the start stage). The one policy decides both: for the org's stages it does not
         # depend on which stage it was.
@@ -122,25 +121,3 @@ class CycleService:
 def _source_run(report: pixel_shell.PixelReport) -> SourceRun:
     rejected = {reason.value: n for reason, n in report.counts.rejected.items() if n}
     return SourceRun(report.counts.lines, report.added, rejected, tuple(report.failures))
-
-
-def _keep_failures(ledger: Ledger, failures: list[SourceFailure], now: datetime) -> None:
-    """Add a cycle's source failures to the counts `status` shows; a whole source skipped is also
-    its last run."""
-    if not failures:
-        return
-    stored = json.loads(ledger.meta(FAILURES_KEY) or "{}")
-    counts: dict[str, int] = stored.get("counts", {})
-    for failure in failures:
-        key = f"{failure.source}: {failure.reason.value}"
-        counts[key] = counts.get(key, 0) + 1
-    last = failures[-1]
-    with ledger.transaction():
-        ledger.set_meta(FAILURES_KEY, json.dumps({"counts": counts, "last": {
-            "at": now.isoformat(), "source": last.source, "reason": last.reason.value, "part": last.part,
-            "detail": last.detail,
-        }}))  # fmt: skip
-        for failure in failures:
-            if not failure.part:
-                skipped = {"at": now.isoformat(), "skipped": failure.reason.value, "detail": failure.detail}
-                ledger.set_meta(f"{failure.source} last run", json.dumps(skipped))
