@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from connector.config.pixel import PixelApi
-from connector.entry.cli import app
+from connector.entry.cli import app, main
 from connector.errors import ConfigError
 from connector.events import WEB_JOB_VIEW, WEB_VISIT, Event
 from connector.ledger import Ledger
@@ -22,6 +22,7 @@ from connector.ledger.pixel_state import (
     StoredPixelState,
     append_with_pixel_state,
     consented_contacts,
+    load_file_rows,
     load_pixel_state,
 )
 from connector.ledger.sync_state import purge_contacts
@@ -278,6 +279,22 @@ def test_pixel_ingest_json_prints_counts_that_add_up(tmp_path: Path, monkeypatch
     assert [entry["event"] for entry in logs] == ["pixel_ingest_done"]
     assert report["lines"] == 3
     assert balanced(report)
+
+
+def test_pixel_ingest_reads_the_other_files_and_exits_2_for_one_it_cannot_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MSR_ENGAGE_PIXEL__TOKEN_SECRET", SECRET)
+    good = write_hits(tmp_path / "hits.ndjson", [hit(0), hit(1)])
+    (tmp_path / "old.ndjson").mkdir()
+    with pytest.raises(SystemExit) as exited:
+        main(["pixel", "ingest", str(tmp_path / "old.ndjson"), str(good), "--now", "2026-03-03T00:00:00Z"])
+    assert exited.value.code == 2
+    printed = capsys.readouterr()
+    assert "lines 2: credited 0, waiting 2" in printed.out
+    assert "old.ndjson: cannot read: not a regular file" in printed.err
+    with Ledger(tmp_path / "state" / "ledger.db") as stored:
+        assert [row[1] for row in load_file_rows(stored)] == [str(good)]  # its offset is kept
 
 
 def test_pixel_token_needs_the_secret_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
