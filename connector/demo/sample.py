@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
+from connector.config import Settings
 from connector.events import (
     APPLICATION_STEP,
     APPOINTMENT_MADE,
@@ -17,8 +20,13 @@ from connector.events import (
     WEB_JOB_VIEW,
     WEB_VISIT,
     Event,
+    EventReader,
     make_event,
+    write_ndjson,
 )
+from connector.ledger import Ledger
+from connector.scoring import ContactState
+from connector.shell.rescore import rescore, rulebook
 
 SEED = 20260302
 # How far candidates get: most stop early, a few are hired, some are rejected on the way.
@@ -107,3 +115,29 @@ def _engagement(
             job = job_id(rnd.randrange(40))
             url = f"/vacatures/{job}"
             yield make_event(cid, WEB_JOB_VIEW, visited + timedelta(minutes=2), {"job_id": job, "url": url})
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    """Where the demo put its files and what it scored."""
+
+    events_file: Path
+    ledger_file: Path
+    events: int
+    states: list[ContactState]
+
+
+def run_demo(folder: Path, settings: Settings, now: datetime) -> DemoResult:
+    """Generate the seeded sample, write it as NDJSON, ingest it into a fresh ledger and score all."""
+    folder.mkdir(parents=True, exist_ok=True)
+    events_file, ledger_file = folder / "events.ndjson", folder / "ledger.db"
+    for stale in folder.glob("ledger.db*"):
+        stale.unlink()  # the sample is generated relative to now: a fresh ledger each run
+    with events_file.open("w", encoding="utf-8") as out:
+        count = write_ndjson(generate(now), out)
+    with Ledger(ledger_file) as ledger, events_file.open(encoding="utf-8") as stream:
+        ledger.append(EventReader(stream, str(events_file)))
+        rescore(ledger, settings, now, everyone=True)
+        book = rulebook(settings, now)
+        states = [book.score(cid, events) for cid, events in ledger.scan()]
+    return DemoResult(events_file, ledger_file, count, states)

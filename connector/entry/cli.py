@@ -15,6 +15,7 @@ from rich.table import Table
 from connector import paths, sf
 from connector.config import Settings, load_settings
 from connector.demo import live as live_demo
+from connector.demo import sample as sample_demo
 from connector.entry import bootstrap, views
 from connector.entry.daemon import Daemon, instance_lock
 from connector.entry.options import ConfigOption, NowOption, err, out
@@ -180,7 +181,7 @@ def demo(
 def _sample_demo(settings: Settings, rows: int) -> None:
     moment = bootstrap.clock()
     folder = paths.state_home() / "demo-sample"
-    result = jobs.run_demo(folder, settings, moment)
+    result = sample_demo.run_demo(folder, settings, moment)
     shown = views.hot_first(result.states)[:rows]
     out.print(
         views.contacts_table(shown, title=f"Top {len(shown)} of {len(result.states)} contacts, hot first")

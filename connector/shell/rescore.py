@@ -14,12 +14,10 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
-from pathlib import Path
 from typing import Any, TypeVar
 
 from connector.config import ContactKind, Medals, Scoring, Settings
-from connector.demo.sample import generate
-from connector.events import Event, EventReader, write_ndjson
+from connector.events import Event
 from connector.ledger import Ledger, StateRow
 from connector.scoring import (
     Band,
@@ -287,32 +285,6 @@ def simulate(
                 progress(len(chunk))
 
     return compare(pairs())
-
-
-@dataclass(frozen=True, slots=True)
-class DemoResult:
-    """Where the demo put its files and what it scored."""
-
-    events_file: Path
-    ledger_file: Path
-    events: int
-    states: list[ContactState]
-
-
-def run_demo(folder: Path, settings: Settings, now: datetime) -> DemoResult:
-    """Generate the seeded sample, write it as NDJSON, ingest it into a fresh ledger and score all."""
-    folder.mkdir(parents=True, exist_ok=True)
-    events_file, ledger_file = folder / "events.ndjson", folder / "ledger.db"
-    for stale in folder.glob("ledger.db*"):
-        stale.unlink()  # the sample is generated relative to now: a fresh ledger each run
-    with events_file.open("w", encoding="utf-8") as out:
-        count = write_ndjson(generate(now), out)
-    with Ledger(ledger_file) as ledger, events_file.open(encoding="utf-8") as stream:
-        ledger.append(EventReader(stream, str(events_file)))
-        rescore(ledger, settings, now, everyone=True)
-        book = rulebook(settings, now)
-        states = [book.score(cid, events) for cid, events in ledger.scan()]
-    return DemoResult(events_file, ledger_file, count, states)
 
 
 __all__ = ["ContactKind", "RescoreResult", "explain", "rescore", "score_events", "simulate", "state_row"]
