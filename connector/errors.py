@@ -79,3 +79,18 @@ class SalesforceRequestError(FatalError):
 
 class MappingError(ConfigError):
     """A mapped object or field is missing, mistyped or not accessible: fix `[salesforce.objects]`."""
+
+
+# --- Other sources: the pixel provider's API, classified in `connector.pixel.sources.fetch_pages`. ---
+
+
+class ProviderUnavailableError(RetriableError):
+    """The pixel provider's API did not answer (network, timeout, 429, 5xx): ask again next cycle."""
+
+
+class ProviderRefusedError(FatalError):
+    """The pixel provider refused us (401, 403 or another 4xx): fix `[pixel.api]` url or the auth secret."""
+
+
+class ProviderGarbageError(FatalError):
+    """The pixel provider answered with something other than the JSON `[pixel.api]` describes."""

@@ -163,6 +163,7 @@ def test_killed_mid_write_rerun_converges_without_duplicate_lines(
 
 
 def test_pixel_rejections_reach_the_metrics_by_reason(tmp_path: Path) -> None:
+    from collections import Counter
     from typing import cast
 
     from connector.config import Settings
@@ -177,10 +178,11 @@ def test_pixel_rejections_reach_the_metrics_by_reason(tmp_path: Path) -> None:
     daemon = Daemon(
         Settings(pixel=settings(folder=folder)), lambda: Ledger(tmp_path / "l.db"), cast(OrgPort, None)
     )
-    step = daemon.pixel
-    assert step is not None
+    (files,) = daemon.service.other_sources()
     with Ledger(tmp_path / "l.db") as ledger:
-        assert step(ledger, LATER) == ({"pixel files": 1}, 0)
+        run = files.run(ledger, LATER)
+    assert (run.read, run.added, run.rejected) == (1, 0, {"bot": 1})
+    daemon.metrics.record(CycleReport("poll", rejected=Counter(run.rejected)), None, LATER)
     text = (
         Client(health_app(daemon.metrics, timedelta(minutes=5), lambda: LATER))
         .get("/metrics")

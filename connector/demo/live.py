@@ -1,5 +1,5 @@
-"""`msr-engage demo`: the emulator with an MSR-shaped org, the daemon's cycle on an accelerated org
-clock, and a simulator of recruiters and candidates, shown live in the terminal."""
+"""`msr-engage demo`: the emulator with an MSR-shaped org, the daemon's cycle (the shell's cycle
+service) on an accelerated org clock, and a simulator of recruiters and candidates, shown live."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ from connector.config import Settings
 from connector.config.pixel import PixelSettings
 from connector.emulator.org import Emulator
 from connector.emulator.testing import running_emulator
-from connector.entry.daemon import Daemon
 from connector.ledger import Ledger
 from connector.pixel.identity import sign_token
 from connector.sf.client import SalesforceClient
+from connector.shell.service import CycleService
 
 NEXT_STEP = {
     "Match": "Intake verwerkt",
@@ -183,9 +183,7 @@ def run(
         secret = secrets.token_urlsafe(24)
         pixel = PixelSettings(folder=folder / "pixel", token_secret=SecretStr(secret))
         full = settings.model_copy(update={"salesforce": sf, "pixel": pixel})
-        daemon = Daemon(
-            full, lambda: Ledger(folder / "ledger.db"), SalesforceClient(sf), clock=em.org.clock.now
-        )
+        service = CycleService(full, lambda: Ledger(folder / "ledger.db"), SalesforceClient(sf))
         sim = Simulator(em.org, random.Random(SEED), folder / "pixel" / "hits.ndjson", secret.encode())
         recent: list[tuple[str, str, str]] = []
         before = _snapshot(em.org)
@@ -193,7 +191,9 @@ def run(
         with Live(_view(em.org, 0, ticks, recent, 0.0), console=console, refresh_per_second=8) as live:
             for tick in range(ticks + 1):
                 started = time.perf_counter()
-                daemon.cycle("poll")
+                outcome = service.cycle("poll", em.org.clock.now())
+                if outcome.stop is not None:
+                    raise outcome.stop  # what would stop the daemon ends the demo, with its message
                 summary.cycle_seconds.append(time.perf_counter() - started)
                 after = _snapshot(em.org)
                 stamp = f"{em.org.clock.now():%m-%d %H:%M}"

@@ -9,49 +9,29 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from connector import paths, sf
 from connector.config import Settings, load_settings
-from connector.config.pixel import PixelSettings
 from connector.demo import live as live_demo
 from connector.demo import sample as sample_demo
 from connector.entry import bootstrap, views
 from connector.entry.daemon import Daemon, instance_lock
+from connector.entry.options import ConfigOption, NowOption, err, out
+from connector.entry.pixel_cli import pixel_app
 from connector.errors import ConfigError, InputError, MsrEngageError
 from connector.ledger.sync_state import clear_dead_letters, dead_letters
 from connector.log import configure_logging
 from connector.shell import rescore as jobs
 from connector.shell.cycle import backfill_plan, run_backfill, run_cycle
+from connector.shell.status import status_facts
 
 app = typer.Typer(
     help="msr-engage: lead scores, bands and medals for Mysolution Recruitment candidates.",
     no_args_is_help=True,
     add_completion=False,
 )
-# Off a terminal rich would assume 80 columns and cut ids and dates; results must stay readable in files.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True)  # one problem, one line: never wrapped mid-sentence
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="config.toml to use (default: $MSR_ENGAGE_CONFIG, else ./config.toml, else built-in defaults).",
-        show_default=False,
-    ),
-]
-
-
-NowOption = Annotated[
-    str | None,
-    typer.Option(
-        "--now", help="Score as of this ISO time with zone (default: the current time).", show_default=False
-    ),
-]
 SkipOption = Annotated[
     bool, typer.Option("--skip-invalid", help="Count and report bad lines instead of stopping at the first.")
 ]
@@ -321,7 +301,7 @@ def backfill(
 def status() -> None:
     """Show ledger counts and cursors, writes waiting, the last cycle, dead letters, API usage, breaker."""
     with bootstrap.open_ledger() as ledger:
-        facts = jobs.status_facts(ledger)
+        facts = status_facts(ledger)
     for title, rows in facts.items():
         out.print(views.key_values(title, rows))
 
@@ -343,77 +323,7 @@ def dead_letters_command(
             )
 
 
-pixel_app = typer.Typer(
-    help="Website visitors: pixel hits in, consented visits and vacancy views out.", no_args_is_help=True
-)
 app.add_typer(pixel_app, name="pixel")
-
-
-def _pixel_settings(config: Path | None) -> PixelSettings:
-    # The pixel needs no scoring rules, so built-in defaults (plus environment) are a valid start.
-    return load_settings(config or paths.default_config_path()).pixel or PixelSettings()
-
-
-@pixel_app.command("ingest")
-def pixel_ingest(
-    files: Annotated[list[Path], typer.Argument(help="Hit files: NDJSON, CSV or web-server access logs.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with all counts.")] = False,
-    config: ConfigOption = None,
-    now: NowOption = None,
-) -> None:
-    """Read what is new in pixel hit files once; store consented visits and job views in the ledger."""
-    import json
-
-    from connector.shell import pixel as pixel_jobs
-
-    settings, moment = _pixel_settings(config), bootstrap.clock(now)
-    with bootstrap.open_ledger() as ledger, views.progress(err) as bar:
-        task = bar.add_task("reading hits", total=pixel_jobs.unread_bytes(ledger, files))
-        report = pixel_jobs.ingest_files(
-            ledger, settings, files, moment, progress=lambda n: bar.advance(task, n)
-        )
-    if as_json:
-        typer.echo(json.dumps(report.as_dict(), sort_keys=True))
-        return
-    c = report.counts
-    out.print(
-        f"lines {c.lines}: credited {c.credited}, waiting {c.waiting}, rejected {sum(c.rejected.values())}"
-    )
-    for reason, count in sorted(c.rejected.items()):
-        out.print(f"  {reason.value}: {count}")
-    out.print(
-        f"events added {report.added} ({c.visits} visits, {c.job_views} job views), {c.open_hits} hits open"
-    )
-
-
-@pixel_app.command("token")
-def pixel_token(contact_id: str, config: ConfigOption = None) -> None:
-    """Print a signed contact token for tracked links (?mt=TOKEN); needs MSR_ENGAGE_PIXEL__TOKEN_SECRET."""
-    from connector.shell import pixel as pixel_jobs
-
-    typer.echo(pixel_jobs.make_token(_pixel_settings(config), contact_id))
-
-
-@pixel_app.command("serve")
-def pixel_serve(
-    config: ConfigOption = None,
-    host: Annotated[
-        str | None, typer.Option(help="Address to bind (default: [pixel.collector] host).")
-    ] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default: [pixel.collector] port; 0: any).")] = None,
-) -> None:
-    """Run our own pixel collector (1x1 GIF + /p.js snippet) until Ctrl-C, writing NDJSON hit files."""
-    from connector.shell import pixel as pixel_jobs
-
-    settings = _pixel_settings(config)
-    server = pixel_jobs.collector_server(settings, host, port)
-    out.print(f"pixel collector on {server.host}:{server.server_port}, hits to {settings.collector_folder}")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
 
 
 @app.command()

@@ -7,7 +7,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,13 +23,10 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from connector.config import Settings
-from connector.errors import ConfigError, FatalError
+from connector.errors import FatalError
 from connector.ledger import Ledger
-from connector.ledger.sync_state import job_number_table
-from connector.pixel.bots import CrawlerFilter
-from connector.shell.cycle import CycleReport, OrgPort, run_cycle
-from connector.shell.gather import refresh_job_numbers
-from connector.shell.pixel import ingest_configured
+from connector.shell.cycle import CycleReport, OrgPort
+from connector.shell.service import CycleService
 
 log = structlog.get_logger(__name__)
 Clock = Callable[[], datetime]
@@ -87,6 +84,12 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.source_failures = Counter(
+            "msr_engage_source_failures",
+            "Parts of other sources (the pixel) a cycle skipped, by source and reason",
+            ["source", "reason"],
+            registry=self.registry,
+        )
         self.api_used = Gauge(
             "msr_engage_api_requests_used", "Org API requests used (24 h)", registry=self.registry
         )
@@ -95,6 +98,7 @@ class Metrics:
         )
         self.last_success_at: datetime | None = None
         self.last_status = "starting"
+        self.last_failures: dict[str, int] = {}
 
     def record(self, report: CycleReport, usage: Any, at: datetime) -> None:
         """Fold one cycle's report into the metrics."""
@@ -102,7 +106,12 @@ class Metrics:
         self.events.inc(report.events_added)
         self.writes.inc(report.succeeded)
         self.dead.inc(report.dead)
+        for reason, count in report.rejected.items():
+            self.pixel_rejected.labels(reason).inc(count)
+        for failure in report.failures:
+            self.source_failures.labels(failure.source, failure.reason.value).inc()
         self.last_status = report.status
+        self.last_failures = report.summary()["failures"]
         if usage is not None:
             self.api_used.set(usage.used)
             self.api_max.set(usage.total)
@@ -121,10 +130,13 @@ def health_app(metrics: Metrics, stale_after: timedelta, clock: Clock) -> Callab
         if request.path == "/healthz":
             last = metrics.last_success_at
             healthy = last is not None and clock() - last <= stale_after
+            # Skipped parts of other sources (the pixel) show here and in /metrics, but do not make
+            # the daemon unhealthy: the org's changes are still being written.
             body = {
                 "status": "ok" if healthy else "stale",
                 "last_success": last.isoformat() if last else None,
                 "last_cycle_status": metrics.last_status,
+                "last_cycle_failures": metrics.last_failures,
             }
             return Response(json.dumps(body), status=200 if healthy else 503, mimetype="application/json")
         return Response("not found\n", status=404, mimetype="text/plain")
@@ -149,9 +161,8 @@ class Daemon:
         client: OrgPort,
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
-        # Jobs run on the scheduler's worker thread and SQLite connections belong to their thread, so
-        # each cycle opens the ledger where it runs.
-        self.settings, self.open_ledger, self.client, self.clock = settings, open_ledger, client, clock
+        self.settings, self.client, self.clock = settings, client, clock
+        self.service = CycleService(settings, open_ledger, client)
         self.metrics = Metrics()
         self.failure: BaseException | None = None
         self.scheduler = BlockingScheduler(
@@ -160,57 +171,19 @@ class Daemon:
             timezone=settings.scoring.zone,
         )
         self.server: BaseWSGIServer | None = None
-        # Crawler verdicts outlive a cycle: crawlerdetect costs ~70 us per user agent, and the same
-        # agents come back every poll.
-        self.crawlers = CrawlerFilter()
 
     def cycle(self, kind: str = "poll") -> CycleReport | None:
-        """Run one cycle now; a fatal problem stops the daemon, anything else is logged and retried."""
+        """Run one cycle now; a failure the policy says stops the daemon does, anything else is retried."""
         now = self.clock()
-        with self.open_ledger() as ledger:
-            try:
-                report = run_cycle(
-                    self.client, ledger, self.settings, now, kind=kind, other_sources=self.pixel
-                )
-            except (FatalError, ConfigError) as exc:
-                log.error("daemon_stopping", reason=str(exc))  # noqa: TRY400 - the reason is the message
-                self.failure = exc
-                self.scheduler.shutdown(wait=False)
-                return None
-            # One bad cycle must not end the daemon: it is logged with its trace and the next one retries.
-            except Exception as exc:
-                log.exception("cycle_failed", error=str(exc))
-                return None
-            finally:
-                open_until = getattr(getattr(self.client, "breaker", None), "open_until", None)
-                ledger.set_meta("breaker_open_until", open_until.isoformat() if open_until else "")
-            usage = getattr(self.client, "usage", None)
-            if usage is not None:
-                ledger.set_meta("api_usage", f"{usage.used}/{usage.total}")
-        self.metrics.record(report, usage, now)
-        return report
-
-    @property
-    def pixel(self) -> Callable[[Ledger, datetime], tuple[Mapping[str, int], int]] | None:
-        """The pixel step of a cycle, when `[pixel]` is configured."""
-        pixel = self.settings.pixel
-        if pixel is None:
+        outcome = self.service.cycle(kind, now)
+        if outcome.stop is not None:
+            log.error("daemon_stopping", reason=str(outcome.stop))
+            self.failure = outcome.stop
+            self.scheduler.shutdown(wait=False)
             return None
-
-        def step(ledger: Ledger, now: datetime) -> tuple[dict[str, int], int]:
-            read: dict[str, int] = {}
-            numbers = None
-            if pixel.needs_job_numbers:  # vacancy URLs carry numbers: keep number -> id current
-                read["job numbers"] = refresh_job_numbers(self.client, ledger, self.settings, now)
-                numbers = job_number_table(ledger)
-            reports = ingest_configured(ledger, pixel, now, job_numbers=numbers, crawlers=self.crawlers)
-            for report in reports.values():
-                for reason, count in report.counts.rejected.items():
-                    self.metrics.pixel_rejected.labels(str(reason)).inc(count)
-            lines = read | {name: report.counts.lines for name, report in reports.items()}
-            return lines, sum(report.added for report in reports.values())
-
-        return step
+        if outcome.report is not None:
+            self.metrics.record(outcome.report, getattr(self.client, "usage", None), now)
+        return outcome.report
 
     def start_health(self) -> str | None:
         """Serve /healthz and /metrics on the configured loopback port (0 in config = off)."""

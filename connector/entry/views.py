@@ -177,6 +177,9 @@ def cycle_line(summary: dict[str, object]) -> str:
         f" {summary['succeeded']} written, {summary['dead']} dead-lettered, {summary['retriable']} to retry,"
         f" {summary['not_sent']} not sent"
     )
+    failures = summary.get("failures") or {}
+    if isinstance(failures, dict) and failures:
+        line += "; skipped " + ", ".join(f"{k} ({v})" for k, v in failures.items())
     return line + (f" — {summary['reason']}" if summary.get("reason") else "")
 
 

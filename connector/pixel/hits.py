@@ -1,6 +1,7 @@
 """Hits (one page view seen by a pixel) and the parsers that make them from NDJSON, CSV and access logs.
 
-A parser never raises: it returns a `Hit` or the `Reason` the line was rejected for. IP addresses are
+A parser should never raise: it returns a `Hit` or the `Reason` the line was rejected for (a line
+that makes one raise all the same is rejected by `pipeline.parse_lines` as `parser_crash`). IP addresses are
 truncated here, before anything else sees them, and a contact token is moved out of the page URL into
 `Hit.token`, so no stored URL carries one.
 """
@@ -36,6 +37,7 @@ class Reason(StrEnum):
     FORGED_TOKEN = "forged_token"  # noqa: S105 - a reason name, not a secret
     NO_CONSENT = "no_consent"
     UNKNOWN_VISITOR = "unknown_visitor"
+    PARSER_CRASH = "parser_crash"  # the parser raised (a bug): the line is passed, and reported
 
 
 TOKEN_PARAM = "mt"  # noqa: S105 - the query parameter carrying a contact token, not a secret
@@ -124,7 +126,9 @@ def split_token(url: str, param: str) -> tuple[str, str]:
         return url, ""
     base, _, query = url.partition("?")
     marker = param + "="
-    if query.startswith(marker) and "&" not in query and "#" not in query and _PLAIN_BASE.fullmatch(base):
+    # urlsplit drops tabs and line breaks anywhere in a URL (WHATWG); such a query takes the long way.
+    plain_query = "&" not in query and "#" not in query and "\t" not in query and "\n" not in query
+    if query.startswith(marker) and plain_query and "\r" not in query and _PLAIN_BASE.fullmatch(base):
         value = query[len(marker) :]
         return base, unquote_plus(value) if "%" in value or "+" in value else value
     parts = urlsplit(url)
@@ -145,7 +149,10 @@ def parse_hit_time(value: object) -> datetime | None:
         if at.tzinfo is None:
             return None
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value) / 1000 if abs(value) > 1e11 else float(value)
+        try:
+            seconds = float(value) / 1000 if abs(value) > 1e11 else float(value)
+        except OverflowError:  # an integer beyond any float (JSON allows 400 digits)
+            return None
         if not math.isfinite(seconds) or not 0 < seconds < 4.2e9:
             return None
         at = datetime.fromtimestamp(seconds, UTC)
@@ -260,7 +267,21 @@ def parse_ndjson(raw: bytes, *, max_bytes: int = 8192, token_param: str = TOKEN_
         return Reason.MALFORMED
     if end != len(text) or not isinstance(obj, dict):
         return Reason.MALFORMED
-    return hit_from_mapping(obj, token_param=token_param)
+    return hit_from_json(obj, token_param=token_param)
+
+
+def hit_from_json(obj: Mapping[str, Any], *, token_param: str = TOKEN_PARAM) -> Hit | Reason:
+    """`hit_from_mapping` for what the json module decoded: a text with a lone surrogate is malformed."""
+    # json turns "\ud800" into a lone surrogate, which no UTF-8 encoder (the hit id, the ledger)
+    # takes: such a hit would make every later step raise. orjson refuses those lines itself, so only
+    # the json paths (lines orjson refused, the provider API) pay for this check.
+    found = hit_from_mapping(obj, token_param=token_param)
+    if isinstance(found, Hit):
+        try:
+            "".join(found[1:]).encode()
+        except UnicodeEncodeError:
+            return Reason.MALFORMED
+    return found
 
 
 def csv_header(raw: bytes) -> tuple[str, ...]:

@@ -15,12 +15,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from connector.config.pixel import LogFormat, PixelSettings
 from connector.events import Event
 from connector.pixel.bots import CrawlerFilter, rate_key, too_fast
-from connector.pixel.hits import Hit, Reason, combined_parser, csv_header, csv_parser, parse_ndjson
+from connector.pixel.hits import (
+    Hit,
+    Reason,
+    combined_parser,
+    csv_header,
+    csv_parser,
+    hit_from_json,
+    parse_ndjson,
+)
 from connector.pixel.identity import Credited, PendingHit, attribute
 from connector.pixel.sessions import VacancyMatcher, sessionise
 from connector.pixel.sources import FileMark
@@ -112,10 +120,27 @@ def _cycle_collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@dataclass(frozen=True, slots=True)
+class Crash:
+    """A line that made its parser raise: where it is among the lines given, and what was raised."""
+
+    index: int
+    error: str
+
+
 def parse_lines(
-    lines: Iterable[bytes], fmt: LogFormat, settings: PixelSettings, counts: Counts, header: bytes = b""
+    lines: Iterable[bytes],
+    fmt: LogFormat,
+    settings: PixelSettings,
+    counts: Counts,
+    header: bytes = b"",
+    crashes: list[Crash] | None = None,
 ) -> list[Hit]:
-    """Parse raw lines of one format; each rejected line is counted by reason in `counts`."""
+    """Parse raw lines of one format; each rejected line is counted by reason in `counts`.
+
+    A line that makes the parser raise is rejected as `parser_crash` and noted in `crashes`; the
+    lines after it are parsed as usual, so one bad line never holds up the rest of a file.
+    """
     parser: Callable[[bytes], Hit | Reason]
     size, token = settings.max_line_bytes, settings.token_param
     if fmt == "csv":
@@ -124,16 +149,55 @@ def parse_lines(
         parser = partial(parse_ndjson, max_bytes=size, token_param=token)
     else:
         parser = combined_parser(pixel_path=settings.pixel_path, max_bytes=size, token_param=token)
+    return _guarded(parser, lines, counts, crashes)
+
+
+def parse_items(
+    items: Iterable[Mapping[str, Any] | None],
+    settings: PixelSettings,
+    counts: Counts,
+    crashes: list[Crash] | None = None,
+) -> list[Hit]:
+    """`parse_lines` for the provider API's items (None: not a JSON object), mapped to our fields."""
+    token = settings.token_param
+
+    def parser(item: Mapping[str, Any] | None) -> Hit | Reason:
+        return Reason.MALFORMED if item is None else hit_from_json(item, token_param=token)
+
+    return _guarded(parser, items, counts, crashes)
+
+
+_Raw = TypeVar("_Raw")
+
+
+def _guarded(
+    parser: Callable[[_Raw], Hit | Reason],
+    lines: Iterable[_Raw],
+    counts: Counts,
+    crashes: list[Crash] | None,
+) -> list[Hit]:
     hits: list[Hit] = []
     rejected = counts.rejected
+    before = sum(rejected.values())
+    remaining = iter(lines)
     with _cycle_collector_paused():
-        for raw in lines:
-            result = parser(raw)
-            if isinstance(result, Hit):
-                hits.append(result)
-            else:
-                rejected[result] += 1
-    return hits
+        while True:
+            # One try around the whole loop, not one per line: nothing is paid per line until a
+            # line raises. The iterator has then moved past that line, so the loop resumes after it.
+            try:
+                for raw in remaining:
+                    result = parser(raw)
+                    if isinstance(result, Hit):
+                        hits.append(result)
+                    else:
+                        rejected[result] += 1
+            except Exception as exc:  # noqa: BLE001 - any parser bug: the line is passed and reported
+                index = len(hits) + sum(rejected.values()) - before
+                rejected[Reason.PARSER_CRASH] += 1
+                if crashes is not None:
+                    crashes.append(Crash(index, f"{type(exc).__name__}: {exc}"))
+                continue
+            return hits
 
 
 def drop_robots(hits: Iterable[Hit], kit: Toolkit, counts: Counts) -> list[Hit]:

@@ -9,9 +9,11 @@ read twice. State goes in and out as plain `FileMark`s; nothing here touches the
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
-from collections.abc import Iterator, Mapping
+import stat
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,7 +21,7 @@ from typing import Any, Protocol
 import requests
 
 from connector.config.pixel import LogFormat, PixelApi
-from connector.errors import FatalError, RetriableError
+from connector.errors import ProviderGarbageError, ProviderRefusedError, ProviderUnavailableError
 
 HEAD_BYTES = 1024
 
@@ -71,10 +73,25 @@ def file_key(st: os.stat_result) -> str:
     return f"{st.st_dev}:{st.st_ino}"
 
 
-def read_new_lines(path: Path, marks: Mapping[str, FileMark], *, max_bytes: int = 64 << 20) -> FileRead:
-    """Read the complete lines added to `path` since its mark (at most ~`max_bytes` per call)."""
-    with path.open("rb") as stream:
-        st = os.fstat(stream.fileno())
+def read_new_lines(
+    path: Path,
+    marks: Mapping[str, FileMark],
+    *,
+    max_bytes: int = 64 << 20,
+    formats: Collection[LogFormat] | None = None,
+) -> FileRead:
+    """Read the complete lines added to `path` since its mark (at most ~`max_bytes` per call).
+
+    OSError when `path` cannot be read or is not a regular file. With `formats`, a file of another
+    format is not read past its first line: its read has no lines and its mark is its old one.
+    """
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, for ever.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file")
+    with os.fdopen(fd, "rb") as stream:
         key = file_key(st)
         head = stream.read(HEAD_BYTES)
         if b"\n" in head:
@@ -85,6 +102,10 @@ def read_new_lines(path: Path, marks: Mapping[str, FileMark], *, max_bytes: int 
         else:
             first_line = b""  # no complete line yet
         mark = marks.get(key)
+        fmt = detect_format(path, first_line or head)
+        if formats is not None and fmt not in formats:
+            kept = mark or FileMark(key, str(path), 0, _digest(b""), 0)
+            return FileRead(path, fmt, [], kept, "unchanged", first_line, incomplete=False, more=False)
         if mark is None:
             start, status = 0, "new"
         elif st.st_size < mark.offset or _digest(head[: mark.head_len]) != mark.head:
@@ -105,7 +126,7 @@ def read_new_lines(path: Path, marks: Mapping[str, FileMark], *, max_bytes: int 
     head_len = min(offset, HEAD_BYTES)
     return FileRead(
         path=path,
-        format=detect_format(path, first_line or head),
+        format=fmt,
         lines=lines,
         mark=FileMark(key, str(path), offset, _digest(head[:head_len]), head_len),
         status=status,
@@ -143,7 +164,11 @@ _OUR_FIELDS = ("time", "url", "referrer", "user_agent", "ip", "visitor_id", "tok
 
 
 def fetch_pages(session: HttpSession, api: PixelApi, cursor: str | None) -> Iterator[ApiPage]:
-    """Pages of hits after `cursor`, following the provider's next cursor until it has no more."""
+    """Pages of hits after `cursor`, following the provider's next cursor until it has no more.
+
+    The one place the provider's answers are classified: unavailable (retry next cycle), refused
+    (fix the settings) or garbage (not the JSON expected).
+    """
     headers = {"Accept": "application/json"}
     if api.auth_value is not None:
         headers[api.auth_header] = api.auth_value.get_secret_value()
@@ -154,17 +179,19 @@ def fetch_pages(session: HttpSession, api: PixelApi, cursor: str | None) -> Iter
         try:
             response = session.get(api.url, params=params, headers=headers, timeout=api.timeout_seconds)
         except requests.RequestException as exc:
-            raise RetriableError(f"pixel API: {type(exc).__name__}") from None
+            raise ProviderUnavailableError(f"pixel API: {type(exc).__name__}, will retry next run") from None
         if response.status_code == 429 or response.status_code >= 500:
-            raise RetriableError(f"pixel API: HTTP {response.status_code}, will retry next run")
+            raise ProviderUnavailableError(f"pixel API: HTTP {response.status_code}, will retry next run")
         if response.status_code >= 400:
-            raise FatalError(f"pixel API: HTTP {response.status_code}: check [pixel.api] url and auth")
+            raise ProviderRefusedError(
+                f"pixel API: HTTP {response.status_code}: check [pixel.api] url and auth"
+            )
         try:
             body = response.json()
-        except ValueError:
-            raise FatalError("pixel API: the response is not JSON") from None
+        except (ValueError, RecursionError):
+            raise ProviderGarbageError("pixel API: the response is not JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get(api.items_key, []), list):
-            raise FatalError(f"pixel API: expected an object with a list under {api.items_key!r}")
+            raise ProviderGarbageError(f"pixel API: expected an object with a list under {api.items_key!r}")
         items = [map_item(item, api.field_map) for item in body.get(api.items_key, [])]
         following = body.get(api.next_cursor_key)
         following = following if isinstance(following, str) and following else None

@@ -7,10 +7,10 @@ absolute values keyed by Id or external id, and confirmations are recorded only 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import structlog
@@ -18,7 +18,6 @@ import structlog
 from connector.config import Settings
 from connector.config.salesforce import ObjectMapping
 from connector.details import ShownDetails
-from connector.errors import ApiLimitError, BudgetExceededError, TransientError
 from connector.ledger import Ledger
 from connector.ledger.sync_state import (
     DeadLetter,
@@ -37,15 +36,48 @@ from connector.sf.writer import WriteResult, apply_plan
 from connector.shell.gather import OrgPort, ensure_org, gather_source, mapping_of, refresh_shown
 from connector.shell.readback import read_back
 from connector.shell.rescore import rescore
+from connector.shell.stages import (
+    FailureReason,
+    SourceFailure,
+    Stage,
+    Verdict,
+    decide,
+    failure_reason,
+    stopped_status,
+)
 from connector.shell.web import confirm_web, gather_web
 from connector.sync.plan import ContactPlan, contact_writes, plan_contact
+from connector.sync.web import WebPlan
 
 log = structlog.get_logger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class SourceRun:
+    """What another source did in one cycle: how much it read, the events it added, the lines it
+    rejected (by reason) and the parts it had to skip."""
+
+    read: int
+    added: int = 0
+    rejected: Mapping[str, int] = field(default_factory=dict)
+    failures: Sequence[SourceFailure] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OtherSource:
+    """A source read after the org (the pixel's job numbers, files, API): its name and one run."""
+
+    name: str
+    run: Callable[[Ledger, datetime], SourceRun]
+
+
 @dataclass
 class CycleReport:
-    """What one cycle did: the summary line and the status command's material."""
+    """What one cycle did: the summary line and the status command's material.
+
+    `status` is about the org's write-back: a cycle whose other sources failed but whose org
+    changes were all read, scored and written is `ok`; those failures are in `failures`.
+    """
 
     kind: str
     status: str = "ok"
@@ -63,13 +95,21 @@ class CycleReport:
     not_sent: int = 0  # writes the cycle stopped before: planned again next cycle
     write_calls: int = 0
     oddities: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)  # lines of other sources, by reason
+    failures: list[SourceFailure] = field(default_factory=list)  # what of other sources was skipped
     plan: list[ContactPlan] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """Plain counts for logs, the cycle table and metrics."""
         names = ("status", "reason", "fetched", "events_added", "erased", "scored", "planned", "writes",
                  "web_writes", "succeeded", "dead", "retriable", "not_sent", "write_calls")  # fmt: skip
-        return {**{name: getattr(self, name) for name in names}, "oddities": dict(self.oddities)}
+        failures = Counter(f"{f.source}: {f.reason.value}" for f in self.failures)
+        return {
+            **{name: getattr(self, name) for name in names},
+            "oddities": dict(self.oddities),
+            "rejected": {reason: n for reason, n in self.rejected.items() if n},
+            "failures": dict(failures),
+        }
 
 
 def plan_writes(ledger: Ledger) -> list[ContactPlan]:
@@ -139,23 +179,53 @@ def _gather(
     report.oddities.update(back.oddities)
 
 
-def _score_and_write(
+def _read_other(source: OtherSource, ledger: Ledger, now: datetime, report: CycleReport) -> None:
+    run = source.run(ledger, now)
+    report.fetched[source.name] = run.read
+    report.events_added += run.added
+    report.rejected.update(run.rejected)
+    _add_failures(report, run.failures)
+
+
+def _add_failures(report: CycleReport, failures: Iterable[SourceFailure], traced: bool = False) -> None:
+    for failure in failures:
+        report.failures.append(failure)
+        log.warning("source_failure", source=failure.source, reason=failure.reason.value,
+                    part=failure.part, detail=failure.detail, exc_info=traced)  # fmt: skip
+
+
+@dataclass
+class _Work:
+    """What the score stage hands to the write stage."""
+
+    plans: list[ContactPlan] = field(default_factory=list)
+    web: WebPlan = field(default_factory=WebPlan)
+
+
+def _score(
+    client: OrgPort, ledger: Ledger, settings: Settings, now: datetime, report: CycleReport, work: _Work
+) -> None:
+    report.scored = rescore(ledger, settings, now, everyone=report.kind == "daily").scored
+    work.plans = plan_writes(ledger)
+    if refresh_shown(client, ledger, settings, [p.contact_id for p in work.plans if p.values], now):
+        rescore(ledger, settings, now)  # only those the org changed meanwhile: merged, then planned again
+        work.plans = plan_writes(ledger)
+    report.planned, report.plan = len(work.plans), work.plans
+    work.web = gather_web(ledger, mapping_of(settings))
+
+
+def _write(
     client: OrgPort,
     ledger: Ledger,
     settings: Settings,
     now: datetime,
     report: CycleReport,
+    work: _Work,
     *,
     dry_run: bool,
     force: bool,
 ) -> None:
-    report.scored = rescore(ledger, settings, now, everyone=report.kind == "daily").scored
-    plans = plan_writes(ledger)
-    if refresh_shown(client, ledger, settings, [p.contact_id for p in plans if p.values], now):
-        rescore(ledger, settings, now)  # only those the org changed meanwhile: merged, then planned again
-        plans = plan_writes(ledger)
-    report.planned, report.plan = len(plans), plans
-    web = gather_web(ledger, mapping_of(settings))
+    plans, web = work.plans, work.web
     writes = contact_writes(plans, mapping_of(settings)) + web.writes
     report.writes, report.web_writes = len(writes), len(web.writes)
     first = ledger.meta("first_write_done") is None
@@ -189,28 +259,44 @@ def _score_and_write(
             report.status, report.reason = "stopped", result.stopped
 
 
-@contextmanager
-def _logged(client: OrgPort, ledger: Ledger, report: CycleReport, now: datetime) -> Iterator[None]:
+Step = tuple[Stage, str, Callable[[], None]]  # the stage, its source's name ('' for org stages), the work
+
+
+def _start(client: OrgPort, ledger: Ledger) -> Step:
+    def start() -> None:
+        client.start_cycle()
+        ensure_org(client, ledger)
+
+    return Stage.START, "", start
+
+
+def _run_stages(
+    client: OrgPort, ledger: Ledger, report: CycleReport, now: datetime, steps: list[Step]
+) -> None:
+    """Run the steps in order under the one error policy (`stages.decide`), logging the cycle."""
     cycle_id = start_cycle(ledger, report.kind, now)
     log.info("cycle_start", kind=report.kind)
     try:
-        # The body starts the client's cycle (`_begin`): a generator-based context manager must yield
-        # once, so a breaker that is still open has to stop the cycle from inside the block.
-        yield
-    except (ApiLimitError, BudgetExceededError, TransientError) as exc:
-        report.status, report.reason = "stopped", str(exc)
-    except Exception as exc:
-        report.status, report.reason = "failed", f"{type(exc).__name__}: {exc}"
-        raise
+        for stage, source, step in steps:
+            try:
+                step()
+            except Exception as exc:
+                verdict = decide(stage, exc)
+                if verdict is Verdict.SKIP_STAGE:
+                    failure = SourceFailure(source, failure_reason(exc), f"{type(exc).__name__}: {exc}")
+                    _add_failures(report, [failure], traced=failure.reason is FailureReason.STAGE_ERROR)
+                    continue
+                report.status = stopped_status(exc) if verdict is Verdict.STOP_CYCLE else "failed"
+                report.reason = str(exc) if report.status == "stopped" else f"{type(exc).__name__}: {exc}"
+                if verdict is Verdict.STOP_DAEMON:
+                    raise
+                if report.status == "failed":  # not one of ours: keep the trace for whoever fixes it
+                    log.exception("cycle_failed", stage=stage.value, error=report.reason)
+                return
     finally:
         client.end_cycle()
         finish_cycle(ledger, cycle_id, report.status, now, report.summary())
         log.info("cycle_done", **report.summary())
-
-
-def _begin(client: OrgPort, ledger: Ledger) -> None:
-    client.start_cycle()
-    ensure_org(client, ledger)
 
 
 def run_cycle(
@@ -222,23 +308,26 @@ def run_cycle(
     kind: str = "poll",
     dry_run: bool = False,
     force: bool = False,
-    other_sources: Callable[[Ledger, datetime], tuple[Mapping[str, int], int]] | None = None,
+    other_sources: Sequence[OtherSource] = (),
 ) -> CycleReport:
     """One cycle (`poll`, or `daily` which re-scores everyone). `now` is read once by the caller.
 
-    `other_sources` (the pixel) returns (lines read per source, events added). It runs after the org
-    was read, so contacts and their tracking consent are known before hits are credited, and its
-    events are scored and written in this same cycle.
+    `other_sources` (the pixel) run after the org was read, so contacts and their tracking consent
+    are known before hits are credited, and their events are scored and written in this same cycle.
+    Every stage runs under `stages.decide`: a failing other source is skipped and recorded in the
+    report's failures; a failure that ends the cycle is its status; one that must stop the daemon
+    (bad config, a refusing org) is raised once the cycle is recorded.
     """
-    report = CycleReport(kind)
-    with _logged(client, ledger, report, now):
-        _begin(client, ledger)
-        _gather(client, ledger, settings, now, report)
-        if other_sources is not None:
-            read, added = other_sources(ledger, now)
-            report.fetched.update(read)
-            report.events_added += added
-        _score_and_write(client, ledger, settings, now, report, dry_run=dry_run, force=force)
+    report, work = CycleReport(kind), _Work()
+    steps: list[Step] = [
+        _start(client, ledger),
+        (Stage.READ_ORG, "", lambda: _gather(client, ledger, settings, now, report)),
+        *((Stage.READ_OTHER, s.name, partial(_read_other, s, ledger, now, report)) for s in other_sources),
+        (Stage.SCORE, "", lambda: _score(client, ledger, settings, now, report, work)),
+        (Stage.WRITE, "", lambda: _write(client, ledger, settings, now, report, work, dry_run=dry_run,
+                                         force=force)),
+    ]  # fmt: skip
+    _run_stages(client, ledger, report, now, steps)
     return report
 
 
@@ -264,17 +353,23 @@ def run_backfill(
     progress: Callable[[int], None] | None = None,
 ) -> CycleReport:
     """Read the given windows of every source, then score and write as a cycle does."""
-    report = CycleReport("backfill")
-    with _logged(client, ledger, report, now):
-        _begin(client, ledger)
-        _gather(client, ledger, settings, now, report, windows, progress)
-        _score_and_write(client, ledger, settings, now, report, dry_run=False, force=force)
+    report, work = CycleReport("backfill"), _Work()
+    steps: list[Step] = [
+        _start(client, ledger),
+        (Stage.READ_ORG, "", lambda: _gather(client, ledger, settings, now, report, windows, progress)),
+        (Stage.SCORE, "", lambda: _score(client, ledger, settings, now, report, work)),
+        (Stage.WRITE, "", lambda: _write(client, ledger, settings, now, report, work, dry_run=False,
+                                         force=force)),
+    ]  # fmt: skip
+    _run_stages(client, ledger, report, now, steps)
     return report
 
 
 __all__ = [
     "CycleReport",
     "OrgPort",
+    "OtherSource",
+    "SourceRun",
     "backfill_plan",
     "ensure_org",
     "gather_source",

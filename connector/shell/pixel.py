@@ -31,25 +31,38 @@ from connector.ledger.pixel_state import (
     load_file_rows,
     load_pixel_state,
 )
-from connector.pixel.bots import CrawlerFilter
 from connector.pixel.collector import serve
-from connector.pixel.hits import Hit, Reason, hit_from_mapping
+from connector.pixel.hits import Hit
 from connector.pixel.identity import PendingHit, sign_token
-from connector.pixel.pipeline import Counts, Outcome, PixelState, Toolkit, parse_lines, process
+from connector.pixel.pipeline import (
+    Counts,
+    Crash,
+    Outcome,
+    PixelState,
+    Toolkit,
+    parse_items,
+    parse_lines,
+    process,
+)
 from connector.pixel.sources import FileMark, FileRead, HttpSession, fetch_pages, file_key, read_new_lines
+from connector.shell.stages import FailureReason, SourceFailure
 
 log = structlog.get_logger(__name__)
 API_CURSOR = "pixel.api"
+FILES = "pixel files"  # the names of the pixel's sources in cycle reports, status and metrics
+API = "pixel api"
 
 
 @dataclass
 class PixelReport:
-    """What one run did: line counts by outcome, events added, files and how each was read."""
+    """What one run did: line counts by outcome, events added, files and how each was read, and what
+    it had to skip (files it could not read, lines that made a parser raise)."""
 
     counts: Counts = field(default_factory=Counts)
     added: int = 0
     duplicates: int = 0
     files: dict[str, str] = field(default_factory=dict)  # path -> new | appended | unchanged | truncated
+    failures: list[SourceFailure] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: `lines` equals `credited + waiting + sum(rejected)`."""
@@ -58,6 +71,9 @@ class PixelReport:
             "added": self.added,
             "duplicates": self.duplicates,
             "files": self.files,
+            "skipped": [
+                {"part": f.part, "reason": f.reason.value, "detail": f.detail} for f in self.failures
+            ],
         }
 
 
@@ -117,18 +133,56 @@ def _store(
 
 
 def _read_all(
-    paths: Sequence[Path], marks: Mapping[str, FileMark], settings: PixelSettings
+    paths: Sequence[Path],
+    marks: Mapping[str, FileMark],
+    settings: PixelSettings,
+    skipped: dict[str, SourceFailure],
 ) -> list[FileRead]:
+    """The new lines of every readable file; a file that cannot be read is noted in `skipped`."""
     reads: dict[str, FileRead] = {}
     for path in paths:
         try:
-            read = read_new_lines(path, marks)
+            read = read_new_lines(path, marks, formats=settings.formats)
         except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            skipped.setdefault(str(path), SourceFailure(
+                FILES, FailureReason.UNREADABLE_FILE, f"cannot read: {exc.strerror or exc}", str(path)
+            ))  # fmt: skip
+            continue
         if read.format not in settings.formats:
-            raise InputError(f"{path}: looks like {read.format}, which [pixel] formats does not list")
+            skipped.setdefault(str(path), SourceFailure(
+                FILES, FailureReason.UNKNOWN_FORMAT,
+                f"looks like {read.format}, which [pixel] formats does not list", str(path),
+            ))  # fmt: skip
+            continue
         reads.setdefault(read.mark.key, read)  # the same file under two names is read once
     return list(reads.values())
+
+
+@dataclass
+class _Crashes:
+    """Lines of one file (items of one page) that made a parser raise: how many, the first one."""
+
+    count: int
+    first: str  # "byte N" of a file, "item N" of a page
+    error: str
+
+
+def _note_crashes(read: FileRead, crashes: list[Crash], noted: dict[str, _Crashes]) -> None:
+    if not crashes:
+        return
+    sizes = [len(line) + 1 for line in read.lines]
+    start = read.mark.offset - sum(sizes)
+    found = noted.get(str(read.path))
+    if found is None:
+        offset = start + sum(sizes[: crashes[0].index])
+        noted[str(read.path)] = _Crashes(len(crashes), f"byte {offset}", crashes[0].error)
+    else:
+        found.count += len(crashes)
+
+
+def _crash_failure(source: str, part: str, crashes: _Crashes) -> SourceFailure:
+    detail = f"{crashes.count} line(s) made the parser raise, the first at {crashes.first}: {crashes.error}"
+    return SourceFailure(source, FailureReason.PARSER_CRASH, detail, part)
 
 
 def unread_bytes(ledger: Ledger, paths: Sequence[Path]) -> int:
@@ -153,17 +207,25 @@ def ingest_files(
 ) -> PixelReport:
     """Read what is new in `paths`, turn it into visit and job-view events and store them.
 
+    A file that cannot be read (or whose format `[pixel] formats` leaves out) is skipped and noted in
+    the report's failures; the others are read. So are lines that made a parser raise: they are
+    passed (the file's offset moves beyond them), so the lines after them are read.
     `progress` is told the bytes of each stored batch (complete lines, newlines included).
     """
     kit = kit or Toolkit(settings)
     consented = consented_contacts(ledger)
     report = PixelReport()
+    skipped: dict[str, SourceFailure] = {}
+    crashed: dict[str, _Crashes] = {}
     while True:
-        reads = _read_all(paths, {row[0]: FileMark(*row) for row in load_file_rows(ledger)}, settings)
+        marks_now = {row[0]: FileMark(*row) for row in load_file_rows(ledger)}
+        reads = _read_all(paths, marks_now, settings, skipped)
         counts = Counts(lines=sum(len(read.lines) for read in reads))
         hits: list[Hit] = []
         for read in reads:
-            hits.extend(parse_lines(read.lines, read.format, settings, counts, read.header))
+            crashes: list[Crash] = []
+            hits.extend(parse_lines(read.lines, read.format, settings, counts, read.header, crashes))
+            _note_crashes(read, crashes, crashed)
             report.files.setdefault(str(read.path), read.status)
         state, scope = _load(ledger, hits)
         outcome = process(hits, counts, state, consented, kit, now)
@@ -178,6 +240,7 @@ def ingest_files(
         if not any(read.more for read in reads):
             report.counts.incomplete_lines = sum(read.incomplete for read in reads)
             break
+    report.failures = [*skipped.values(), *(_crash_failure(FILES, p, c) for p, c in crashed.items())]
     log.info("pixel_ingest_done", **_summary(report))
     return report
 
@@ -195,23 +258,22 @@ def ingest_api(
     kit = kit or Toolkit(settings)
     consented = consented_contacts(ledger)
     report = PixelReport()
-    for page in fetch_pages(session, settings.api, ledger.cursor(API_CURSOR)):
-        counts = Counts(lines=len(page.items))
-        hits: list[Hit] = []
-        for item in page.items:
-            found = (
-                Reason.MALFORMED if item is None else hit_from_mapping(item, token_param=settings.token_param)
-            )
-            if isinstance(found, Hit):
-                hits.append(found)
-            else:
-                counts.rejected[found] += 1
+    crashed: dict[str, _Crashes] = {}
+    start = ledger.cursor(API_CURSOR)
+    for page in fetch_pages(session, settings.api, start):
+        counts, crashes = Counts(lines=len(page.items)), list[Crash]()
+        hits = parse_items(page.items, settings, counts, crashes)
+        if crashes:  # where: the page after the cursor it was asked with (`start`, then each page's)
+            part = f"page after cursor {start or '(none)'}"
+            crashed[part] = _Crashes(len(crashes), f"item {crashes[0].index}", crashes[0].error)
+        start = page.cursor
         state, scope = _load(ledger, hits)
         outcome = process(hits, counts, state, consented, kit, now)
         cursors = {API_CURSOR: page.cursor} if page.cursor else None
         _store(ledger, report, outcome, scope, settings, now, cursors)
         report.counts.add(counts)
         report.counts.open_hits = counts.open_hits
+    report.failures = [_crash_failure(API, part, c) for part, c in crashed.items()]
     log.info("pixel_api_done", **_summary(report))
     return report
 
@@ -282,33 +344,23 @@ def collector_server(
         ) from None
 
 
-def ingest_configured(
-    ledger: Ledger,
-    settings: PixelSettings,
-    now: datetime,
-    session: HttpSession | None = None,
-    job_numbers: Mapping[str, str] | None = None,
-    crawlers: CrawlerFilter | None = None,
-) -> dict[str, PixelReport]:
-    """The daemon's pixel step: new lines of the hit files in the folder, then the provider's API if set.
+def folder_files(settings: PixelSettings) -> list[Path]:
+    """The entries of the `[pixel]` folder a cycle reads: all but hidden ones (none if it is missing).
 
-    Each source's last counts are also kept in the ledger for `status`. `crawlers` carries crawler
-    verdicts from one call to the next (the daemon keeps one for its life).
+    Directories and FIFOs are listed too: reading skips them as unreadable files, visibly, rather
+    than passing over a hit file that is not one.
     """
     folder = settings.folder
-    files = (
-        sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-        if folder.is_dir()
-        else []
-    )
-    reports: dict[str, PixelReport] = {}
-    kit = Toolkit(settings, crawlers=crawlers or CrawlerFilter(), job_numbers=job_numbers or {})
-    if files:
-        reports["pixel files"] = ingest_files(ledger, settings, files, now, kit)
-    if settings.api is not None:
-        # requests' stubs spell out get()'s keywords, so the plain Session is cast to our narrow port.
-        http = session if session is not None else cast(HttpSession, requests.Session())
-        reports["pixel api"] = ingest_api(ledger, settings, http, now, kit)
-    for name, report in reports.items():
-        ledger.set_meta(f"{name} last run", json.dumps(_summary(report), default=str))
-    return reports
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+
+
+def http_session() -> HttpSession:
+    """A plain requests session for the provider's API."""
+    # requests' stubs spell out get()'s keywords, so the plain Session is cast to our narrow port.
+    return cast(HttpSession, requests.Session())
+
+
+def remember_run(ledger: Ledger, source: str, report: PixelReport, now: datetime) -> None:
+    """Keep a source's last counts in the ledger for `status`."""
+    summary = {"at": now.isoformat(), **_summary(report)}
+    ledger.set_meta(f"{source} last run", json.dumps(summary, default=str))

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import multiprocessing.process
 import multiprocessing.queues
@@ -281,49 +280,6 @@ def simulate(
                 progress(len(chunk))
 
     return compare(pairs())
-
-
-def status_facts(ledger: Ledger) -> dict[str, list[tuple[str, object]]]:
-    """What `status` shows, grouped: ledger, last cycle, org API."""
-    from connector.ledger.sync_state import dead_letters, last_cycles
-    from connector.shell.cycle import waiting_writes  # the cycle imports this module
-
-    cursors = [(row[0], row[1]) for row in ledger.db.execute("SELECT name, value FROM cursors ORDER BY name")]
-    contact_writes, web_contacts = waiting_writes(ledger)
-    ledger_rows: list[tuple[str, object]] = [
-        ("ledger", ledger.path),
-        ("org", ledger.meta("org_id") or "not bound yet"),
-        ("events", ledger.count_events()),
-        ("contacts", ledger.count_contacts()),
-        ("waiting to be re-scored", len(ledger.dirty_contacts())),
-        ("dead letters", len(dead_letters(ledger))),
-        ("waiting to be written: contact fields and score lines", contact_writes),
-        ("waiting to be written: contacts with visits or job views", web_contacts),
-        *((f"cursor {name}", value) for name, value in cursors),
-    ]
-    last = last_cycles(ledger)
-    cycle_rows: list[tuple[str, object]] = []
-    if last:
-        c = last[0]
-        cycle_rows = [("kind", c["kind"]), ("started", c["started_at"]), ("status", c["status"])]
-        for key, value in c["summary"].items():
-            if key == "status" or value in ("", {}, None):
-                continue
-            shown = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else value
-            cycle_rows.append((key.replace("_", " "), shown))
-    ok = last_cycles(ledger, status="ok")
-    cycle_rows.append(("last successful", ok[0]["finished_at"] if ok else "never"))
-    breaker = ledger.meta("breaker_open_until") or ""
-    api_rows: list[tuple[str, object]] = [
-        ("API usage (used/limit)", ledger.meta("api_usage") or "unknown"),
-        ("breaker", f"open until {breaker}" if breaker else "closed"),
-    ]
-    facts = {"Ledger": ledger_rows, "Last cycle": cycle_rows, "Org API": api_rows}
-    for source in ("pixel files", "pixel api"):
-        stored = ledger.meta(f"{source} last run")
-        if stored:
-            facts[f"Last run: {source}"] = [(k.replace("_", " "), v) for k, v in json.loads(stored).items()]
-    return facts
 
 
 __all__ = ["RescoreResult", "explain", "rescore", "score_events", "simulate", "stored_state"]

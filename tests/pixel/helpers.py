@@ -70,3 +70,20 @@ def all_rows(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table of the ledger."""
     tables = [r[0] for r in ledger.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     return {t: list(ledger.db.execute(f'SELECT * FROM "{t}"')) for t in tables}  # noqa: S608 - table names from sqlite_master
+
+
+POISON_IP = "198.51.100.66"  # a hit from this address makes every parser raise (see poison_parsers)
+
+
+def poison_parsers(monkeypatch: Any) -> None:
+    """Make every parser raise on hits from POISON_IP, as a parser bug would (a pytest MonkeyPatch)."""
+    from connector.pixel import hits
+
+    truncate = hits.truncate_ip
+
+    def truncate_or_raise(text: str) -> str:
+        if text == POISON_IP:
+            raise OverflowError("a parser bug")
+        return truncate(text)
+
+    monkeypatch.setattr(hits, "truncate_ip", truncate_or_raise)

@@ -77,6 +77,22 @@ def test_the_mapping_parser_takes_any_json_values(obj: dict[str, object]) -> Non
     assert isinstance(hit_from_mapping(obj), Hit | Reason)
 
 
+# Texts with lone surrogates (json writes them as \uXXXX escapes) and integers beyond any float.
+ODD_TEXT = st.text(st.characters(categories=["Cs"]) | st.sampled_from("/a:."), max_size=6)
+ODD_VALUES = st.integers(min_value=-(10**400), max_value=10**400) | ODD_TEXT | st.floats()
+HIT_FIELDS = st.sampled_from(["time", "url", "referrer", "user_agent", "ip", "visitor_id"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(HIT_FIELDS, ODD_VALUES))
+def test_every_ndjson_hit_can_be_encoded_and_named(fields: dict[str, object]) -> None:
+    base: dict[str, object] = {"time": "2026-03-02T09:00:00Z", "url": "/"}
+    parsed = parse_ndjson(json.dumps(base | fields).encode())
+    if isinstance(parsed, Hit):
+        assert "".join(parsed[1:]).encode()
+        assert parsed.id
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(LINES, max_size=40), st.sampled_from(["ndjson", "csv", "combined"]))
 def test_every_line_is_credited_waiting_or_a_counted_rejection(lines: list[bytes], fmt: str) -> None:

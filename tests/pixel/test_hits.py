@@ -11,6 +11,7 @@ from connector.pixel.hits import (
     Hit,
     Reason,
     csv_header,
+    hit_from_json,
     parse_clf_time,
     parse_combined,
     parse_csv,
@@ -49,12 +50,27 @@ def test_a_valid_ndjson_line_is_a_hit_with_a_truncated_address() -> None:
         (json.dumps(hit(time="2026-03-02T09:00:00")).encode(), Reason.BAD_TIME),  # no zone
         (json.dumps(hit(time="1899-03-02T09:00:00Z")).encode(), Reason.BAD_TIME),
         (json.dumps(hit(time=1e300)).encode(), Reason.BAD_TIME),
+        (json.dumps(hit(time=10**400)).encode(), Reason.BAD_TIME),  # no float holds it
+        (json.dumps(hit(url="https://site.nl/\ud800")).encode(), Reason.MALFORMED),  # a lone surrogate
+        (json.dumps(hit(referrer="\udfff")).encode(), Reason.MALFORMED),
         (b"x" * 9000, Reason.OVERSIZED),
         (b"   ", Reason.NOT_A_HIT),
     ],
 )
 def test_each_bad_ndjson_line_is_rejected_with_its_reason(raw: bytes, reason: Reason) -> None:
     assert parse_ndjson(raw) == reason
+
+
+def test_a_lone_surrogate_in_a_field_the_hit_drops_anyway_does_not_spoil_the_hit() -> None:
+    parsed = parse_ndjson(json.dumps(hit(visitor="\ud800", ip="\ud800")).encode())
+    assert isinstance(parsed, Hit)
+    assert (parsed.visitor_id, parsed.ip) == ("", "")
+    assert len(parsed.id) == 32  # the id encodes every kept text
+
+
+def test_provider_items_with_a_lone_surrogate_are_malformed() -> None:
+    assert hit_from_json({"time": "2026-03-02T09:00:00Z", "url": "/\ud800"}) == Reason.MALFORMED
+    assert isinstance(hit_from_json({"time": "2026-03-02T09:00:00Z", "url": "/\U0001f600"}), Hit)
 
 
 def test_epoch_times_in_seconds_and_milliseconds_are_accepted() -> None:

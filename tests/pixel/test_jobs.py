@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from connector.config.pixel import PixelApi
-from connector.entry.cli import app
+from connector.entry.cli import app, main
 from connector.errors import ConfigError
 from connector.events import WEB_JOB_VIEW, WEB_VISIT, Event
 from connector.ledger import Ledger
@@ -22,12 +22,25 @@ from connector.ledger.pixel_state import (
     StoredPixelState,
     append_with_pixel_state,
     consented_contacts,
+    load_file_rows,
     load_pixel_state,
 )
 from connector.ledger.sync_state import purge_contacts
-from connector.pixel.bots import CrawlerFilter
-from connector.shell.pixel import ingest_api, ingest_configured, ingest_files, unread_bytes
-from tests.pixel.helpers import JOB, LATER, SECRET, T0, all_rows, consent, hit, settings, token, write_hits
+from connector.shell.pixel import ingest_api, ingest_files, unread_bytes
+from tests.pixel.helpers import (
+    JOB,
+    LATER,
+    POISON_IP,
+    SECRET,
+    T0,
+    all_rows,
+    consent,
+    hit,
+    poison_parsers,
+    settings,
+    token,
+    write_hits,
+)
 
 VACANCY = f"https://www.example-agency.nl/vacatures/{JOB}"
 
@@ -195,8 +208,11 @@ def test_a_rotated_log_is_neither_reread_nor_skipped(ledger: Ledger, tmp_path: P
     assert kinds(ledger, "003A").count(WEB_VISIT) == 3
 
 
-def test_every_rejection_reason_is_counted_and_the_counts_add_up(ledger: Ledger, tmp_path: Path) -> None:
+def test_every_rejection_reason_is_counted_and_the_counts_add_up(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     consent(ledger, "003A")
+    poison_parsers(monkeypatch)
     lines = [
         json.dumps(hit(0, url=f"/?mt={token('003A')}")),
         "{broken",
@@ -209,15 +225,16 @@ def test_every_rejection_reason_is_counted_and_the_counts_add_up(ledger: Ledger,
         json.dumps(hit(4, url="/?mt=003A.forged", visitor="v-forged")),
         json.dumps(hit(5, visitor="")),
         json.dumps(hit(6, visitor="v-anonymous")),
+        json.dumps(hit(6.5, ip=POISON_IP)),
     ] + [json.dumps(hit(7 + i / 100, visitor="scraper")) for i in range(61)]
     log = tmp_path / "hits.ndjson"
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = ingest_files(ledger, settings(), [log], T0 + timedelta(hours=2)).as_dict()
     assert report["rejected"] == {
         "malformed": 1, "missing_field": 1, "bad_time": 1, "oversized": 1, "not_a_hit": 1, "bot": 1,
-        "implausible_rate": 61, "forged_token": 1, "no_consent": 1, "unknown_visitor": 1,
+        "implausible_rate": 61, "forged_token": 1, "no_consent": 1, "unknown_visitor": 1, "parser_crash": 1,
     }  # fmt: skip
-    assert (report["credited"], report["waiting"], report["lines"]) == (1, 1, 72)
+    assert (report["credited"], report["waiting"], report["lines"]) == (1, 1, 73)
     assert balanced(report)
 
 
@@ -262,6 +279,22 @@ def test_pixel_ingest_json_prints_counts_that_add_up(tmp_path: Path, monkeypatch
     assert [entry["event"] for entry in logs] == ["pixel_ingest_done"]
     assert report["lines"] == 3
     assert balanced(report)
+
+
+def test_pixel_ingest_reads_the_other_files_and_exits_2_for_one_it_cannot_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MSR_ENGAGE_PIXEL__TOKEN_SECRET", SECRET)
+    good = write_hits(tmp_path / "hits.ndjson", [hit(0), hit(1)])
+    (tmp_path / "old.ndjson").mkdir()
+    with pytest.raises(SystemExit) as exited:
+        main(["pixel", "ingest", str(tmp_path / "old.ndjson"), str(good), "--now", "2026-03-03T00:00:00Z"])
+    assert exited.value.code == 2
+    printed = capsys.readouterr()
+    assert "lines 2: credited 0, waiting 2" in printed.out
+    assert "old.ndjson: cannot read: not a regular file" in printed.err
+    with Ledger(tmp_path / "state" / "ledger.db") as stored:
+        assert [row[1] for row in load_file_rows(stored)] == [str(good)]  # its offset is kept
 
 
 def test_pixel_token_needs_the_secret_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -311,24 +344,6 @@ def test_a_link_outlives_runs_of_other_visitors_and_not_a_withdrawn_consent(
     write_hits(log, [hit(240, visitor="v-b")], mode="a")
     ingest_files(ledger, settings(), [log], LATER)
     assert links_of(ledger) == {}  # withdrawn consent: gone, though v-a was not in that run
-
-
-def test_crawler_verdicts_given_to_the_daemon_step_outlive_the_call(
-    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    crawlers = CrawlerFilter()
-    asked: list[str] = []
-    detect = crawlers._detect.is_crawler
-    monkeypatch.setattr(crawlers._detect, "is_crawler", lambda agent: asked.append(agent) or detect(agent))
-    folder = tmp_path / "pixel"
-    folder.mkdir()
-    config = settings(folder=folder)
-    log = write_hits(folder / "hits.ndjson", [hit(0)])
-    ingest_configured(ledger, config, LATER, crawlers=crawlers)
-    write_hits(log, [hit(1)], mode="a")
-    second = ingest_configured(ledger, config, LATER, crawlers=crawlers)
-    assert second["pixel files"].counts.lines == 1
-    assert len(asked) == 1  # the browser was judged once, in the first call
 
 
 def test_progress_counts_the_bytes_a_run_reads_and_what_is_left_unread(

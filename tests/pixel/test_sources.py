@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -10,7 +12,13 @@ import responses
 from pydantic import SecretStr
 
 from connector.config.pixel import PixelApi
-from connector.errors import FatalError, RetriableError
+from connector.errors import (
+    FatalError,
+    ProviderGarbageError,
+    ProviderRefusedError,
+    ProviderUnavailableError,
+    RetriableError,
+)
 from connector.pixel.sources import FileMark, detect_format, fetch_pages, map_item, read_new_lines
 
 
@@ -75,6 +83,22 @@ def test_reads_stop_at_the_size_cap_on_a_line_boundary(tmp_path: Path) -> None:
     assert (len(rest.lines), rest.more) == (8, False)
 
 
+def test_a_directory_or_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    (tmp_path / "hits.ndjson").mkdir()
+    os.mkfifo(tmp_path / "pipe.ndjson")
+    for name in ("hits.ndjson", "pipe.ndjson"):
+        with pytest.raises(OSError, match="not a regular file"):
+            read_new_lines(tmp_path / name, {})
+
+
+def test_a_file_of_an_unlisted_format_is_not_read_past_its_head(tmp_path: Path) -> None:
+    export = tmp_path / "export.csv"
+    export.write_bytes(b"time,url\n2026-03-02T09:00:00Z,/a\n")
+    read = read_new_lines(export, {}, formats=("ndjson",))
+    assert (read.format, read.lines, read.mark.offset) == ("csv", [], 0)
+    assert read_new_lines(export, {}, formats=("csv",)).lines == [b"time,url", b"2026-03-02T09:00:00Z,/a"]
+
+
 @pytest.mark.parametrize(
     ("name", "first", "fmt"),
     [
@@ -118,13 +142,27 @@ def test_the_api_source_follows_cursors_and_sends_the_auth_header() -> None:
 
 
 @responses.activate
-def test_api_failures_are_classified_as_retriable_or_fatal() -> None:
-    responses.get(API.url, status=503)
-    with pytest.raises(RetriableError):
+@pytest.mark.parametrize(
+    ("answer", "error", "message"),
+    [
+        ({"status": 503}, ProviderUnavailableError, "HTTP 503, will retry"),
+        ({"status": 429}, ProviderUnavailableError, "HTTP 429"),
+        ({"body": requests.ConnectTimeout()}, ProviderUnavailableError, "ConnectTimeout"),
+        ({"status": 401}, ProviderRefusedError, "HTTP 401: check"),
+        ({"status": 403}, ProviderRefusedError, "HTTP 403"),
+        ({"body": "<html>maintenance</html>"}, ProviderGarbageError, "not JSON"),
+        ({"json": {"hits": "none"}}, ProviderGarbageError, "a list under 'hits'"),
+    ],
+)
+def test_api_failures_are_classified_as_unavailable_refused_or_garbage(
+    answer: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    responses.get(API.url, **answer)
+    with pytest.raises(error, match=message):
         list(fetch_pages(requests.Session(), API, "c9"))
-    responses.replace(responses.GET, API.url, status=401)
-    with pytest.raises(FatalError, match="HTTP 401"):
-        list(fetch_pages(requests.Session(), API, "c9"))
+    # Unavailable is retriable; refused and garbage need someone to look (the policy still skips them).
+    assert issubclass(error, RetriableError) == (error is ProviderUnavailableError)
+    assert issubclass(error, FatalError) == (error is not ProviderUnavailableError)
 
 
 def test_provider_fields_are_mapped_to_ours() -> None:

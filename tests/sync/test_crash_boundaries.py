@@ -9,16 +9,14 @@ The kill lands in the first sync or in the cycle that reads the intake, at each 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from connector.ledger import Ledger
 from connector.sf.client import SalesforceClient
-from connector.shell.cycle import run_cycle
-from connector.shell.pixel import ingest_configured
+from connector.shell.service import CycleService
 from tests.pixel.helpers import hit, settings, token, write_hits
 
 from .conftest import Org
@@ -46,28 +44,33 @@ def _week(
         hit(1, url=f"https://agency.nl/vacatures/{job}?mt={token(visitor)}", visitor="v"),
         hit(4, url="https://agency.nl/", visitor="v"),
     ])  # fmt: skip
-    pixel = settings(folder=folder)
-
-    def step(ledger: Ledger, now: datetime) -> tuple[dict[str, int], int]:
-        reports = ingest_configured(ledger, pixel, now)
-        return {name: r.counts.lines for name, r in reports.items()}, sum(r.added for r in reports.values())
-
+    with_pixel = org.settings.model_copy(update={"pixel": settings(folder=folder)})
     path = tmp / "week.db"
     commits: list[int] = []
     for cycle in range(CYCLES):
         if cycle == 2:
             em.move_application(application, "Intake verwerkt")
         ledger = CrashingLedger(path, crash_at if cycle == crash_in else None)
-        # A restarted process: a fresh client (no session, breaker or budget carried over) and ledger.
+        # A restarted process: a fresh client (no session, breaker or budget carried over) and ledger,
+        # running the daemon's cycle (the org, then the pixel files, then scoring and writing).
         client = SalesforceClient(org.settings.salesforce, sleep=lambda _: None)  # type: ignore[arg-type]
         try:
-            run_cycle(client, ledger, org.settings, em.advance(3600), other_sources=step)
+            outcome = CycleService(with_pixel, partial(_opened, ledger), client).cycle(
+                "poll", em.advance(3600)
+            )
+            assert outcome.report is not None, outcome
+            assert outcome.report.status == "ok", outcome
         except Crash:
             assert cycle == crash_in
         finally:
             ledger.close()
         commits.append(ledger.commits)
     return org_snapshot(em, names), commits
+
+
+def _opened(ledger: CrashingLedger) -> CrashingLedger:
+    """The cycle's ledger, handed to the service as its way to open one."""
+    return ledger
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from connector.ledger import Ledger
 from connector.shell.pixel import ingest_files
+from connector.shell.service import CycleService
 from tests.pixel.helpers import T0, hit, settings, token, write_hits
 
 from .conftest import Org
@@ -43,8 +43,6 @@ def test_consented_visits_and_job_views_are_upserted_once(org: Org, tmp_path: Pa
 
 
 def test_the_cycles_pixel_step_credits_hits_once_consent_is_read(org: Org, tmp_path: Path) -> None:
-    from connector.shell.pixel import ingest_configured
-
     fan = org.candidate("Fan", consent=True)
     folder = tmp_path / "pixel"
     folder.mkdir()
@@ -52,23 +50,18 @@ def test_the_cycles_pixel_step_credits_hits_once_consent_is_read(org: Org, tmp_p
         folder / "hits-2026-03-02.ndjson", [hit(1, url=f"https://agency.nl/?mt={token(fan)}", visitor="v")]
     )
     pixel = settings(folder=folder)
-
-    def step(ledger: Ledger, now: datetime) -> tuple[dict[str, int], int]:
-        reports = ingest_configured(ledger, pixel, now)
-        return {name: r.counts.lines for name, r in reports.items()}, sum(r.added for r in reports.values())
+    service = CycleService(org.settings.model_copy(update={"pixel": pixel}), lambda: org.ledger, org.client)
 
     # One cycle: the org's contacts (and consent) are read first, then the hits, then all is written.
-    report = org.cycle(after_seconds=3600, other_sources=step)
+    report = org.cycle(after_seconds=3600, other_sources=service.other_sources())
     assert report.fetched["pixel files"] == 1
     assert report.web_writes == 1
     assert [v["Contact__c"] for v in org.em.org.records("Website_Visit__c")] == [fan]
-    again = org.cycle(other_sources=step)
+    again = org.cycle(other_sources=service.other_sources())
     assert (again.fetched["pixel files"], again.web_writes) == (0, 0)
 
 
 def test_vacancy_numbers_in_urls_are_looked_up_in_the_org(org: Org, tmp_path: Path) -> None:
-    from connector.entry.daemon import Daemon
-
     job = org.em.org.create("msf__Job__c", {"Name": "V-1042"})  # the number the website shows
     fan = org.candidate("Fan", consent=True)
     folder = tmp_path / "pixel"
@@ -79,8 +72,8 @@ def test_vacancy_numbers_in_urls_are_looked_up_in_the_org(org: Org, tmp_path: Pa
     )
     pixel = settings(folder=folder, vacancy_patterns=(r"/vacatures?/(?P<job_number>V-\d+)",))
     org.settings = org.settings.model_copy(update={"pixel": pixel})
-    daemon = Daemon(org.settings, lambda: org.ledger, org.client)
-    report = org.cycle(after_seconds=3600, other_sources=daemon.pixel)
+    service = CycleService(org.settings, lambda: org.ledger, org.client)
+    report = org.cycle(after_seconds=3600, other_sources=service.other_sources())
     assert report.fetched["job numbers"] == 1
     (view,) = org.em.org.records("Website_Job_View__c")
     assert (view["Contact__c"], view["Job__c"]) == (fan, job)

@@ -22,7 +22,7 @@ from connector.entry.cli import main
 from connector.sf.client import DEFAULT_RETRY
 from connector.shell.cycle import CycleReport
 from connector.shell.pixel import ingest_files
-from connector.shell.rescore import status_facts
+from connector.shell.status import status_facts
 from tests.pixel.helpers import T0, hit, settings, token, write_hits
 
 from .conftest import Org

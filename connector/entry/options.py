@@ -1,0 +1,32 @@
+"""What every command shares: the output consoles and the common options."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+# Off a terminal rich would assume 80 columns and cut ids and dates; results must stay readable in files.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True)  # one problem, one line: never wrapped mid-sentence
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="config.toml to use (default: $MSR_ENGAGE_CONFIG, else ./config.toml, else built-in defaults).",
+        show_default=False,
+    ),
+]
+
+
+NowOption = Annotated[
+    str | None,
+    typer.Option(
+        "--now", help="Score as of this ISO time with zone (default: the current time).", show_default=False
+    ),
+]

@@ -1,0 +1,96 @@
+"""`msr-engage pixel ...`: reading hit files once, tracked-link tokens, our own collector."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from connector import paths
+from connector.config import load_settings
+from connector.config.pixel import PixelSettings
+from connector.entry import bootstrap, views
+from connector.entry.options import ConfigOption, NowOption, err, out
+from connector.errors import InputError
+from connector.pixel.pipeline import Counts
+from connector.shell.stages import FailureReason
+
+pixel_app = typer.Typer(
+    help="Website visitors: pixel hits in, consented visits and vacancy views out.", no_args_is_help=True
+)
+
+
+def _pixel_settings(config: Path | None) -> PixelSettings:
+    # The pixel needs no scoring rules, so built-in defaults (plus environment) are a valid start.
+    return load_settings(config or paths.default_config_path()).pixel or PixelSettings()
+
+
+@pixel_app.command("ingest")
+def pixel_ingest(
+    files: Annotated[list[Path], typer.Argument(help="Hit files: NDJSON, CSV or web-server access logs.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with all counts.")] = False,
+    config: ConfigOption = None,
+    now: NowOption = None,
+) -> None:
+    """Read what is new in pixel hit files once; store consented visits and job views in the ledger."""
+    from connector.shell import pixel as pixel_jobs
+
+    settings, moment = _pixel_settings(config), bootstrap.clock(now)
+    with bootstrap.open_ledger() as ledger, views.progress(err) as bar:
+        task = bar.add_task("reading hits", total=pixel_jobs.unread_bytes(ledger, files))
+        report = pixel_jobs.ingest_files(
+            ledger, settings, files, moment, progress=lambda n: bar.advance(task, n)
+        )
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), sort_keys=True))
+    else:
+        _print_pixel_counts(report.counts, report.added)
+    for failure in report.failures:
+        err.print(f"[yellow]{failure.reason.value}[/yellow] {escape(failure.part)}: {escape(failure.detail)}")
+    # The other files were read and stored; a file asked for by name that could not be is still an
+    # input error (exit 2). Lines that made a parser raise are counted rejections, not that.
+    unread = [f"{f.part}: {f.detail}" for f in report.failures if f.reason is not FailureReason.PARSER_CRASH]
+    if unread:
+        raise InputError(unread)
+
+
+def _print_pixel_counts(c: Counts, added: int) -> None:
+    out.print(
+        f"lines {c.lines}: credited {c.credited}, waiting {c.waiting}, rejected {sum(c.rejected.values())}"
+    )
+    for reason, count in sorted(c.rejected.items()):
+        out.print(f"  {reason.value}: {count}")
+    out.print(f"events added {added} ({c.visits} visits, {c.job_views} job views), {c.open_hits} hits open")
+
+
+@pixel_app.command("token")
+def pixel_token(contact_id: str, config: ConfigOption = None) -> None:
+    """Print a signed contact token for tracked links (?mt=TOKEN); needs MSR_ENGAGE_PIXEL__TOKEN_SECRET."""
+    from connector.shell import pixel as pixel_jobs
+
+    typer.echo(pixel_jobs.make_token(_pixel_settings(config), contact_id))
+
+
+@pixel_app.command("serve")
+def pixel_serve(
+    config: ConfigOption = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default: [pixel.collector] host).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: [pixel.collector] port; 0: any).")] = None,
+) -> None:
+    """Run our own pixel collector (1x1 GIF + /p.js snippet) until Ctrl-C, writing NDJSON hit files."""
+    from connector.shell import pixel as pixel_jobs
+
+    settings = _pixel_settings(config)
+    server = pixel_jobs.collector_server(settings, host, port)
+    out.print(f"pixel collector on {server.host}:{server.server_port}, hits to {settings.collector_folder}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
