@@ -169,7 +169,7 @@ def test_pixel_rejections_reach_the_metrics_by_reason(tmp_path: Path) -> None:
     from connector.config import Settings
     from connector.entry.daemon import Daemon
     from connector.ledger import Ledger
-    from connector.shell.cycle import OrgPort
+    from connector.sf.port import OrgPort
     from tests.pixel.helpers import LATER, hit, settings, write_hits
 
     folder = tmp_path / "pixel"

@@ -263,7 +263,7 @@ def sync_once(
     if dry_run:
         out.print(views.plan_table(report.plan))
     out.print(views.cycle_line(report.summary()), highlight=False)
-    if report.status in ("stopped", "failed"):
+    if not report.status.succeeded:
         raise typer.Exit(1)
 
 
@@ -293,7 +293,7 @@ def backfill(
         report = run_backfill(client, ledger, settings, now, windows, force=force,
                               progress=lambda n: bar.advance(task, n))  # fmt: skip
     out.print(views.cycle_line(report.summary()), highlight=False)
-    if report.status in ("stopped", "failed"):
+    if not report.status.succeeded:
         raise typer.Exit(1)
 
 

@@ -25,7 +25,8 @@ from werkzeug.wrappers import Request, Response
 from connector.config import Settings
 from connector.errors import FatalError
 from connector.ledger import Ledger
-from connector.shell.cycle import CycleReport, OrgPort
+from connector.sf.port import OrgPort
+from connector.shell.cycle import CycleReport
 from connector.shell.service import CycleService
 
 log = structlog.get_logger(__name__)
@@ -115,7 +116,7 @@ class Metrics:
         if usage is not None:
             self.api_used.set(usage.used)
             self.api_max.set(usage.total)
-        if report.status in ("ok", "dry_run"):
+        if report.status.succeeded:
             self.last_success_at = at
             self.last_success.set(at.timestamp())
 
@@ -182,7 +183,7 @@ class Daemon:
             self.scheduler.shutdown(wait=False)
             return None
         if outcome.report is not None:
-            self.metrics.record(outcome.report, getattr(self.client, "usage", None), now)
+            self.metrics.record(outcome.report, self.client.usage, now)
         return outcome.report
 
     def start_health(self) -> str | None:

@@ -288,6 +288,10 @@ class Ledger:
         row = self.db.execute("SELECT value FROM cursors WHERE name = ?", [name]).fetchone()
         return None if row is None else str(row[0])
 
+    def cursors(self) -> list[tuple[str, str]]:
+        """Every named cursor and its value, by name (for `status`)."""
+        return [(str(n), str(v)) for n, v in self.db.execute("SELECT name, value FROM cursors ORDER BY name")]
+
     def set_cursor(self, name: str, value: str, at: datetime) -> None:
         """Move a named cursor (watermark); `at` is the job's `now`, kept for `status`."""
         with self.transaction():

@@ -31,12 +31,14 @@ from connector.ledger.sync_state import (
     start_cycle,
     web_pending,
 )
+from connector.sf.port import OrgPort
 from connector.sf.readers import Source, Window, backfill_windows
 from connector.sf.writer import WriteResult, apply_plan
-from connector.shell.gather import OrgPort, ensure_org, gather_source, mapping_of, refresh_shown
+from connector.shell.gather import ensure_org, gather_source, mapping_of, refresh_shown
 from connector.shell.readback import read_back
 from connector.shell.rescore import rescore
 from connector.shell.stages import (
+    CycleStatus,
     FailureReason,
     SourceFailure,
     Stage,
@@ -80,7 +82,7 @@ class CycleReport:
     """
 
     kind: str
-    status: str = "ok"
+    status: CycleStatus = CycleStatus.OK
     reason: str = ""
     fetched: dict[str, int] = field(default_factory=dict)
     events_added: int = 0
@@ -235,14 +237,14 @@ def _write(
     guard = many and share > settings.sync.max_change_share
     if guard and not (force or first):
         report.status, report.reason = (
-            "stopped",
+            CycleStatus.STOPPED,
             (
                 f"{len(plans)} contacts ({share:.0%}) would change, above max_change_share"
                 f" {settings.sync.max_change_share:.0%}: check the rules, then run again with --force"
             ),
         )
     elif dry_run:
-        report.status = "dry_run"
+        report.status = CycleStatus.DRY_RUN
     elif writes:
         result = apply_plan(client, writes, bulk_threshold=client.settings.bulk_threshold)
         # One unit of work: what the org accepted, what it refused, and that writing has begun.
@@ -256,7 +258,7 @@ def _write(
         report.retriable, report.write_calls = len(result.retriable), result.calls
         report.not_sent = len(result.not_sent)
         if result.stopped:
-            report.status, report.reason = "stopped", result.stopped
+            report.status, report.reason = CycleStatus.STOPPED, result.stopped
 
 
 Step = tuple[Stage, str, Callable[[], None]]  # the stage, its source's name ('' for org stages), the work
@@ -286,11 +288,14 @@ def _run_stages(
                     failure = SourceFailure(source, failure_reason(exc), f"{type(exc).__name__}: {exc}")
                     _add_failures(report, [failure], traced=failure.reason is FailureReason.STAGE_ERROR)
                     continue
-                report.status = stopped_status(exc) if verdict is Verdict.STOP_CYCLE else "failed"
-                report.reason = str(exc) if report.status == "stopped" else f"{type(exc).__name__}: {exc}"
+                report.status = stopped_status(exc) if verdict is Verdict.STOP_CYCLE else CycleStatus.FAILED
+                stopped = report.status is CycleStatus.STOPPED
+                report.reason = str(exc) if stopped else f"{type(exc).__name__}: {exc}"
                 if verdict is Verdict.STOP_DAEMON:
                     raise
-                if report.status == "failed":  # not one of ours: keep the trace for whoever fixes it
+                if (
+                    report.status is CycleStatus.FAILED
+                ):  # not one of ours: keep the trace for whoever fixes it
                     log.exception("cycle_failed", stage=stage.value, error=report.reason)
                 return
     finally:
@@ -367,7 +372,6 @@ def run_backfill(
 
 __all__ = [
     "CycleReport",
-    "OrgPort",
     "OtherSource",
     "SourceRun",
     "backfill_plan",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from simple_salesforce.format import format_soql
 
 from connector.config import OrgSource, Settings
-from connector.config.salesforce import ObjectMapping, SalesforceSettings
+from connector.config.salesforce import ObjectMapping
 from connector.details import ShownDetails
 from connector.errors import FatalError
 from connector.events import format_time, parse_time
@@ -23,8 +23,8 @@ from connector.ledger.sync_state import (
     shown_details,
     written_at,
 )
+from connector.sf.port import OrgPort
 from connector.sf.readers import Source, Window, plan_window, read_window
-from connector.sf.writer import WritePort
 from connector.sync.changes import detect_changes
 from connector.sync.readback import current_reads
 from connector.sync.sources import (
@@ -42,35 +42,13 @@ FIRST_SYNC = timedelta(days=400)  # first cycle reads this far back: longer than
 IN_CHUNK = 200  # ids per IN (...) list: keeps GET URLs far below Salesforce's ~16 KB
 
 
-class OrgPort(WritePort, Protocol):
-    """What a cycle needs from the Salesforce client."""
-
-    settings: SalesforceSettings
-
-    def query_pages(self, soql: str, *, include_deleted: bool = True) -> Iterator[list[dict[str, Any]]]:
-        """Pages of records for a SOQL query."""
-        ...
-
-    def count(self, soql: str) -> int:
-        """COUNT() of a query."""
-        ...
-
-    def start_cycle(self) -> None:
-        """Begin the cycle's budget guard."""
-        ...
-
-    def end_cycle(self) -> None:
-        """End the cycle's budget guard."""
-        ...
-
-
 def ensure_org(client: OrgPort, ledger: Ledger) -> str:
     """Bind the ledger to the org it was made for; refuse any other org (sandbox vs production).
 
     The org id comes from the login's identity URL, so an idle cycle spends no call on it; only a
     login that did not name its org costs one query.
     """
-    org_id = getattr(client, "org_id", "")
+    org_id = client.org_id
     if not org_id:
         query = "SELECT Id FROM Organization"
         rows = [r for page in client.query_pages(query, include_deleted=False) for r in page]

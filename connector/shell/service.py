@@ -18,8 +18,9 @@ from connector.ledger.sync_state import job_number_table
 from connector.pixel.bots import CrawlerFilter
 from connector.pixel.pipeline import Toolkit
 from connector.pixel.sources import HttpSession
+from connector.sf.port import OrgPort
 from connector.shell import pixel as pixel_shell
-from connector.shell.cycle import CycleReport, OrgPort, OtherSource, SourceRun, run_cycle
+from connector.shell.cycle import CycleReport, OtherSource, SourceRun, run_cycle
 from connector.shell.gather import refresh_job_numbers
 from connector.shell.stages import Stage, Verdict, decide
 from connector.shell.status import remember_failures
@@ -111,9 +112,9 @@ class CycleService:
         return _source_run(report)
 
     def _keep_org_facts(self, ledger: Ledger) -> None:
-        open_until = getattr(getattr(self.client, "breaker", None), "open_until", None)
+        open_until = self.client.breaker.open_until
         ledger.set_meta("breaker_open_until", open_until.isoformat() if open_until else "")
-        usage = getattr(self.client, "usage", None)
+        usage = self.client.usage
         if usage is not None:
             ledger.set_meta("api_usage", f"{usage.used}/{usage.total}")
 

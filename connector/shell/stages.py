@@ -63,6 +63,20 @@ class SourceFailure:
     part: str = ""
 
 
+class CycleStatus(StrEnum):
+    """How a cycle ended, as the cycles table, `status` and the exit code tell it (`running` until then)."""
+
+    OK = "ok"  # the org's changes were read, scored and written (other sources may have been skipped)
+    DRY_RUN = "dry_run"  # planned and printed, nothing written
+    STOPPED = "stopped"  # ended early for a reason expected to pass (limit, budget, rail, outage)
+    FAILED = "failed"  # ended by a failure nobody expected: its trace is in the log
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the cycle did all it was asked to (for health and metrics)."""
+        return self in (CycleStatus.OK, CycleStatus.DRY_RUN)
+
+
 def decide(stage: Stage, exc: Exception) -> Verdict:
     """What a failure raised in `stage` does to the cycle and the daemon: the one error policy."""
     if stage is Stage.READ_OTHER:
@@ -73,10 +87,10 @@ def decide(stage: Stage, exc: Exception) -> Verdict:
     return Verdict.STOP_CYCLE
 
 
-def stopped_status(exc: Exception) -> str:
+def stopped_status(exc: Exception) -> CycleStatus:
     """The status of a cycle a failure stopped: `stopped` when expected to pass, else `failed`."""
     expected = isinstance(exc, ApiLimitError | BudgetExceededError | RetriableError)
-    return "stopped" if expected else "failed"
+    return CycleStatus.STOPPED if expected else CycleStatus.FAILED
 
 
 def failure_reason(exc: Exception) -> FailureReason:

@@ -11,7 +11,7 @@ from connector.ledger import Ledger
 from connector.ledger.sync_state import dead_letters, last_cycles
 from connector.shell.cycle import waiting_writes
 from connector.shell.pixel import API, FILES
-from connector.shell.stages import SourceFailure
+from connector.shell.stages import CycleStatus, SourceFailure
 
 FAILURES_KEY = "source failures"  # ledger meta: failure counts by "source: reason", and the last one
 Facts = list[tuple[str, object]]
@@ -61,7 +61,7 @@ def status_facts(ledger: Ledger) -> dict[str, Facts]:
 
 
 def _ledger_facts(ledger: Ledger) -> Facts:
-    cursors = [(row[0], row[1]) for row in ledger.db.execute("SELECT name, value FROM cursors ORDER BY name")]
+    cursors = ledger.cursors()
     contact_writes, web_contacts = waiting_writes(ledger)
     return [
         ("ledger", ledger.path),
@@ -87,7 +87,7 @@ def _cycle_facts(ledger: Ledger) -> Facts:
                 continue
             shown = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else value
             rows.append((key.replace("_", " "), shown))
-    ok = last_cycles(ledger, status="ok")
+    ok = last_cycles(ledger, status=CycleStatus.OK)
     rows.append(("last successful", ok[0]["finished_at"] if ok else "never"))
     return rows
 

@@ -9,7 +9,7 @@ import pytest
 
 from connector.config import Settings
 from connector.ledger import Ledger
-from connector.shell.cycle import OrgPort
+from connector.sf.port import OrgPort
 from connector.shell.service import CycleService
 from tests.pixel.helpers import LATER, hit, settings, write_hits
 
