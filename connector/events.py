@@ -1,4 +1,4 @@
-"""The one currency: `Event` values and their NDJSON form (design.md §3).
+"""The one currency: `Event` values and their NDJSON form.
 
 An NDJSON line is `{"id"?, "contact_id", "kind", "at", "attrs"?}`. `at` must carry a time zone and is
 stored as UTC. A missing `id` is derived from (contact_id, kind, at, attrs), so re-reading the same

@@ -1,4 +1,4 @@
-"""The `[scoring]` and `[medals]` tables: rules, bands, inactivity decay, medal steps (design.md §4)."""
+"""The `[scoring]` and `[medals]` tables: rules, bands, inactivity decay, medal steps."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The scoring function: (events, rules, now) → ContactState. Pure: no I/O, no clock.
 
-Semantics are design.md §4 as made exact in the scoring-engine issue; each block below names the
+Semantics are the `[scoring]` rules of config.example.toml, made exact; each block below names the
 sentence it implements.
 """
 
