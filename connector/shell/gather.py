@@ -25,7 +25,7 @@ from connector.ledger.sync_state import (
 )
 from connector.sf.port import OrgPort
 from connector.sf.readers import Source, Window, plan_window, read_window
-from connector.sync.changes import detect_changes
+from connector.sync.changes import Record, detect_changes
 from connector.sync.readback import current_reads
 from connector.sync.sources import (
     Batch,
@@ -168,7 +168,9 @@ def gather_source(
     return batch
 
 
-def _not_older_than_written(ledger: Ledger, obj: str, records: list[Any], batch: Batch) -> list[ShownDetails]:
+def _not_older_than_written(
+    ledger: Ledger, obj: str, records: Sequence[Record], batch: Batch
+) -> list[ShownDetails]:
     """The shown details of contacts whose read is not older than our accepted write of them: under
     commit lag the org still shows the version before it, which must not undo what it confirmed."""
     current, older = current_reads(records, written_at(ledger, obj, [str(r["Id"]) for r in records]))
@@ -205,7 +207,7 @@ def refresh_shown(client: OrgPort, ledger: Ledger, settings: Settings, contact_i
     """
     fields = mapping_of(settings).contact
     select = ", ".join(dict.fromkeys(["Id", "SystemModstamp", *detail_fields(fields)]))
-    records: list[Any] = []
+    records: list[Record] = []
     for chunk in _in_lists(list(contact_ids)):
         soql = format_soql(
             "SELECT {:literal} FROM {:literal} WHERE Id IN {}", select, fields.object, list(chunk)
@@ -217,7 +219,9 @@ def refresh_shown(client: OrgPort, ledger: Ledger, settings: Settings, contact_i
         return _record_shown(ledger, _not_older_than_written(ledger, fields.object, records, batch), now)
 
 
-def _history(client: OrgPort, source: OrgSource, start: datetime, end: datetime, changed: list[Any]) -> Batch:
+def _history(
+    client: OrgPort, source: OrgSource, start: datetime, end: datetime, changed: Sequence[Record]
+) -> Batch:
     history = source.history
     assert history is not None  # the caller checked
     obj = history.object or (

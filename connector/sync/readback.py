@@ -10,14 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from connector.config.salesforce import ScoreLineFields
 from connector.details import ShownDetails
 from connector.events import parse_time
+from connector.sync.changes import Record
 from connector.sync.web import ChildSpec, org_digest
-
-Record = Mapping[str, Any]
 
 
 def older_than_write(record: Record, written: datetime | None) -> bool:

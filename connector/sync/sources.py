@@ -16,9 +16,8 @@ from connector.config import OrgSource
 from connector.config.salesforce import ContactFields
 from connector.details import Band, ContactKind, Medal, Picklist, RecruitmentDetails, ShownDetails
 from connector.events import CONTACT_UPDATED, Event, derive_id, format_time, make_event, parse_time
-from connector.sync.changes import field_value
+from connector.sync.changes import Record, field_value
 
-Record = Mapping[str, Any]
 CONTACT_PREFIX = "003"  # Contact ids start with this key prefix in every org
 
 
