@@ -31,7 +31,7 @@ from connector.events import (
     record_of,
     to_micros,
 )
-from connector.scoring.model import ContactState, EventStatus, Line, LineEvent, LineKind
+from connector.scoring.model import FLOOR_LINE, ContactState, EventStatus, Line, LineEvent, LineKind
 
 _KINDS = {k.value: k for k in ContactKind}
 # Offsets of real zones are whole quarter hours, so a 15-minute UTC bucket never straddles a local
@@ -171,7 +171,8 @@ def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], expl
     lines = [_rule_line(book, r, matched[r.name], explain) for r in book.scoring.rules if r.name in matched]
     activity_days = sorted(activity)
     lines += _inactivity_lines(book, activity_days)
-    score = max(book.scoring.floor, sum(line.points for line in lines))
+    lines += _floor_line(book.scoring.floor, sum(line.points for line in lines))
+    score = sum(line.points for line in lines)
     first_points_on = activity_days[0] if activity_days else 0
     qualified_on = first_points_on if book.medals.first_qualification == "first_points" else first_medal_on
     details = RecruitmentDetails(
@@ -224,6 +225,15 @@ def _rule_line(book: Rulebook, rule: Rule, matched: list[tuple[EventRecord, int]
     capped = rule.max_points is not None and raw > rule.max_points
     points = rule.max_points if capped and rule.max_points is not None else raw
     return Line(rule.name, points, LineKind.RULE, capped, _date(next_expiry), tuple(details))
+
+
+def _floor_line(floor: int, total: int) -> list[Line]:
+    """What lifts a total below the floor back to it, as part of the penalty line."""
+    # Clamping the total instead would leave the org's score lines summing to less than the score;
+    # folded into the inactivity line (LineKind.INACTIVITY), the lines always add up.
+    if total >= floor:
+        return []
+    return [Line(FLOOR_LINE, floor - total, LineKind.INACTIVITY)]
 
 
 def _utc(micros: int) -> datetime:

@@ -147,6 +147,13 @@ def test_no_penalty_before_first_activity_and_floor_clamps() -> None:
     assert state.details.band is Band.COLD
 
 
+def test_floor_lifts_the_penalty_line_so_the_lines_still_add_up() -> None:
+    events = [ev("email.opened", at("06-01"))]
+    state = score(events, (rule("open", "email.opened", 4),), now=at("06-25"), inactivity=DECAY, floor=0)
+    assert state.details.score == 0
+    assert state.rule_points() == {"open": 4, "inactivity": -4}
+
+
 def test_only_positive_rules_count_as_activity() -> None:
     r = (rule("open", "email.opened", 20), rule("unsub", "email.unsubscribed", -10))
     events = [ev("email.opened", at("06-01")), ev("email.unsubscribed", at("06-10"))]
