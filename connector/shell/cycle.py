@@ -33,7 +33,8 @@ from connector.ledger.sync_state import (
 )
 from connector.sf.port import OrgPort
 from connector.sf.readers import Source, Window, backfill_windows
-from connector.sf.writer import WriteResult, apply_plan
+from connector.sf.writer import WriteResult
+from connector.shell.apply import write_children_first
 from connector.shell.gather import ensure_org, gather_source, mapping_of, refresh_shown
 from connector.shell.readback import read_back
 from connector.shell.rescore import rescore
@@ -48,7 +49,11 @@ from connector.shell.stages import (
     stopped_status,
 )
 from connector.shell.web import confirm_web, gather_web
-from connector.sync.plan import ContactPlan, contact_writes, plan_contact
+from connector.sync.plan import (
+    ContactPlan,
+    contact_writes,
+    plan_contact,
+)
 from connector.sync.web import WebPlan
 
 log = structlog.get_logger(__name__)
@@ -246,7 +251,7 @@ def _write(
     elif dry_run:
         report.status = CycleStatus.DRY_RUN
     elif writes:
-        result = apply_plan(client, writes, bulk_threshold=client.settings.bulk_threshold)
+        plans, result = write_children_first(client, ledger, settings, plans, web.writes)
         # One unit of work: what the org accepted, what it refused, and that writing has begun.
         with ledger.transaction():
             letters = confirm(ledger, plans, result, mapping_of(settings), now)
