@@ -96,7 +96,11 @@ class Rulebook:
         self.medal_of_step.update(dict.fromkeys(medals.gold, Medal.GOLD))
         # Event kinds whose attributes the rules read; a bulk reader may leave the others' empty.
         self.attrs_kinds = frozenset(
-            {kind for kind, rules in self.rules_by_kind.items() if any(c.where for c in rules)}
+            {
+                kind
+                for kind, rules in self.rules_by_kind.items()
+                if any(c.where or c.rule.once_per == "application" for c in rules)
+            }
             | ({APPLICATION_STEP} if self.medal_of_step else set())
             | {CONTACT_UPDATED}
         )
@@ -198,6 +202,14 @@ def _rule_line(book: Rulebook, rule: Rule, matched: list[tuple[EventRecord, int]
         counted = matched
     elif rule.once_per == "ever":
         counted, repeats = matched[:1], matched[1:]
+    elif rule.once_per == "application":
+        # Moving an application back to a step it passed earns that step again only without an id.
+        seen_applications: set[Any] = set()
+        for pair in matched:
+            application = pair[0][3].get("application_id")
+            repeat = application is not None and application in seen_applications
+            (repeats if repeat else counted).append(pair)
+            seen_applications.add(application)
     else:
         seen_days: set[int] = set()
         for pair in matched:

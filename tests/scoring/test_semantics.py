@@ -201,3 +201,16 @@ def test_explain_lists_events_with_expiry() -> None:
     assert line.expires_on == date(2026, 7, 5)
     assert line.points == 4
     assert NOW.date() == date(2026, 6, 30)
+
+
+def test_once_per_application_counts_a_step_once_per_application() -> None:
+    intake = (
+        rule("intake", "application.step", 30, where={"step": ["Intake verwerkt"]}, once_per="application"),
+    )
+    events = [
+        step("Intake verwerkt", at("06-01")),
+        step("Voorgesteld", at("06-02")),
+        step("Intake verwerkt", at("06-03")),  # moved back: the same application
+        step("Intake verwerkt", at("06-04"), app="a0C2"),  # another application earns it again
+    ]
+    assert score(events, intake, now=at("06-05")).details.score == 60

@@ -190,3 +190,17 @@ def test_a_cycle_while_the_breaker_is_open_stops_without_calling_the_org(org: Or
     assert [c["status"] for c in last_cycles(org.ledger, limit=2)] == ["stopped", "stopped"]
     org.em.org.advance(org.client.settings.breaker_cooldown_seconds)
     assert org.cycle().status == "ok"
+
+
+def test_an_application_moved_back_to_intake_scores_intake_once(org: Org) -> None:
+    candidate, job = org.candidate(), org.job()
+    application = org.em.org.apply(candidate, job, "Intake verwerkt")
+    org.cycle()
+    assert org.contact(candidate)["Lead_Score__c"] == 30
+    org.em.org.move_application(application, "Voorgesteld")
+    org.cycle()
+    assert org.contact(candidate)["Lead_Score__c"] == 55
+    org.em.org.move_application(application, "Intake verwerkt")
+    again = org.cycle()
+    assert again.events_added == 1  # the step was seen; it just earns nothing a second time
+    assert org.contact(candidate)["Lead_Score__c"] == 55
