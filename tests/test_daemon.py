@@ -140,7 +140,7 @@ def test_killed_mid_write_rerun_converges_without_duplicate_lines(
     people = [org.create("Contact", {"LastName": f"C{i}", "RecordTypeId": rt}) for i in range(3)]
     for person in people:
         org.apply(person, job, "Intake verwerkt")
-    org.delay_next(1, 2.0, endpoint="collections_upsert")  # contacts written, score lines in flight
+    org.delay_next(1, 2.0, endpoint="collections_upsert")  # score lines in flight, contacts not yet written
     first = subprocess.Popen(cli("sync", "--once"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_until(lambda: org.call_counts().get("collections_upsert", 0) >= 1)
     first.kill()

@@ -24,7 +24,8 @@ from connector.errors import ConfigError, InputError, MsrEngageError
 from connector.ledger.sync_state import clear_dead_letters, dead_letters
 from connector.log import configure_logging
 from connector.shell import rescore as jobs
-from connector.shell.cycle import backfill_plan, run_backfill, run_cycle
+from connector.shell.cycle import backfill_plan, run_backfill
+from connector.shell.service import CycleService
 from connector.shell.status import status_facts
 
 app = typer.Typer(
@@ -251,15 +252,26 @@ def sync_once(
         bool, typer.Option("--once", help="Run one cycle and exit (the daemon is `run`).")
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the write plan; write nothing.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Write even above max_change_share.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Apply a rule change even above max_change_share.")
+    ] = False,
+    daily: Annotated[
+        bool, typer.Option("--daily", help="Run the nightly pass now (re-score everyone).")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Run one sync cycle: read the org, score, write back what changed."""
+    """Run one sync cycle as the daemon does (the pixel included): read, score, write back what changed."""
     if not once:
         raise InputError("sync needs --once (to keep syncing on a schedule, run: msr-engage run)")
     settings = settings_from(config)
-    with bootstrap.org_connection(settings) as (client, ledger):
-        report = run_cycle(client, ledger, settings, bootstrap.clock(), dry_run=dry_run, force=force)
+    with bootstrap.org_connection(settings) as (client, _):
+        service = CycleService(settings, bootstrap.open_ledger, client)
+        outcome = service.cycle("daily" if daily else "poll", bootstrap.clock(), dry_run=dry_run, force=force)
+    if outcome.stop is not None:
+        raise outcome.stop
+    report = outcome.report
+    if report is None:
+        raise typer.Exit(1)
     if dry_run:
         out.print(views.plan_table(report.plan))
     out.print(views.cycle_line(report.summary()), highlight=False)
