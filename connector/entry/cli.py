@@ -21,9 +21,10 @@ from connector.entry.daemon import Daemon, instance_lock
 from connector.entry.options import ConfigOption, NowOption, err, out
 from connector.entry.pixel_cli import pixel_app
 from connector.errors import ConfigError, InputError, MsrEngageError
-from connector.ledger.sync_state import clear_dead_letters, dead_letters
+from connector.ledger.sync_state import dead_letters
 from connector.log import configure_logging
 from connector.shell import rescore as jobs
+from connector.shell.apply import retry_dead_letters
 from connector.shell.cycle import backfill_plan, run_backfill
 from connector.shell.service import CycleService
 from connector.shell.status import status_facts
@@ -321,7 +322,7 @@ def status() -> None:
 @app.command(name="dead-letters")
 def dead_letters_command(
     retry: Annotated[
-        bool, typer.Option("--retry", help="Forget them so the next cycle writes them again.")
+        bool, typer.Option("--retry", help="Forget them so the next cycle re-scores and writes them again.")
     ] = False,
 ) -> None:
     """List writes the org refused for good; --retry queues them for the next cycle."""
@@ -329,9 +330,10 @@ def dead_letters_command(
         letters = dead_letters(ledger)
         out.print(views.dead_letter_table(letters))
         if retry:
-            cleared = clear_dead_letters(ledger)
+            cleared = retry_dead_letters(ledger)
             out.print(
-                f"{cleared} dead letters cleared: the next cycle (or sync --once) writes those contacts again"
+                f"{cleared} dead letters cleared: the next cycle (or sync --once) re-scores and writes those"
+                " contacts again"
             )
 
 

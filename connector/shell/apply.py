@@ -5,7 +5,7 @@ from __future__ import annotations
 from connector.config import Settings
 from connector.details import RecordWrite
 from connector.ledger import Ledger
-from connector.ledger.sync_state import shown_details
+from connector.ledger.sync_state import clear_dead_letters, dead_letters, shown_details
 from connector.sf.port import OrgPort
 from connector.sf.writer import WriteResult, account, apply_plan
 from connector.shell.gather import mapping_of
@@ -35,3 +35,12 @@ def write_children_first(
         contacts = apply_plan(client, fields, bulk_threshold=threshold)
     outcomes = contacts.outcomes + children.outcomes
     return plans, WriteResult(outcomes, children.calls + contacts.calls, children.stopped or contacts.stopped)
+
+
+def retry_dead_letters(ledger: Ledger) -> int:
+    """Forget every dead letter and mark its contacts for re-scoring, so the next cycle plans them anew."""
+    # Re-scored at the next cycle's now, not sent as the refused payload: time and activity may have
+    # moved the contact since the org refused it.
+    with ledger.transaction():
+        ledger.mark_dirty({letter.contact_id for letter in dead_letters(ledger)})
+        return clear_dead_letters(ledger)

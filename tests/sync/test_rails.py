@@ -116,3 +116,20 @@ def test_refused_write_is_dead_lettered_skipped_then_retried(org: Org) -> None:
     assert clear_dead_letters(org.ledger) == 1
     assert org.cycle().succeeded >= 1
     assert org.contact(blocked)["Medal__c"] == "Bronze"
+
+
+def test_a_retried_dead_letter_is_re_scored_at_the_next_cycle_not_resent_as_refused(org: Org) -> None:
+    from connector.ledger.sync_state import dead_letters
+    from connector.shell.apply import retry_dead_letters
+
+    blocked, job = org.candidate("Blocked"), org.job()
+    org.em.org.apply(blocked, job, "Intake verwerkt")
+    org.em.org.faults.reject_records({blocked})
+    assert org.cycle().dead == 1
+    (letter,) = dead_letters(org.ledger)
+    assert letter.payload["Lead_Score__c"] == 30
+    org.cycle(after_seconds=91 * 86400)  # a poll: the intake points expired meanwhile
+    org.em.org.faults.clear()
+    assert retry_dead_letters(org.ledger) == 1
+    org.cycle()
+    assert (org.contact(blocked)["Lead_Score__c"], org.contact(blocked)["Medal__c"]) == (0, "Bronze")
