@@ -128,7 +128,13 @@ class Rulebook:
 def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], explain: bool) -> ContactState:
     """The one scoring function. Events after `now` are ignored; duplicates (same id) count once."""
     now = book.now_micros
-    unique = {r[1]: r for r in records if r[0] <= now}
+    unique: dict[object, EventRecord] = {}
+    for r in records:
+        if r[0] <= now:
+            key = _identity(r)
+            kept = unique.get(key)
+            if kept is None or r[1] < kept[1]:  # the smallest id: the same result in any input order
+                unique[key] = r
     ordered = sorted(unique.values())  # ids are unique here, so ties on time break by id
     kind = ContactKind.CANDIDATE
     for record in ordered:
@@ -188,6 +194,17 @@ def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], expl
     )
     last = _date(activity_days[-1]) if activity_days else None
     return ContactState(contact_id, kind, details, last, tuple(lines))
+
+
+def _identity(record: EventRecord) -> object:
+    """What makes an event the same event: its id; for a step, also its application, step and second."""
+    # Ledgers from before step events had one id whether read from the record or its field history hold
+    # both ids for one transition; it counts once.
+    if record[2] == APPLICATION_STEP:
+        application = record[3].get("application_id")
+        if application is not None:
+            return (application, record[3].get("step"), record[0] // 1_000_000)
+    return record[1]
 
 
 def _date(ordinal: int) -> date | None:

@@ -9,7 +9,7 @@ import pytest
 from connector.config import Inactivity, Medals
 from connector.details import Band, Medal, RecruitmentDetails, keep_monotone
 
-from .helpers import NOW, at, ev, rule, score, step
+from .helpers import NOW, STEP_RULES, at, ev, rule, score, step
 
 
 def test_worked_example_from_the_product_page() -> None:
@@ -214,3 +214,13 @@ def test_once_per_application_counts_a_step_once_per_application() -> None:
         step("Intake verwerkt", at("06-04"), app="a0C2"),  # another application earns it again
     ]
     assert score(events, intake, now=at("06-05")).details.score == 60
+
+
+def test_one_step_read_from_the_record_and_from_its_history_counts_once() -> None:
+    from connector.events import make_event
+
+    when = at("06-01")
+    attrs = {"step": "Intake verwerkt", "job_id": "a0B1", "application_id": "a0C1"}
+    from_record = make_event("003C1", "application.step", when, attrs, id="record-id")
+    from_history = make_event("003C1", "application.step", when, attrs, id="old-history-id")
+    assert score([from_record, from_history], STEP_RULES, now=at("06-02")).details.score == 30
