@@ -23,6 +23,8 @@ from connector.entry.pixel_cli import pixel_app
 from connector.errors import ConfigError, InputError, MsrEngageError
 from connector.ledger.sync_state import dead_letters
 from connector.log import configure_logging
+from connector.sf.mapping import CheckRow, DescribePort
+from connector.sf.rules_check import check_rules
 from connector.shell import rescore as jobs
 from connector.shell.apply import retry_dead_letters
 from connector.shell.cycle import backfill_plan, run_backfill
@@ -206,8 +208,15 @@ def discover(config: ConfigOption = None) -> None:
 @app.command()
 def check(config: ConfigOption = None) -> None:
     """Verify login, every mapped object and field, picklists and the API budget; exit 0 only if all pass."""
-    settings = sf.require(settings_from(config))
-    rows = sf.run_check(lambda: sf.connect(settings), settings.objects, settings.max_org_share)
+    full = settings_from(config)
+    settings = sf.require(full)
+    kinds = {spec.kind for source in full.org_sources() for spec in source.events}
+    kinds |= {source.history.kind for source in full.org_sources() if source.history is not None}
+
+    def rules(client: DescribePort) -> list[CheckRow]:
+        return check_rules(client.describe, full.scoring, full.medals, settings.objects, kinds)
+
+    rows = sf.run_check(lambda: sf.connect(settings), settings.objects, settings.max_org_share, rules)
     table = Table("check", "result", "found", "what to do", title=f"Salesforce org at {settings.login_url}")
     for row in rows:
         verdict = "[green]ok[/green]" if row.ok else "[red]FAIL[/red]"
