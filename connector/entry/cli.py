@@ -28,6 +28,7 @@ from connector.sf.rules_check import check_rules
 from connector.shell import rescore as jobs
 from connector.shell.apply import retry_dead_letters
 from connector.shell.cycle import backfill_plan, run_backfill
+from connector.shell.rules import rules_in_force_of
 from connector.shell.service import CycleService
 from connector.shell.status import status_facts
 
@@ -129,13 +130,15 @@ def explain(contact_id: str, config: ConfigOption = None, now: NowOption = None)
 def simulate(
     config: Annotated[Path, typer.Option("--config", "-c", help="The proposed config.toml to preview.")],
     current: Annotated[
-        Path | None, typer.Option("--current", help="The config in force (default: the usual lookup).")
+        Path | None,
+        typer.Option("--current", help="The config in force (default: the rules the ledger last applied)."),
     ] = None,
     now: NowOption = None,
 ) -> None:
     """Preview new rules against the whole ledger without writing: band shifts, medals, top changes."""
-    proposed, in_force, moment = load_settings(config), settings_from(current), bootstrap.clock(now)
+    proposed, moment = load_settings(config), bootstrap.clock(now)
     with bootstrap.open_ledger() as ledger, views.progress(err) as bar:
+        in_force = settings_from(current) if current is not None else rules_in_force_of(ledger, proposed)
         task = bar.add_task("simulating", total=ledger.count_contacts())
         result = jobs.simulate(ledger, in_force, proposed, moment, progress=lambda n: bar.advance(task, n))
     for part in views.simulation_view(result):

@@ -52,9 +52,9 @@ def score_under_rail(
     above = changed > settings.sync.max_change_min_contacts and share > settings.sync.max_change_share
     names = ", ".join(changed_rules(applied.rules, text)) or "the rule set"
     if above and not (force or first):
-        scoring, medals = rule_set_of(applied.rules)
-        in_force = settings.model_copy(update={"scoring": scoring, "medals": medals})
-        rescore(ledger, in_force, now, everyone=True)  # back to the rules in force; activity still lands
+        rescore(
+            ledger, rules_in_force_of(ledger, settings), now, everyone=True
+        )  # back to the rules in force; activity still lands
         reason = (
             f"rules changed ({names}): {changed} contacts ({share:.0%}) would change, above"
             f" max_change_share {settings.sync.max_change_share:.0%}; held back, the rules in force"
@@ -71,3 +71,12 @@ def score_under_rail(
 def _differs(state: StoredState, shown: ShownDetails | None) -> bool:
     plan = plan_contact(state, shown)
     return bool(plan.values or plan.lines)
+
+
+def rules_in_force_of(ledger: Ledger, settings: Settings) -> Settings:
+    """`settings` with the rules the ledger last applied (as they are when none were applied yet)."""
+    applied = rules_in_force(ledger)
+    if applied is None:
+        return settings
+    scoring, medals = rule_set_of(applied.rules)
+    return settings.model_copy(update={"scoring": scoring, "medals": medals})
