@@ -180,3 +180,26 @@ def test_live_demo_writes_details_into_the_emulated_org(capsys: pytest.CaptureFi
     hits, visits = int(website.split()[0]), int(website.split("; ")[1].split()[0])
     assert hits > 0
     assert visits > 0  # simulated candidates' visits reached the org as Website visit records
+
+
+def test_simulate_compares_with_the_rules_the_ledger_applied_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from connector import paths
+    from connector.config import load_settings
+    from connector.ledger import Ledger
+    from connector.ledger.rule_sets import record_rules
+    from connector.scoring.rulesets import fingerprint, rules_text
+
+    run(capsys, "ingest", str(write(tmp_path / "e.ndjson", LINES)))
+    applied = load_settings(EXAMPLE)
+    text = rules_text(applied.scoring, applied.medals)
+    with Ledger(paths.ledger_path()) as ledger:
+        record_rules(ledger, fingerprint(text), text, datetime(2026, 6, 1, tzinfo=UTC), 0, forced=False)
+    edited = tmp_path / "config.toml"  # config.toml edited in place: it is both "current" and proposed
+    edited.write_text(EXAMPLE.read_text().replace("points = 40", "points = 5"))
+    code, out, _ = run(capsys, "simulate", "--config", str(edited), "--now", "2026-06-30T12:00:00Z")
+    assert code == 0
+    assert "1 would change" in out

@@ -140,7 +140,7 @@ def test_killed_mid_write_rerun_converges_without_duplicate_lines(
     people = [org.create("Contact", {"LastName": f"C{i}", "RecordTypeId": rt}) for i in range(3)]
     for person in people:
         org.apply(person, job, "Intake verwerkt")
-    org.delay_next(1, 2.0, endpoint="collections_upsert")  # contacts written, score lines in flight
+    org.delay_next(1, 2.0, endpoint="collections_upsert")  # score lines in flight, contacts not yet written
     first = subprocess.Popen(cli("sync", "--once"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_until(lambda: org.call_counts().get("collections_upsert", 0) >= 1)
     first.kill()
@@ -217,3 +217,27 @@ def test_backfill_reads_history_from_a_date_and_writes(tmp_path: Path, live_org:
     )
     assert bad.returncode == 2
     assert "--since: expected a date as YYYY-MM-DD, not 'last week'" in bad.stderr
+
+
+def test_a_daemon_started_after_a_missed_nightly_pass_runs_it_first(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+    from typing import cast
+
+    from connector.config import Settings
+    from connector.entry.daemon import Daemon
+    from connector.ledger import Ledger
+    from connector.ledger.sync_state import finish_cycle, start_cycle
+    from connector.sf.port import OrgPort
+    from connector.shell.stages import CycleStatus
+
+    evening = datetime(2026, 3, 2, 20, tzinfo=UTC)
+    with Ledger(tmp_path / "l.db") as ledger:
+        finish_cycle(ledger, start_cycle(ledger, "poll", evening), CycleStatus.OK, evening, {})
+
+    def daemon_at(moment: datetime) -> Daemon:
+        return Daemon(
+            Settings(), lambda: Ledger(tmp_path / "l.db"), cast(OrgPort, None), clock=lambda: moment
+        )
+
+    assert not daemon_at(datetime(2026, 3, 2, 23, tzinfo=UTC)).missed_daily_pass()  # before 02:00 local
+    assert daemon_at(datetime(2026, 3, 3, 9, tzinfo=UTC)).missed_daily_pass()

@@ -28,7 +28,7 @@ class Rule(Strict):
     where: dict[str, WhereValue] = Field(default_factory=dict)
     points: int
     valid_days: PositiveInt | None = None
-    once_per: Literal["event", "day", "ever"] = "event"
+    once_per: Literal["event", "day", "ever", "application"] = "event"
     max_points: PositiveInt | None = None
     applies_to: tuple[ContactKind, ...] = (ContactKind.CANDIDATE, ContactKind.CONTACT_PERSON)
 

@@ -21,10 +21,15 @@ from connector.entry.daemon import Daemon, instance_lock
 from connector.entry.options import ConfigOption, NowOption, err, out
 from connector.entry.pixel_cli import pixel_app
 from connector.errors import ConfigError, InputError, MsrEngageError
-from connector.ledger.sync_state import clear_dead_letters, dead_letters
+from connector.ledger.sync_state import dead_letters
 from connector.log import configure_logging
+from connector.sf.mapping import CheckRow, DescribePort
+from connector.sf.rules_check import check_rules
 from connector.shell import rescore as jobs
-from connector.shell.cycle import backfill_plan, run_backfill, run_cycle
+from connector.shell.apply import retry_dead_letters
+from connector.shell.cycle import backfill_plan, run_backfill
+from connector.shell.rules import rules_in_force_of
+from connector.shell.service import CycleService
 from connector.shell.status import status_facts
 
 app = typer.Typer(
@@ -125,13 +130,15 @@ def explain(contact_id: str, config: ConfigOption = None, now: NowOption = None)
 def simulate(
     config: Annotated[Path, typer.Option("--config", "-c", help="The proposed config.toml to preview.")],
     current: Annotated[
-        Path | None, typer.Option("--current", help="The config in force (default: the usual lookup).")
+        Path | None,
+        typer.Option("--current", help="The config in force (default: the rules the ledger last applied)."),
     ] = None,
     now: NowOption = None,
 ) -> None:
     """Preview new rules against the whole ledger without writing: band shifts, medals, top changes."""
-    proposed, in_force, moment = load_settings(config), settings_from(current), bootstrap.clock(now)
+    proposed, moment = load_settings(config), bootstrap.clock(now)
     with bootstrap.open_ledger() as ledger, views.progress(err) as bar:
+        in_force = settings_from(current) if current is not None else rules_in_force_of(ledger, proposed)
         task = bar.add_task("simulating", total=ledger.count_contacts())
         result = jobs.simulate(ledger, in_force, proposed, moment, progress=lambda n: bar.advance(task, n))
     for part in views.simulation_view(result):
@@ -204,8 +211,15 @@ def discover(config: ConfigOption = None) -> None:
 @app.command()
 def check(config: ConfigOption = None) -> None:
     """Verify login, every mapped object and field, picklists and the API budget; exit 0 only if all pass."""
-    settings = sf.require(settings_from(config))
-    rows = sf.run_check(lambda: sf.connect(settings), settings.objects, settings.max_org_share)
+    full = settings_from(config)
+    settings = sf.require(full)
+    kinds = {spec.kind for source in full.org_sources() for spec in source.events}
+    kinds |= {source.history.kind for source in full.org_sources() if source.history is not None}
+
+    def rules(client: DescribePort) -> list[CheckRow]:
+        return check_rules(client.describe, full.scoring, full.medals, settings.objects, kinds)
+
+    rows = sf.run_check(lambda: sf.connect(settings), settings.objects, settings.max_org_share, rules)
     table = Table("check", "result", "found", "what to do", title=f"Salesforce org at {settings.login_url}")
     for row in rows:
         verdict = "[green]ok[/green]" if row.ok else "[red]FAIL[/red]"
@@ -251,15 +265,26 @@ def sync_once(
         bool, typer.Option("--once", help="Run one cycle and exit (the daemon is `run`).")
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the write plan; write nothing.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Write even above max_change_share.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Apply a rule change even above max_change_share.")
+    ] = False,
+    daily: Annotated[
+        bool, typer.Option("--daily", help="Run the nightly pass now (re-score everyone).")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Run one sync cycle: read the org, score, write back what changed."""
+    """Run one sync cycle as the daemon does (the pixel included): read, score, write back what changed."""
     if not once:
         raise InputError("sync needs --once (to keep syncing on a schedule, run: msr-engage run)")
     settings = settings_from(config)
-    with bootstrap.org_connection(settings) as (client, ledger):
-        report = run_cycle(client, ledger, settings, bootstrap.clock(), dry_run=dry_run, force=force)
+    with bootstrap.org_connection(settings) as (client, _):
+        service = CycleService(settings, bootstrap.open_ledger, client)
+        outcome = service.cycle("daily" if daily else "poll", bootstrap.clock(), dry_run=dry_run, force=force)
+    if outcome.stop is not None:
+        raise outcome.stop
+    report = outcome.report
+    if report is None:
+        raise typer.Exit(1)
     if dry_run:
         out.print(views.plan_table(report.plan))
     out.print(views.cycle_line(report.summary()), highlight=False)
@@ -309,7 +334,7 @@ def status() -> None:
 @app.command(name="dead-letters")
 def dead_letters_command(
     retry: Annotated[
-        bool, typer.Option("--retry", help="Forget them so the next cycle writes them again.")
+        bool, typer.Option("--retry", help="Forget them so the next cycle re-scores and writes them again.")
     ] = False,
 ) -> None:
     """List writes the org refused for good; --retry queues them for the next cycle."""
@@ -317,9 +342,10 @@ def dead_letters_command(
         letters = dead_letters(ledger)
         out.print(views.dead_letter_table(letters))
         if retry:
-            cleared = clear_dead_letters(ledger)
+            cleared = retry_dead_letters(ledger)
             out.print(
-                f"{cleared} dead letters cleared: the next cycle (or sync --once) writes those contacts again"
+                f"{cleared} dead letters cleared: the next cycle (or sync --once) re-scores and writes those"
+                " contacts again"
             )
 
 

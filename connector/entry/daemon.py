@@ -9,7 +9,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,9 +25,11 @@ from werkzeug.wrappers import Request, Response
 from connector.config import Settings
 from connector.errors import FatalError
 from connector.ledger import Ledger
+from connector.ledger.sync_state import last_cycles
 from connector.sf.port import OrgPort
 from connector.shell.cycle import CycleReport
 from connector.shell.service import CycleService
+from connector.sync.schedule import missed_daily_pass
 
 log = structlog.get_logger(__name__)
 Clock = Callable[[], datetime]
@@ -186,6 +188,15 @@ class Daemon:
             self.metrics.record(outcome.report, self.client.usage, now)
         return outcome.report
 
+    def missed_daily_pass(self) -> bool:
+        """Whether a nightly pass was due while the daemon was down (and no cycle ran since)."""
+        sync = self.settings.sync
+        hour, minute = (int(part) for part in sync.daily_pass_at.split(":"))
+        with self.service.open_ledger() as ledger:
+            daily, last = last_cycles(ledger, kind="daily"), last_cycles(ledger)
+        started = [datetime.fromisoformat(c[0]["started_at"]) if c else None for c in (daily, last)]
+        return missed_daily_pass(self.clock(), time(hour, minute), self.settings.scoring.zone, *started)
+
     def start_health(self) -> str | None:
         """Serve /healthz and /metrics on the configured loopback port (0 in config = off)."""
         sync = self.settings.sync
@@ -210,6 +221,8 @@ class Daemon:
         )
         daily = CronTrigger(hour=hour, minute=minute, timezone=self.settings.scoring.zone)
         self.scheduler.add_job(self.cycle, daily, args=["daily"], id="daily")
+        if self.missed_daily_pass():  # one executor thread: it runs before the first poll's re-score
+            self.scheduler.add_job(self.cycle, args=["daily"], next_run_time=datetime.now(UTC), id="catch_up")
 
         def stop(signum: int, _frame: object) -> None:
             log.info("daemon_signal", signal=signal.Signals(signum).name)

@@ -209,6 +209,21 @@ def written_versions() -> str:
     """
 
 
+def rule_sets() -> str:
+    # One row per rule set the connector applied: the audit `status` shows, and the text of the rules
+    # in force, so a cycle that holds a rule change back can go on scoring under the applied ones.
+    return """
+        CREATE TABLE rule_sets (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            fingerprint TEXT NOT NULL,
+            rules TEXT NOT NULL,           -- canonical JSON of [scoring] and [medals]
+            applied_at TEXT NOT NULL,      -- ISO UTC: the cycle's now
+            contacts_changed INTEGER NOT NULL,
+            forced INTEGER NOT NULL        -- 1 when --force applied it above max_change_share
+        );
+    """
+
+
 # Each migration is a named function returning its SQL; the list order is the apply order.
 MIGRATIONS: list[Callable[[], str]] = [
     initial,
@@ -219,6 +234,7 @@ MIGRATIONS: list[Callable[[], str]] = [
     pixel_pending_indexes,
     contact_consent,
     written_versions,
+    rule_sets,
 ]
 
 

@@ -191,10 +191,13 @@ def finish_cycle(
         )
 
 
-def last_cycles(ledger: Ledger, limit: int = 1, status: str | None = None) -> list[dict[str, Any]]:
-    """The most recent cycles (optionally only those with `status`), newest first."""
-    where = "WHERE status = ?" if status else ""
-    args: list[Any] = [status] if status else []
+def last_cycles(
+    ledger: Ledger, limit: int = 1, status: str | None = None, kind: str | None = None
+) -> list[dict[str, Any]]:
+    """The most recent cycles (optionally only those with `status`, or of `kind`), newest first."""
+    filters = [(column, value) for column, value in (("status", status), ("kind", kind)) if value]
+    where = ("WHERE " + " AND ".join(f"{column} = ?" for column, _ in filters)) if filters else ""
+    args: list[Any] = [value for _, value in filters]
     rows = ledger.db.execute(
         "SELECT id, kind, started_at, finished_at, status, summary FROM cycles"
         f" {where} ORDER BY id DESC LIMIT ?",

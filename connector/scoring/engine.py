@@ -32,7 +32,7 @@ from connector.events import (
     record_of,
     to_micros,
 )
-from connector.scoring.model import ContactState, EventStatus, Line, LineEvent, LineKind
+from connector.scoring.model import FLOOR_LINE, ContactState, EventStatus, Line, LineEvent, LineKind
 
 _KINDS = {k.value: k for k in ContactKind}
 # Offsets of real zones are whole quarter hours, so a 15-minute UTC bucket never straddles a local
@@ -99,7 +99,11 @@ class Rulebook:
         self.medal_of_step.update(dict.fromkeys(medals.gold, Medal.GOLD))
         # Event kinds whose attributes the rules read; a bulk reader may leave the others' empty.
         self.attrs_kinds = frozenset(
-            {kind for kind, rules in self.rules_by_kind.items() if any(c.where for c in rules)}
+            {
+                kind
+                for kind, rules in self.rules_by_kind.items()
+                if any(c.where or c.rule.once_per == "application" for c in rules)
+            }
             | ({APPLICATION_STEP} if self.medal_of_step else set())
             | {CONTACT_UPDATED}
         )
@@ -125,7 +129,13 @@ class Rulebook:
 def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], explain: bool) -> ContactState:
     """The one scoring function. Events after `now` are ignored; duplicates (same id) count once."""
     now = book.now_micros
-    unique = {r[1]: r for r in records if r[0] <= now}
+    unique: dict[object, EventRecord] = {}
+    for r in records:
+        if r[0] <= now:
+            key = _identity(r)
+            kept = unique.get(key)
+            if kept is None or r[1] < kept[1]:  # the smallest id: the same result in any input order
+                unique[key] = r
     ordered = sorted(unique.values())  # ids are unique here, so ties on time break by id
     kind = ContactKind.CANDIDATE
     for record in ordered:
@@ -172,7 +182,8 @@ def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], expl
     lines = [_rule_line(book, r, matched[r.name], explain) for r in book.scoring.rules if r.name in matched]
     activity_days = sorted(activity)
     lines += _inactivity_lines(book, activity_days)
-    score = max(book.scoring.floor, sum(line.points for line in lines))
+    lines += _floor_line(book.scoring.floor, sum(line.points for line in lines))
+    score = sum(line.points for line in lines)
     first_points_on = activity_days[0] if activity_days else 0
     qualified_on = first_points_on if book.medals.first_qualification == "first_points" else first_medal_on
     details = RecruitmentDetails(
@@ -184,6 +195,17 @@ def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], expl
     )
     last = _date(activity_days[-1]) if activity_days else None
     return ContactState(contact_id, kind, details, last, tuple(lines))
+
+
+def _identity(record: EventRecord) -> object:
+    """What makes an event the same event: its id; for a step, also its application, step and second."""
+    # Ledgers from before step events had one id whether read from the record or its field history hold
+    # both ids for one transition; it counts once.
+    if record[2] == APPLICATION_STEP:
+        application = record[3].get("application_id")
+        if application is not None:
+            return (application, record[3].get("step"), record[0] // 1_000_000)
+    return record[1]
 
 
 def _date(ordinal: int) -> date | None:
@@ -198,6 +220,14 @@ def _rule_line(book: Rulebook, rule: Rule, matched: list[tuple[EventRecord, int]
         counted = matched
     elif rule.once_per == "ever":
         counted, repeats = matched[:1], matched[1:]
+    elif rule.once_per == "application":
+        # Moving an application back to a step it passed earns that step again only without an id.
+        seen_applications: set[Any] = set()
+        for pair in matched:
+            application = pair[0][3].get("application_id")
+            repeat = application is not None and application in seen_applications
+            (repeats if repeat else counted).append(pair)
+            seen_applications.add(application)
     else:
         seen_days: set[int] = set()
         for pair in matched:
@@ -225,6 +255,15 @@ def _rule_line(book: Rulebook, rule: Rule, matched: list[tuple[EventRecord, int]
     capped = rule.max_points is not None and raw > rule.max_points
     points = rule.max_points if capped and rule.max_points is not None else raw
     return Line(rule.name, points, LineKind.RULE, capped, _date(next_expiry), tuple(details))
+
+
+def _floor_line(floor: int, total: int) -> list[Line]:
+    """What lifts a total below the floor back to it, as part of the penalty line."""
+    # Clamping the total instead would leave the org's score lines summing to less than the score;
+    # folded into the inactivity line (LineKind.INACTIVITY), the lines always add up.
+    if total >= floor:
+        return []
+    return [Line(FLOOR_LINE, floor - total, LineKind.INACTIVITY)]
 
 
 def _utc(micros: int) -> datetime:

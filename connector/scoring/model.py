@@ -17,11 +17,14 @@ class EventStatus(StrEnum):
     REPEAT = "repeat"  # suppressed by once_per
 
 
+FLOOR_LINE = "floor"  # the name of the line that lifts a total below `[scoring] floor` back to it
+
+
 class LineKind(StrEnum):
     """Where a score line comes from."""
 
     RULE = "rule"
-    INACTIVITY = "inactivity"  # a daily-pass penalty
+    INACTIVITY = "inactivity"  # a daily-pass penalty, or the floor's lift of them (FLOOR_LINE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -290,11 +290,17 @@ def _check_budget(limits: Mapping[str, Any], max_org_share: float) -> CheckRow:
 
 
 def run_check(
-    connect: Callable[[], DescribePort], objects: ObjectMapping, max_org_share: float
+    connect: Callable[[], DescribePort],
+    objects: ObjectMapping,
+    max_org_share: float,
+    more: Callable[[DescribePort], list[CheckRow]] | None = None,
 ) -> list[CheckRow]:
-    """Log in with `connect`, then `check`; a refused login is one failed row, not a crash."""
+    """Log in with `connect`, then `check` (and `more`); a refused login is one failed row, not a crash."""
     try:
         client = connect()
     except MsrEngageError as exc:
         return [CheckRow("login", False, str(exc), "fix the [salesforce] auth settings or secrets")]
-    return check(client, objects, max_org_share)
+    rows = check(client, objects, max_org_share)
+    if more is not None and all(row.ok for row in rows if row.item.startswith("salesforce.objects.")):
+        rows += more(client)
+    return rows

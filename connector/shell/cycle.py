@@ -22,7 +22,6 @@ from connector.ledger import Ledger
 from connector.ledger.sync_state import (
     DeadLetter,
     add_dead_letters,
-    count_scored,
     finish_cycle,
     pending_contacts,
     save_shown,
@@ -33,10 +32,12 @@ from connector.ledger.sync_state import (
 )
 from connector.sf.port import OrgPort
 from connector.sf.readers import Source, Window, backfill_windows
-from connector.sf.writer import WriteResult, apply_plan
+from connector.sf.writer import WriteResult
+from connector.shell.apply import write_children_first
 from connector.shell.gather import ensure_org, gather_source, mapping_of, refresh_shown
 from connector.shell.readback import read_back
 from connector.shell.rescore import rescore
+from connector.shell.rules import score_under_rail
 from connector.shell.stages import (
     CycleStatus,
     FailureReason,
@@ -48,7 +49,11 @@ from connector.shell.stages import (
     stopped_status,
 )
 from connector.shell.web import confirm_web, gather_web
-from connector.sync.plan import ContactPlan, contact_writes, plan_contact
+from connector.sync.plan import (
+    ContactPlan,
+    contact_writes,
+    plan_contact,
+)
 from connector.sync.web import WebPlan
 
 log = structlog.get_logger(__name__)
@@ -202,12 +207,23 @@ class _Work:
 
     plans: list[ContactPlan] = field(default_factory=list)
     web: WebPlan = field(default_factory=WebPlan)
+    held_back: str = ""  # the rule change the rail held back, named
 
 
 def _score(
-    client: OrgPort, ledger: Ledger, settings: Settings, now: datetime, report: CycleReport, work: _Work
+    client: OrgPort,
+    ledger: Ledger,
+    settings: Settings,
+    now: datetime,
+    report: CycleReport,
+    work: _Work,
+    force: bool,
 ) -> None:
-    report.scored = rescore(ledger, settings, now, everyone=report.kind == "daily").scored
+    first = ledger.meta("first_write_done") is None
+    scored = score_under_rail(
+        ledger, settings, now, everyone=report.kind == "daily", force=force, first=first
+    )
+    report.scored, work.held_back = scored.scored, scored.held_back
     work.plans = plan_writes(ledger)
     if refresh_shown(client, ledger, settings, [p.contact_id for p in work.plans if p.values], now):
         rescore(ledger, settings, now)  # only those the org changed meanwhile: merged, then planned again
@@ -225,28 +241,14 @@ def _write(
     work: _Work,
     *,
     dry_run: bool,
-    force: bool,
 ) -> None:
     plans, web = work.plans, work.web
     writes = contact_writes(plans, mapping_of(settings)) + web.writes
     report.writes, report.web_writes = len(writes), len(web.writes)
-    first = ledger.meta("first_write_done") is None
-    # count_scored scans contact_state: only worth it when the plan is large enough for the rail.
-    many = len(plans) > settings.sync.max_change_min_contacts
-    share = len(plans) / max(1, count_scored(ledger)) if many else 0.0
-    guard = many and share > settings.sync.max_change_share
-    if guard and not (force or first):
-        report.status, report.reason = (
-            CycleStatus.STOPPED,
-            (
-                f"{len(plans)} contacts ({share:.0%}) would change, above max_change_share"
-                f" {settings.sync.max_change_share:.0%}: check the rules, then run again with --force"
-            ),
-        )
-    elif dry_run:
+    if dry_run:
         report.status = CycleStatus.DRY_RUN
     elif writes:
-        result = apply_plan(client, writes, bulk_threshold=client.settings.bulk_threshold)
+        plans, result = write_children_first(client, ledger, settings, plans, web.writes)
         # One unit of work: what the org accepted, what it refused, and that writing has begun.
         with ledger.transaction():
             letters = confirm(ledger, plans, result, mapping_of(settings), now)
@@ -259,6 +261,8 @@ def _write(
         report.not_sent = len(result.not_sent)
         if result.stopped:
             report.status, report.reason = CycleStatus.STOPPED, result.stopped
+    if work.held_back and report.status is CycleStatus.OK:  # what was written is in; the rest is named
+        report.status, report.reason = CycleStatus.STOPPED, work.held_back
 
 
 Step = tuple[Stage, str, Callable[[], None]]  # the stage, its source's name ('' for org stages), the work
@@ -328,9 +332,8 @@ def run_cycle(
         _start(client, ledger),
         (Stage.READ_ORG, "", lambda: _gather(client, ledger, settings, now, report)),
         *((Stage.READ_OTHER, s.name, partial(_read_other, s, ledger, now, report)) for s in other_sources),
-        (Stage.SCORE, "", lambda: _score(client, ledger, settings, now, report, work)),
-        (Stage.WRITE, "", lambda: _write(client, ledger, settings, now, report, work, dry_run=dry_run,
-                                         force=force)),
+        (Stage.SCORE, "", lambda: _score(client, ledger, settings, now, report, work, force)),
+        (Stage.WRITE, "", lambda: _write(client, ledger, settings, now, report, work, dry_run=dry_run)),
     ]  # fmt: skip
     _run_stages(client, ledger, report, now, steps)
     return report
@@ -362,9 +365,8 @@ def run_backfill(
     steps: list[Step] = [
         _start(client, ledger),
         (Stage.READ_ORG, "", lambda: _gather(client, ledger, settings, now, report, windows, progress)),
-        (Stage.SCORE, "", lambda: _score(client, ledger, settings, now, report, work)),
-        (Stage.WRITE, "", lambda: _write(client, ledger, settings, now, report, work, dry_run=False,
-                                         force=force)),
+        (Stage.SCORE, "", lambda: _score(client, ledger, settings, now, report, work, force)),
+        (Stage.WRITE, "", lambda: _write(client, ledger, settings, now, report, work, dry_run=False)),
     ]  # fmt: skip
     _run_stages(client, ledger, report, now, steps)
     return report

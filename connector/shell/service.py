@@ -55,14 +55,15 @@ class CycleService:
         # agents come back every poll.
         self.crawlers = CrawlerFilter()
 
-    def cycle(self, kind: str, now: datetime) -> CycleOutcome:
+    def cycle(self, kind: str, now: datetime, *, dry_run: bool = False, force: bool = False) -> CycleOutcome:
         """Run one cycle at `now`; never raises: the outcome says whether the daemon must stop."""
         try:
             with self.open_ledger() as ledger:
                 try:
                     report = run_cycle(
-                        self.client, ledger, self.settings, now, kind=kind, other_sources=self.other_sources()
-                    )
+                        self.client, ledger, self.settings, now, kind=kind, dry_run=dry_run, force=force,
+                        other_sources=self.other_sources(),
+                    )  # fmt: skip
                 finally:
                     self._keep_org_facts(ledger)
                 remember_failures(ledger, report.failures, now)

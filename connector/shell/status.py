@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from connector.ledger import Ledger
+from connector.ledger.rule_sets import applied_rule_sets
 from connector.ledger.sync_state import dead_letters, last_cycles
 from connector.shell.cycle import waiting_writes
 from connector.shell.pixel import API, FILES
@@ -49,6 +50,15 @@ def status_facts(ledger: Ledger) -> dict[str, Facts]:
         stored = ledger.meta(f"{source} last run")
         if stored:
             facts[f"Last run: {source}"] = [(k.replace("_", " "), v) for k, v in json.loads(stored).items()]
+    applied = applied_rule_sets(ledger)
+    if applied:  # newest first: the first row is the rule set in force
+        facts["Rule sets applied"] = [
+            (
+                r.fingerprint,
+                f"{r.applied_at}, {r.contacts_changed} contacts changed{', forced' if r.forced else ''}",
+            )
+            for r in applied
+        ]
     failures = json.loads(ledger.meta(FAILURES_KEY) or "{}")
     if failures:
         # Counted since the ledger began; a cycle with only these failures is still `ok`.

@@ -6,12 +6,20 @@ plan only compares: a value the org lacks is written, nothing is merged here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from connector.config.salesforce import ObjectMapping
-from connector.details import DETAIL_NAMES, EMPTY_DETAILS, RecordWrite, ShownDetails, StoredState
+from connector.details import (
+    DETAIL_NAMES,
+    EMPTY_DETAILS,
+    Band,
+    BandBounds,
+    RecordWrite,
+    ShownDetails,
+    StoredState,
+)
 from connector.sync.sources import picklists
 
 
@@ -39,25 +47,67 @@ def plan_contact(state: StoredState, shown: ShownDetails | None) -> ContactPlan:
 
 def contact_writes(plans: Iterable[ContactPlan], mapping: ObjectMapping) -> list[RecordWrite]:
     """Contact field updates by Id, then score-line upserts by external id `{contact_id}:{rule}`."""
-    c, sl = mapping.contact, mapping.score_line
+    plans = list(plans)
+    return field_writes(plans, mapping) + line_writes(plans, mapping)
+
+
+def field_writes(plans: Iterable[ContactPlan], mapping: ObjectMapping) -> list[RecordWrite]:
+    """Contact field updates by Id, in the org's labels."""
+    c = mapping.contact
     fields = {"score": c.score, "band": c.band, "medal": c.medal,
               "first_qualified_on": c.first_qualified_on, "first_placed_on": c.first_placed_on}  # fmt: skip
     bands, medals = picklists(c)
     encode: dict[str, Callable[[Any], str | None]] = {"band": bands.to_org, "medal": medals.to_org}
-    writes: list[RecordWrite] = []
-    line_writes: list[RecordWrite] = []
-    for plan in plans:
-        if plan.values:
-            values = {
+    return [
+        RecordWrite(
+            c.object,
+            "Id",
+            plan.contact_id,
+            {
                 fields[name]: encode[name](value) if name in encode else value
                 for name, value in plan.values.items()
-            }
-            writes.append(RecordWrite(c.object, "Id", plan.contact_id, values, parent=plan.contact_id))
-        for rule, points in sorted(plan.lines.items()):
-            values = {sl.contact: plan.contact_id, sl.rule: rule, sl.points: points}
-            line_writes.append(
-                RecordWrite(
-                    sl.object, sl.external_id, f"{plan.contact_id}:{rule}", values, parent=plan.contact_id
-                )
-            )
-    return writes + line_writes
+            },
+            parent=plan.contact_id,
+        )
+        for plan in plans
+        if plan.values
+    ]
+
+
+def line_writes(plans: Iterable[ContactPlan], mapping: ObjectMapping) -> list[RecordWrite]:
+    """Score-line upserts by external id `{contact_id}:{rule}`."""
+    sl = mapping.score_line
+    return [
+        RecordWrite(
+            sl.object,
+            sl.external_id,
+            f"{plan.contact_id}:{rule}",
+            {sl.contact: plan.contact_id, sl.rule: rule, sl.points: points},
+            parent=plan.contact_id,
+        )
+        for plan in plans
+        for rule, points in sorted(plan.lines.items())
+    ]
+
+
+def settle_refused(
+    plan: ContactPlan, shown: ShownDetails | None, refused: Collection[str], bands: BandBounds
+) -> ContactPlan:
+    """The plan with the score the org's lines add up to, once the org refused some of its lines.
+
+    Writing the intended total beside a refused line would show a score its lines do not explain;
+    the medal and dates are still written, and the total follows when the dead letter is retried.
+    """
+    if not refused:
+        return plan
+    lines = dict(shown.lines) if shown is not None else {}
+    lines.update({rule: points for rule, points in plan.lines.items() if rule not in refused})
+    org = shown.details if shown is not None else EMPTY_DETAILS
+    total = sum(lines.values()) if lines else org.score
+    values = {k: v for k, v in plan.values.items() if k not in ("score", "band")}
+    band = Band.of(total, bands) if total is not None else org.band
+    if total != org.score:
+        values["score"] = total
+    if band != org.band:
+        values["band"] = band
+    return replace(plan, values=values)

@@ -94,7 +94,9 @@ def history_events(source: OrgSource, rows: Iterable[Record], parents: Mapping[s
         attrs = {name: field_value(parent, path) for name, path in (spec.attrs.items() if spec else ())}
         attrs[history.attr] = row["NewValue"]
         for contact in contacts:
-            event_id = derive_id(source.name, "history", row.get("Id"), contact)
+            # The id a read of the record itself gives the same transition, so reading history, or
+            # switching it on or off, never counts a step twice.
+            event_id = derive_id(source.name, parent.get("Id"), contact, history.kind, format_time(at))
             batch.events.append(make_event(contact, history.kind, at, attrs, id=event_id))
     return batch
 

@@ -58,6 +58,15 @@ def test_score_never_below_floor(history: list[Event], now: datetime) -> None:
     assert details.score is None or details.score >= 3
 
 
+@given(histories, nows, st.integers(-10, 20))
+def test_score_lines_always_add_up_to_the_score(history: list[Event], now: datetime, floor: int) -> None:
+    state = score(history, RULES, now, inactivity=DECAY, floor=floor)
+    if state.details.score is not None:
+        assert sum(state.rule_points().values()) == state.details.score
+        assert sum(line.points for line in state.lines) == state.details.score
+        assert state.details.score >= floor
+
+
 @settings(max_examples=60)
 @given(histories, st.lists(st.integers(0, 30), min_size=2, max_size=6))
 def test_medal_and_dates_never_move_backwards_as_now_advances(history: list[Event], steps: list[int]) -> None:

@@ -9,7 +9,7 @@ import pytest
 from connector.config import Inactivity, Medals
 from connector.details import Band, Medal, RecruitmentDetails, keep_monotone
 
-from .helpers import NOW, at, ev, rule, score, step
+from .helpers import NOW, STEP_RULES, at, ev, rule, score, step
 
 
 def test_worked_example_from_the_product_page() -> None:
@@ -147,6 +147,13 @@ def test_no_penalty_before_first_activity_and_floor_clamps() -> None:
     assert state.details.band is Band.COLD
 
 
+def test_floor_lifts_the_penalty_line_so_the_lines_still_add_up() -> None:
+    events = [ev("email.opened", at("06-01"))]
+    state = score(events, (rule("open", "email.opened", 4),), now=at("06-25"), inactivity=DECAY, floor=0)
+    assert state.details.score == 0
+    assert state.rule_points() == {"open": 4, "inactivity": -4}
+
+
 def test_only_positive_rules_count_as_activity() -> None:
     r = (rule("open", "email.opened", 20), rule("unsub", "email.unsubscribed", -10))
     events = [ev("email.opened", at("06-01")), ev("email.unsubscribed", at("06-10"))]
@@ -194,3 +201,26 @@ def test_explain_lists_events_with_expiry() -> None:
     assert line.expires_on == date(2026, 7, 5)
     assert line.points == 4
     assert NOW.date() == date(2026, 6, 30)
+
+
+def test_once_per_application_counts_a_step_once_per_application() -> None:
+    intake = (
+        rule("intake", "application.step", 30, where={"step": ["Intake verwerkt"]}, once_per="application"),
+    )
+    events = [
+        step("Intake verwerkt", at("06-01")),
+        step("Voorgesteld", at("06-02")),
+        step("Intake verwerkt", at("06-03")),  # moved back: the same application
+        step("Intake verwerkt", at("06-04"), app="a0C2"),  # another application earns it again
+    ]
+    assert score(events, intake, now=at("06-05")).details.score == 60
+
+
+def test_one_step_read_from_the_record_and_from_its_history_counts_once() -> None:
+    from connector.events import make_event
+
+    when = at("06-01")
+    attrs = {"step": "Intake verwerkt", "job_id": "a0B1", "application_id": "a0C1"}
+    from_record = make_event("003C1", "application.step", when, attrs, id="record-id")
+    from_history = make_event("003C1", "application.step", when, attrs, id="old-history-id")
+    assert score([from_record, from_history], STEP_RULES, now=at("06-02")).details.score == 30

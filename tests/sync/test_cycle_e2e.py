@@ -190,3 +190,43 @@ def test_a_cycle_while_the_breaker_is_open_stops_without_calling_the_org(org: Or
     assert [c["status"] for c in last_cycles(org.ledger, limit=2)] == ["stopped", "stopped"]
     org.em.org.advance(org.client.settings.breaker_cooldown_seconds)
     assert org.cycle().status == "ok"
+
+
+def test_an_application_moved_back_to_intake_scores_intake_once(org: Org) -> None:
+    candidate, job = org.candidate(), org.job()
+    application = org.em.org.apply(candidate, job, "Intake verwerkt")
+    org.cycle()
+    assert org.contact(candidate)["Lead_Score__c"] == 30
+    org.em.org.move_application(application, "Voorgesteld")
+    org.cycle()
+    assert org.contact(candidate)["Lead_Score__c"] == 55
+    org.em.org.move_application(application, "Intake verwerkt")
+    again = org.cycle()
+    assert again.events_added == 1  # the step was seen; it just earns nothing a second time
+    assert org.contact(candidate)["Lead_Score__c"] == 55
+
+
+def test_switching_step_history_on_then_a_backfill_changes_no_score(org: Org) -> None:
+    from connector.config.sync import SyncSettings
+    from connector.shell.cycle import backfill_plan, run_backfill
+
+    candidate, job = org.candidate(), org.job()
+    application = org.em.org.apply(candidate, job, "Websollicitatie")
+    org.cycle()
+    for step in ("Intake verwerkt", "Voorgesteld"):  # one poll per step: each seen from the record
+        org.em.org.move_application(application, step)
+        org.cycle()
+    before = details(org, candidate)
+    assert before[:3] == (55, "Warm", "Silver")
+    org.settings = org.settings.model_copy(update={"sync": SyncSettings(step_history=True)})
+    now = org.em.org.advance(120)
+    report = run_backfill(
+        org.client, org.ledger, org.settings, now, backfill_plan(org.client, org.settings, T0, now)
+    )
+    assert report.status == "ok"
+    assert details(org, candidate) == before
+    assert org.cycle().writes == 0
+    steps = [
+        e.attrs["step"] for e in org.ledger.events_of([candidate])[candidate] if e.kind == "application.step"
+    ]
+    assert sorted(steps) == ["Intake verwerkt", "Voorgesteld", "Websollicitatie"]  # each transition once

@@ -1,7 +1,8 @@
 """Issue 10.5 over HTTPS against the emulator: a cycle the org stops part-way loses no write.
 
 Five consenting candidates each visit a vacancy page: a cycle plans 25 writes (5 contact updates,
-10 score lines, 5 website visits, 5 job views), sent in that order, one collections call per object.
+10 score lines, 5 website visits, 5 job views); the children go first and the contact updates last, so
+a score is never written beside lines that did not arrive; one collections call per object.
 Whatever stops the writer — 503s past the retry policy, the org's daily limit, the cycle's budget —
 the writes it did not get to wait in the ledger, `status` counts them, and a later cycle sends them.
 """
@@ -96,28 +97,37 @@ def accounted(report: CycleReport) -> int:
 
 
 def burst_of_503s(org: Org) -> None:
-    """Enough 503s on the first upsert (the score lines) to outlast the client's retry policy."""
+    """Enough 503s on the first upsert (the score lines) to outlast the retry policy: nothing is sent."""
     org.em.org.fail_next(DEFAULT_RETRY.attempts, status=503, endpoint="collections_upsert")
 
 
 def request_limit(org: Org) -> None:
-    """The org's daily limit, used up by someone else once our contact updates went through."""
+    """The org's daily limit, used up by someone else before our first upsert: nothing is sent."""
     org.em.org.fail_next(1, status=403, endpoint="collections_upsert")
 
 
 def budget(org: Org) -> None:
-    """The org at 74 of 100 calls: 4 reads, the read of the contacts about to be written and their
-    update reach the 80 % budget rail."""
+    """The org at 74 of 100 calls: 4 reads, the read of the contacts about to be written and the score
+    lines' upsert reach the 80 % budget rail."""
     assert len(org.settings.org_sources()) == 4
     org.em.org.set_api_limit(100, used=74)
 
 
 @pytest.mark.parametrize(
-    ("stop", "reason"),
-    [(burst_of_503s, "SERVER_UNAVAILABLE"), (request_limit, "REQUEST_LIMIT_EXCEEDED"), (budget, "80%")],
+    ("stop", "reason", "sent"),
+    [
+        (burst_of_503s, "SERVER_UNAVAILABLE", 0),
+        (request_limit, "REQUEST_LIMIT_EXCEEDED", 0),
+        (budget, "80%", 10),
+    ],
 )
 def test_writes_a_stopped_cycle_did_not_send_reach_the_org_in_a_later_cycle(
-    org: Org, tmp_path: Path, capsys: pytest.CaptureFixture[str], stop: Callable[[Org], None], reason: str
+    org: Org,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    stop: Callable[[Org], None],
+    reason: str,
+    sent: int,
 ) -> None:
     fans, job = visited(org, tmp_path)
     assert waiting(org) == (0, FANS)  # the visits wait from their ingest on, before any score
@@ -127,24 +137,27 @@ def test_writes_a_stopped_cycle_did_not_send_reach_the_org_in_a_later_cycle(
     assert stopped.status == "stopped"
     assert reason in stopped.reason
     assert (stopped.writes, stopped.web_writes) == (25, 10)
-    assert (stopped.succeeded, stopped.not_sent, accounted(stopped)) == (FANS, 20, 25)
-    assert in_the_org(org, fans) == {**everything(fans, job), "lines": [], "visits": [], "views": []}
-    assert waiting(org) == (2 * FANS, FANS)  # two score lines per fan; each fan's visit and job view
-    assert dict(status_facts(org.ledger)["Last cycle"])["not sent"] == 20
+    assert (stopped.succeeded, stopped.not_sent, accounted(stopped)) == (sent, 25 - sent, 25)
+    lines = everything(fans, job)["lines"] if sent else []
+    assert in_the_org(org, fans) == {"scores": [None] * FANS, "lines": lines, "visits": [], "views": []}
+    fields_and_lines = 3 * FANS - sent  # a contact update and two score lines per fan, less what was sent
+    assert waiting(org) == (fields_and_lines, FANS)  # and each fan's visit and job view
+    assert dict(status_facts(org.ledger)["Last cycle"])["not sent"] == 25 - sent
     printed = printed_status(org, capsys)
-    assert re.search(r"waiting to be written: contact fields and score lines\W+10\b", printed), printed
-    assert re.search(r"not sent\W+20\b", printed), printed
+    waits = rf"waiting to be written: contact fields and score lines\W+{fields_and_lines}\b"
+    assert re.search(waits, printed), printed
+    assert re.search(rf"not sent\W+{25 - sent}\b", printed), printed
 
     if stop is request_limit:  # the breaker keeps cycles from calling the org until its cooldown ends
         paused = org.cycle()
         assert (paused.status, paused.writes) == ("stopped", 0)
-        assert waiting(org) == (2 * FANS, FANS)
+        assert waiting(org) == (fields_and_lines, FANS)
         org.em.org.advance(org.client.settings.breaker_cooldown_seconds)
     if stop is budget:  # a new day at the org
         org.em.org.set_api_limit(100_000, used=0)
 
     later = org.cycle()
-    assert (later.status, later.writes, later.succeeded, later.not_sent) == ("ok", 20, 20, 0)
+    assert (later.status, later.writes, later.succeeded, later.not_sent) == ("ok", 25 - sent, 25 - sent, 0)
     assert in_the_org(org, fans) == everything(fans, job)
     assert waiting(org) == (0, 0)
     org.em.org.reset_calls()
@@ -152,13 +165,13 @@ def test_writes_a_stopped_cycle_did_not_send_reach_the_org_in_a_later_cycle(
     assert not any("composite" in endpoint for endpoint in org.em.org.call_counts())
 
 
-def test_a_503_burst_on_the_first_write_holds_back_the_whole_plan(org: Org, tmp_path: Path) -> None:
+def test_a_503_burst_on_the_contact_updates_holds_back_only_the_totals(org: Org, tmp_path: Path) -> None:
     fans, job = visited(org, tmp_path)
     org.em.org.fail_next(DEFAULT_RETRY.attempts, status=503, endpoint="collections_update")
     stopped = org.cycle(after_seconds=3600)
-    assert (stopped.status, stopped.succeeded, stopped.not_sent) == ("stopped", 0, 25)
-    assert waiting(org) == (3 * FANS, FANS)  # the contact fields wait too
-    assert org.cycle().succeeded == 25
+    assert (stopped.status, stopped.succeeded, stopped.not_sent) == ("stopped", 20, 5)
+    assert waiting(org) == (FANS, 0)  # the children arrived; the contact fields wait
+    assert org.cycle().succeeded == FANS
     assert in_the_org(org, fans) == everything(fans, job)
     assert waiting(org) == (0, 0)
 
@@ -187,3 +200,32 @@ def test_a_refused_job_view_waits_behind_its_dead_letter_and_goes_out_after_retr
     assert (again.web_writes, again.succeeded) == (1, 1)
     assert org.em.org.record("Website_Job_View__c", frozen)["View_Count__c"] == 1  # type: ignore[index]
     assert waiting(org) == (0, 0)
+
+
+def test_a_refused_score_line_keeps_the_total_at_what_the_lines_in_the_org_add_up_to(
+    org: Org, tmp_path: Path
+) -> None:
+    from connector.ledger.sync_state import clear_dead_letters
+
+    fans, _ = visited(org, tmp_path)
+    frozen = org.em.org.create(
+        "Lead_Score_Line__c", {"External_Id__c": f"{fans[0]}:vacancy_view", "Contact__c": fans[0]}
+    )
+    org.em.org.faults.reject_records({frozen}, "score lines of this candidate are frozen")
+    first = org.cycle(after_seconds=3600)
+    assert (first.succeeded, first.dead) == (24, 1)
+
+    def org_sums() -> dict[str, tuple[object, int]]:
+        points: dict[str, int] = dict.fromkeys(fans, 0)
+        for line in org.em.org.records("Lead_Score_Line__c"):
+            points[str(line["Contact__c"])] += int(line.get("Points__c") or 0)  # type: ignore[call-overload]
+        return {fan: (org.contact(fan)["Lead_Score__c"], points[fan]) for fan in fans}
+
+    assert org_sums()[fans[0]] == (2.0, 2)  # the visit's line arrived, the job view's did not
+    assert all(score == total for score, total in org_sums().values())
+    assert org.contact(fans[0])["Lead_Score_Band__c"] == "Cold"
+
+    org.em.org.faults.clear()
+    clear_dead_letters(org.ledger)
+    org.cycle()
+    assert org_sums()[fans[0]] == (5.0, 5)
