@@ -209,6 +209,47 @@ def written_versions() -> str:
     """
 
 
+# Tables whose rows name a contact, and the column that names it: a tombstone refuses new rows in each.
+_NAMING_A_CONTACT = (
+    ("events", "contact_id"),
+    ("dirty", "contact_id"),
+    ("contact_state", "contact_id"),
+    ("org_details", "contact_id"),
+    ("record_hashes", "record_id"),  # the contacts source's rows are keyed by the contact's id
+    ("dead_letters", "contact_id"),
+    ("pixel_visitors", "contact_id"),
+    ("pixel_pending", "contact_id"),
+    ("web_pending", "contact_id"),
+    ("org_children", "contact_id"),
+    ("contact_consent", "contact_id"),
+    ("org_written", "contact_id"),
+)
+
+
+def tombstones() -> str:
+    """Erased contacts, kept for good, and triggers that refuse any new row naming one of them."""
+    # The tombstone keeps the bare Salesforce id: it is what every entry must match to refuse a
+    # record, and it says nothing about the person once everything else about them is gone. A
+    # trigger per table makes the refusal hold for every writer, present and future, in one place.
+    refuse = "".join(
+        f"""
+        CREATE TRIGGER {table}_refuse_erased BEFORE INSERT ON {table}
+        WHEN new.{column} IN (SELECT contact_id FROM tombstones)
+        BEGIN
+            SELECT RAISE(IGNORE);
+        END;"""
+        for table, column in _NAMING_A_CONTACT
+    )
+    return f"""
+        CREATE TABLE tombstones (
+            contact_id TEXT PRIMARY KEY,
+            erased_at TEXT NOT NULL,       -- ISO UTC: the job's `now` when it was erased
+            reason TEXT NOT NULL           -- deleted, anonymised, manual
+        ) WITHOUT ROWID;
+        {refuse}
+    """
+
+
 # Each migration is a named function returning its SQL; the list order is the apply order.
 MIGRATIONS: list[Callable[[], str]] = [
     initial,
@@ -219,6 +260,7 @@ MIGRATIONS: list[Callable[[], str]] = [
     pixel_pending_indexes,
     contact_consent,
     written_versions,
+    tombstones,
 ]
 
 
