@@ -51,6 +51,8 @@ def erase_contacts(ledger: Ledger, reasons: Mapping[str, ErasureReason], at: dat
             [(cid, stamp, reasons[cid].value) for cid in ids],
         )
         purge_contacts(ledger, ids)
+        for table in ("consent_changes", "web_withdrawn"):  # tables newer than purge_contacts
+            ledger.db.conn.executemany(f"DELETE FROM {table} WHERE contact_id = ?", [(c,) for c in ids])
     return [cid for cid in ids if cid not in known]
 
 

@@ -226,20 +226,21 @@ _NAMING_A_CONTACT = (
 )
 
 
-def tombstones() -> str:
-    """Erased contacts, kept for good, and triggers that refuse any new row naming one of them."""
-    # The tombstone keeps the bare Salesforce id: it is what every entry must match to refuse a
-    # record, and it says nothing about the person once everything else about them is gone. A
-    # trigger per table makes the refusal hold for every writer, present and future, in one place.
-    refuse = "".join(
-        f"""
+def _refuse_erased(table: str, column: str) -> str:
+    return f"""
         CREATE TRIGGER {table}_refuse_erased BEFORE INSERT ON {table}
         WHEN new.{column} IN (SELECT contact_id FROM tombstones)
         BEGIN
             SELECT RAISE(IGNORE);
         END;"""
-        for table, column in _NAMING_A_CONTACT
-    )
+
+
+def tombstones() -> str:
+    """Erased contacts, kept for good, and triggers that refuse any new row naming one of them."""
+    # The tombstone keeps the bare Salesforce id: it is what every entry must match to refuse a
+    # record, and it says nothing about the person once everything else about them is gone. A
+    # trigger per table makes the refusal hold for every writer, present and future, in one place.
+    refuse = "".join(_refuse_erased(table, column) for table, column in _NAMING_A_CONTACT)
     return f"""
         CREATE TABLE tombstones (
             contact_id TEXT PRIMARY KEY,
@@ -248,6 +249,24 @@ def tombstones() -> str:
         ) WITHOUT ROWID;
         {refuse}
     """
+
+
+def consent_evidence() -> str:
+    """Each change of a contact's tracking consent, kept as evidence, and withdrawals the org still owes."""
+    # Evidence is the answer, not the behaviour: who, what, when and from where. A withdrawn contact
+    # waits in `web_withdrawn` until the org confirmed its visit and job-view records deleted.
+    return """
+        CREATE TABLE consent_changes (
+            id INTEGER PRIMARY KEY,
+            contact_id TEXT NOT NULL,
+            consent INTEGER NOT NULL,
+            changed_at INTEGER NOT NULL,   -- microseconds since the Unix epoch: the answer's own time
+            source TEXT NOT NULL,          -- the org source (or `ingest`) that brought it
+            recorded_at TEXT NOT NULL      -- ISO UTC: the job's `now` when the ledger took it
+        );
+        CREATE INDEX consent_changes_contact ON consent_changes (contact_id);
+        CREATE TABLE web_withdrawn (contact_id TEXT PRIMARY KEY) WITHOUT ROWID;
+    """ + "".join(_refuse_erased(table, "contact_id") for table in ("consent_changes", "web_withdrawn"))
 
 
 # Each migration is a named function returning its SQL; the list order is the apply order.
@@ -261,6 +280,7 @@ MIGRATIONS: list[Callable[[], str]] = [
     contact_consent,
     written_versions,
     tombstones,
+    consent_evidence,
 ]
 
 

@@ -34,6 +34,7 @@ from connector.ledger.sync_state import (
 from connector.sf.port import OrgPort
 from connector.sf.readers import Source, Window, backfill_windows
 from connector.sf.writer import WriteResult, apply_plan
+from connector.shell.consent import delete_withdrawn_web
 from connector.shell.gather import ensure_org, gather_source, mapping_of, refresh_shown
 from connector.shell.readback import read_back
 from connector.shell.rescore import rescore
@@ -87,6 +88,8 @@ class CycleReport:
     fetched: dict[str, int] = field(default_factory=dict)
     events_added: int = 0
     erased: int = 0
+    withdrawn: int = 0  # contacts whose tracking consent went from yes to no
+    web_deleted: int = 0  # their visit / job-view records deleted in the org
     scored: int = 0
     planned: int = 0
     writes: int = 0
@@ -103,8 +106,9 @@ class CycleReport:
 
     def summary(self) -> dict[str, Any]:
         """Plain counts for logs, the cycle table and metrics."""
-        names = ("status", "reason", "fetched", "events_added", "erased", "scored", "planned", "writes",
-                 "web_writes", "succeeded", "dead", "retriable", "not_sent", "write_calls")  # fmt: skip
+        names = ("status", "reason", "fetched", "events_added", "erased", "withdrawn", "web_deleted",
+                 "scored", "planned", "writes", "web_writes", "succeeded", "dead", "retriable", "not_sent",
+                 "write_calls")  # fmt: skip
         failures = Counter(f"{f.source}: {f.reason.value}" for f in self.failures)
         return {
             **{name: getattr(self, name) for name in names},
@@ -172,6 +176,7 @@ def _gather(
             read = batch.oddities.pop("records", 0)
             report.fetched[source.name] = report.fetched.get(source.name, 0) + read
             report.erased += len(batch.erased)
+            report.withdrawn += len(batch.withdrawn)
             report.events_added += batch.added
             report.oddities.update(batch.oddities)
             if progress is not None:
@@ -261,6 +266,14 @@ def _write(
             report.status, report.reason = CycleStatus.STOPPED, result.stopped
 
 
+def _delete_withdrawn(client: OrgPort, ledger: Ledger, settings: Settings, report: CycleReport, *,
+                      dry_run: bool) -> None:  # fmt: skip
+    done = delete_withdrawn_web(client, ledger, mapping_of(settings), dry_run=dry_run)
+    report.web_deleted = done.deleted
+    if done.stopped and report.status is CycleStatus.OK:
+        report.status, report.reason = CycleStatus.STOPPED, done.stopped
+
+
 Step = tuple[Stage, str, Callable[[], None]]  # the stage, its source's name ('' for org stages), the work
 
 
@@ -331,6 +344,7 @@ def run_cycle(
         (Stage.SCORE, "", lambda: _score(client, ledger, settings, now, report, work)),
         (Stage.WRITE, "", lambda: _write(client, ledger, settings, now, report, work, dry_run=dry_run,
                                          force=force)),
+        (Stage.WRITE, "", lambda: _delete_withdrawn(client, ledger, settings, report, dry_run=dry_run)),
     ]  # fmt: skip
     _run_stages(client, ledger, report, now, steps)
     return report

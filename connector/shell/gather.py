@@ -25,6 +25,7 @@ from connector.ledger.sync_state import (
 )
 from connector.sf.port import OrgPort
 from connector.sf.readers import Source, Window, plan_window, read_window
+from connector.shell.consent import append_noting_consent
 from connector.sync.changes import detect_changes
 from connector.sync.readback import current_reads
 from connector.sync.sources import (
@@ -161,7 +162,7 @@ def gather_source(
             batch.erased = {cid: batch.erased[cid] for cid in new}
         batch.events = [e for e in batch.events if e.contact_id not in erased]
         batch.shown = [s for s in batch.shown if s.contact_id not in erased]
-        batch.added = ledger.append(batch.events).added
+        batch.added, batch.withdrawn = append_noting_consent(ledger, batch.events, source.name, now)
         ledger.set_cursor(name, format_time(window.end), now)
         save_hashes(ledger, source.name, changes.hashes)
         if batch.shown:

@@ -38,6 +38,7 @@ class Batch:
     shown: list[ShownDetails] = field(default_factory=list)
     erased: dict[str, ErasureReason] = field(default_factory=dict)  # contact -> why
     added: int = 0  # events the ledger did not have yet
+    withdrawn: list[str] = field(default_factory=list)  # contacts whose consent went yes -> no
     oddities: Counter[str] = field(default_factory=Counter)
 
 
