@@ -125,6 +125,9 @@ def _obj(name: str, label: str, prefix: str, fields: list[FieldDef], **kw: Any) 
     return ObjectDef(name, label, prefix, {f.name: f for f in fields}, **kw)
 
 
+ANONYMISED_FIELD = "Anonymised__c"  # MSR's checkbox for a contact anonymised under the GDPR
+
+
 def build_schema(mapping: ObjectMapping | None = None) -> dict[str, ObjectDef]:
     """All objects of the MSR-shaped org, named after `mapping` (default: the connector's defaults)."""
     m = mapping or ObjectMapping()
@@ -155,6 +158,7 @@ def build_schema(mapping: ObjectMapping | None = None) -> dict[str, ObjectDef]:
             FieldDef(c.first_qualified_on, "Date First Qualification", "date"),
             FieldDef(c.first_placed_on, "Date First Placement", "date"),
             FieldDef(c.tracking_consent, "Tracking Consent", "boolean", default=False),
+            FieldDef(ANONYMISED_FIELD, "Anonymised", "boolean", default=False),
         ], record_types=(c.candidate_record_type, c.contact_person_record_type),
             tracked=(c.tracking_consent,)),
         _obj(j.object, "Job", "a0B", [

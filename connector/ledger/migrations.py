@@ -269,6 +269,24 @@ def consent_evidence() -> str:
     """ + "".join(_refuse_erased(table, "contact_id") for table in ("consent_changes", "web_withdrawn"))
 
 
+def erasure_in_org() -> str:
+    """What an erasure still owes the org, kept on the tombstone, and the audit of requested erasures."""
+    # On the tombstone, not in a table of its own: no other row may name an erased contact. The
+    # audit row names no contact either; the tombstone points to it.
+    return """
+        ALTER TABLE tombstones ADD COLUMN org_cleared_at TEXT;            -- NULL: org records may remain
+        ALTER TABLE tombstones ADD COLUMN org_error TEXT NOT NULL DEFAULT '';  -- the org's last refusal
+        ALTER TABLE tombstones ADD COLUMN audit_id INTEGER;               -- the request, when manual
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,              -- ISO UTC
+            who TEXT NOT NULL,
+            action TEXT NOT NULL,
+            summary TEXT NOT NULL DEFAULT '{}'
+        );
+    """
+
+
 # Each migration is a named function returning its SQL; the list order is the apply order.
 MIGRATIONS: list[Callable[[], str]] = [
     initial,
@@ -281,6 +299,7 @@ MIGRATIONS: list[Callable[[], str]] = [
     written_versions,
     tombstones,
     consent_evidence,
+    erasure_in_org,
 ]
 
 

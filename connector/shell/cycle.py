@@ -35,6 +35,7 @@ from connector.sf.port import OrgPort
 from connector.sf.readers import Source, Window, backfill_windows
 from connector.sf.writer import WriteResult, apply_plan
 from connector.shell.consent import delete_withdrawn_web
+from connector.shell.erasure import erase_in_org
 from connector.shell.gather import ensure_org, gather_source, mapping_of, refresh_shown
 from connector.shell.readback import read_back
 from connector.shell.rescore import rescore
@@ -89,7 +90,7 @@ class CycleReport:
     events_added: int = 0
     erased: int = 0
     withdrawn: int = 0  # contacts whose tracking consent went from yes to no
-    web_deleted: int = 0  # their visit / job-view records deleted in the org
+    org_deleted: int = 0  # records deleted in the org: withdrawn contacts' web records, erased contacts'
     scored: int = 0
     planned: int = 0
     writes: int = 0
@@ -106,7 +107,7 @@ class CycleReport:
 
     def summary(self) -> dict[str, Any]:
         """Plain counts for logs, the cycle table and metrics."""
-        names = ("status", "reason", "fetched", "events_added", "erased", "withdrawn", "web_deleted",
+        names = ("status", "reason", "fetched", "events_added", "erased", "withdrawn", "org_deleted",
                  "scored", "planned", "writes", "web_writes", "succeeded", "dead", "retriable", "not_sent",
                  "write_calls")  # fmt: skip
         failures = Counter(f"{f.source}: {f.reason.value}" for f in self.failures)
@@ -266,12 +267,13 @@ def _write(
             report.status, report.reason = CycleStatus.STOPPED, result.stopped
 
 
-def _delete_withdrawn(client: OrgPort, ledger: Ledger, settings: Settings, report: CycleReport, *,
-                      dry_run: bool) -> None:  # fmt: skip
-    done = delete_withdrawn_web(client, ledger, mapping_of(settings), dry_run=dry_run)
-    report.web_deleted = done.deleted
-    if done.stopped and report.status is CycleStatus.OK:
-        report.status, report.reason = CycleStatus.STOPPED, done.stopped
+def _delete_in_org(client: OrgPort, ledger: Ledger, settings: Settings, now: datetime, report: CycleReport, *,
+                   dry_run: bool) -> None:  # fmt: skip
+    web = delete_withdrawn_web(client, ledger, mapping_of(settings), dry_run=dry_run)
+    erased = erase_in_org(client, ledger, mapping_of(settings), now, dry_run=dry_run)
+    report.org_deleted = web.deleted + erased.deleted
+    if (stopped := web.stopped or erased.stopped) and report.status is CycleStatus.OK:
+        report.status, report.reason = CycleStatus.STOPPED, stopped
 
 
 Step = tuple[Stage, str, Callable[[], None]]  # the stage, its source's name ('' for org stages), the work
@@ -344,7 +346,7 @@ def run_cycle(
         (Stage.SCORE, "", lambda: _score(client, ledger, settings, now, report, work)),
         (Stage.WRITE, "", lambda: _write(client, ledger, settings, now, report, work, dry_run=dry_run,
                                          force=force)),
-        (Stage.WRITE, "", lambda: _delete_withdrawn(client, ledger, settings, report, dry_run=dry_run)),
+        (Stage.WRITE, "", lambda: _delete_in_org(client, ledger, settings, now, report, dry_run=dry_run)),
     ]  # fmt: skip
     _run_stages(client, ledger, report, now, steps)
     return report

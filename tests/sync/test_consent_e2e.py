@@ -64,7 +64,7 @@ def test_withdrawn_consent_takes_the_web_data_away_in_the_same_cycle(org: Org, t
     fan = _tracked_fan(org, tmp_path)
     org.em.org.update("Contact", fan, {"Tracking_Consent__c": False})
     report = org.cycle()
-    assert (report.withdrawn, report.web_deleted) == (1, 2)
+    assert (report.withdrawn, report.org_deleted) == (1, 2)
     assert ledger_rows(org, fan) == {"web_events": 0, "pending_hits": 0, "visitor_links": 0}
     assert org.contact(fan)["Lead_Score__c"] == 30  # exactly its web lines less
     lines = {r["Rule__c"]: int(r["Points__c"]) for r in org.em.org.records("Lead_Score_Line__c")}
@@ -84,7 +84,7 @@ def test_a_hit_after_the_withdrawal_writes_nothing(org: Org, tmp_path: Path) -> 
     ingest_files(org.ledger, settings(), [later], T0 + timedelta(hours=8))
     org.em.org.reset_calls()
     again = org.cycle()
-    assert (again.withdrawn, again.web_deleted, again.writes, again.events_added) == (0, 0, 0, 0)
+    assert (again.withdrawn, again.org_deleted, again.writes, again.events_added) == (0, 0, 0, 0)
     assert not any("composite" in endpoint for endpoint in org.em.org.call_counts())
     assert ledger_rows(org, fan) == {"web_events": 0, "pending_hits": 0, "visitor_links": 0}
     assert live_web_records(org, fan) == []
@@ -110,7 +110,7 @@ def test_web_records_the_ledger_lost_track_of_are_deleted_too(org: Org, tmp_path
     # A visit written by a killed cycle that never confirmed it: the ledger does not know it is there.
     org.em.org.create("Website_Visit__c", {"Contact__c": fan, "External_Id__c": f"{fan}:lost"})
     org.em.org.update("Contact", fan, {"Tracking_Consent__c": False})
-    assert org.cycle().web_deleted == 3
+    assert org.cycle().org_deleted == 3
     assert live_web_records(org, fan) == []
 
 
