@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from connector.ledger import Ledger
+from connector.ledger.consent import web_withdrawn
+from connector.ledger.erasure import org_errors, owed_to_org, tombstones
 from connector.ledger.sync_state import dead_letters, last_cycles
 from connector.shell.cycle import waiting_writes
 from connector.shell.pixel import API, FILES
@@ -70,6 +72,9 @@ def _ledger_facts(ledger: Ledger) -> Facts:
         ("contacts", ledger.count_contacts()),
         ("waiting to be re-scored", len(ledger.dirty_contacts())),
         ("dead letters", len(dead_letters(ledger))),
+        ("erased contacts", len(tombstones(ledger))),
+        ("erasures the org still owes (refused)", f"{len(owed_to_org(ledger))} ({len(org_errors(ledger))})"),
+        ("withdrawn consents the org still owes", len(web_withdrawn(ledger))),
         ("waiting to be written: contact fields and score lines", contact_writes),
         ("waiting to be written: contacts with visits or job views", web_contacts),
         *((f"cursor {name}", value) for name, value in cursors),

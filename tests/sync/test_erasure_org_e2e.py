@@ -9,10 +9,11 @@ import pytest
 
 from connector.config import load_settings
 from connector.emulator.schema import ANONYMISED_FIELD
-from connector.ledger.erasure import audit_of, owed_to_org, tombstones
+from connector.ledger.erasure import audit_of, org_errors, owed_to_org, tombstones
 from connector.shell.cycle import run_cycle
 from connector.shell.erasure import erase_on_request
 from connector.shell.gather import mapping_of
+from connector.shell.status import status_facts
 
 from .conftest import EXAMPLE, Org
 from .crashes import Crash, CrashingLedger
@@ -128,3 +129,24 @@ def test_a_kill_in_the_anonymising_cycle_then_a_normal_cycle_clears_all_of_it(
         assert shown(org, fan) == (None,) * 5, where
         assert rows_naming(org.ledger, fan) == {}, where
         assert owed_to_org(org.ledger) == [], where
+
+
+def test_a_refused_clear_stays_owed_on_the_tombstone_and_is_retried_next_cycle(
+    org: Org, tmp_path: Path
+) -> None:
+    fan = _tracked_fan(org, tmp_path)
+    org.em.org.faults.reject_records({fan}, "Candidate is blocked for automated updates")
+    done = erase_on_request(
+        org.client, org.ledger, mapping_of(org.settings), fan, "dpo", org.em.org.clock.now()
+    )
+    assert (done.deleted, done.cleared, done.refused) == (5, 0, 1)
+    assert children_in_org(org, fan) == {}
+    assert org_errors(org.ledger) == {fan: "FIELD_CUSTOM_VALIDATION_EXCEPTION"}
+    assert shown(org, fan)[0] == 35
+    facts = dict(status_facts(org.ledger)["Ledger"])
+    assert (facts["erased contacts"], facts["erasures the org still owes (refused)"]) == (1, "1 (1)")
+    org.em.org.faults.clear()
+    org.cycle()
+    assert (org_errors(org.ledger), owed_to_org(org.ledger)) == ({}, [])
+    assert shown(org, fan) == (None,) * 5
+    assert rows_naming(org.ledger, fan) == {}
