@@ -20,6 +20,14 @@ class ContactKind(StrEnum):
     CONTACT_PERSON = "contact_person"
 
 
+class ErasureReason(StrEnum):
+    """Why a contact was erased: deleted in the org, anonymised there, or on an admin's request."""
+
+    DELETED = "deleted"
+    ANONYMISED = "anonymised"
+    MANUAL = "manual"
+
+
 class BandBounds(Protocol):
     """Lower bounds of the warmer bands (the `[scoring.bands]` table)."""
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from connector.emulator.contacts import anonymise_contact, merge_contacts
 from connector.emulator.org import Emulator
 from connector.emulator.values import RecordError, format_datetime, to_json
 
@@ -74,6 +75,10 @@ def _activity(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
         emu.open_email(body["message_id"], clicked=action == "click_email")
     elif action == "reply_email":
         emu.reply_email(body["message_id"])
+    elif action == "merge_contacts":
+        return {"moved": merge_contacts(emu, body["master_id"], body["loser_id"])}
+    elif action == "anonymise_contact":
+        anonymise_contact(emu, body["contact_id"])
     else:
         raise ValueError(f"unknown action {action!r}")
     return {}

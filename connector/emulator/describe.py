@@ -71,7 +71,7 @@ def _field(f: FieldDef) -> dict[str, Any]:
         ],
         "referenceTo": list(f.reference_to),
         "relationshipName": f.relationship_name,
-        "cascadeDelete": False,
+        "cascadeDelete": f.master_detail,
     }
 
 
@@ -80,7 +80,12 @@ def describe(
 ) -> dict[str, Any]:
     """`GET /sobjects/{Obj}/describe`."""
     children = [
-        {"childSObject": child.name, "field": f.name, "relationshipName": None, "cascadeDelete": False}
+        {
+            "childSObject": child.name,
+            "field": f.name,
+            "relationshipName": None,
+            "cascadeDelete": f.master_detail,
+        }
         for child in schema.values()
         for f in child.fields.values()
         if obj.name in f.reference_to

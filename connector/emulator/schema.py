@@ -45,6 +45,7 @@ class FieldDef:
     default: Any = None
     precision: int = 0
     scale: int = 0
+    master_detail: bool = False  # deleting the parent deletes this record too; a merge re-parents it
 
     @property
     def custom(self) -> bool:
@@ -125,6 +126,9 @@ def _obj(name: str, label: str, prefix: str, fields: list[FieldDef], **kw: Any) 
     return ObjectDef(name, label, prefix, {f.name: f for f in fields}, **kw)
 
 
+ANONYMISED_FIELD = "Anonymised__c"  # MSR's checkbox for a contact anonymised under the GDPR
+
+
 def build_schema(mapping: ObjectMapping | None = None) -> dict[str, ObjectDef]:
     """All objects of the MSR-shaped org, named after `mapping` (default: the connector's defaults)."""
     m = mapping or ObjectMapping()
@@ -147,6 +151,8 @@ def build_schema(mapping: ObjectMapping | None = None) -> dict[str, ObjectDef]:
             _text("Email", "Email", 80, type="email"), _text("Phone", "Business Phone", 40, type="phone"),
             _ref("AccountId", "Account ID", "Account", "Account"),
             _ref("RecordTypeId", "Record Type ID", "RecordType", "RecordType"),
+            _ref("MasterRecordId", "Master Record ID", c.object, "MasterRecord", createable=False,
+                 updateable=False),
             _number(c.score, "Lead Score"),
             FieldDef(c.band, "Lead Score Band", "picklist", 255,
                      picklist=tuple(c.band_values.values()), restricted=True),
@@ -155,6 +161,7 @@ def build_schema(mapping: ObjectMapping | None = None) -> dict[str, ObjectDef]:
             FieldDef(c.first_qualified_on, "Date First Qualification", "date"),
             FieldDef(c.first_placed_on, "Date First Placement", "date"),
             FieldDef(c.tracking_consent, "Tracking Consent", "boolean", default=False),
+            FieldDef(ANONYMISED_FIELD, "Anonymised", "boolean", default=False),
         ], record_types=(c.candidate_record_type, c.contact_person_record_type),
             tracked=(c.tracking_consent,)),
         _obj(j.object, "Job", "a0B", [
@@ -200,20 +207,23 @@ def build_schema(mapping: ObjectMapping | None = None) -> dict[str, ObjectDef]:
         ]),
         _obj(sl.object, "Lead Score Line", "a0D", [
             *_common(auto_name),
-            _ref(sl.contact, "Contact", c.object, _rel(sl.contact), required=True),
+            _ref(sl.contact, "Contact", c.object, _rel(sl.contact), required=True,
+                 master_detail=True),
             _text(sl.rule, "Rule", 80), _number(sl.points, "Points"),
             _text(sl.external_id, "External Id", 255, external_id=True, unique=True),
         ]),
         _obj(wv.object, "Website Visit", "a0E", [
             *_common(auto_name),
-            _ref(wv.contact, "Contact", c.object, _rel(wv.contact), required=True),
+            _ref(wv.contact, "Contact", c.object, _rel(wv.contact), required=True,
+                 master_detail=True),
             FieldDef(wv.visited_at, "Visited At", "datetime"), _number(wv.pages, "Pages"),
             _text(wv.landing_url, "Landing URL", 255, type="url"), _number(wv.duration_seconds, "Duration"),
             _text(wv.external_id, "External Id", 255, external_id=True, unique=True),
         ]),
         _obj(jv.object, "Website Job View", "a0F", [
             *_common(auto_name),
-            _ref(jv.contact, "Contact", c.object, _rel(jv.contact), required=True),
+            _ref(jv.contact, "Contact", c.object, _rel(jv.contact), required=True,
+                 master_detail=True),
             _ref(jv.job, "Job", j.object, _rel(jv.job), required=True),
             FieldDef(jv.first_viewed, "First Viewed", "datetime"),
             FieldDef(jv.last_viewed, "Last Viewed", "datetime"), _number(jv.view_count, "View Count"),

@@ -163,6 +163,13 @@ class Store:
         when = truncate_time(at or self.clock.now())
         row = {**old, "IsDeleted": True, "LastModifiedDate": when, "SystemModstamp": when}
         self._put(obj, old["Id"], row)
+        # As in an org, master-detail children go with their parent (lookups keep pointing at it).
+        for child in self.schema.values():
+            for f in child.fields.values():
+                if f.master_detail and obj in f.reference_to:
+                    for cid, crow in list(self.rows[child.name].items()):
+                        if not crow["IsDeleted"] and normalise_id(str(crow.get(f.name))) == old["Id"]:
+                            self.delete(child.name, cid, at=when)
 
     def insert_raw(self, obj: str, row: Row) -> None:
         """Put a fully formed row (bootstrap records, persistence); no validation."""

@@ -20,6 +20,7 @@ from connector.entry import bootstrap, views
 from connector.entry.daemon import Daemon, instance_lock
 from connector.entry.options import ConfigOption, NowOption, err, out
 from connector.entry.pixel_cli import pixel_app
+from connector.entry.privacy_cli import register as register_privacy
 from connector.errors import ConfigError, InputError, MsrEngageError
 from connector.ledger.sync_state import dead_letters
 from connector.log import configure_logging
@@ -350,6 +351,7 @@ def dead_letters_command(
 
 
 app.add_typer(pixel_app, name="pixel")
+register_privacy(app)
 
 
 @app.command()

@@ -224,6 +224,84 @@ def rule_sets() -> str:
     """
 
 
+# Tables whose rows name a contact, and the column that names it: a tombstone refuses new rows in each.
+_NAMING_A_CONTACT = (
+    ("events", "contact_id"),
+    ("dirty", "contact_id"),
+    ("contact_state", "contact_id"),
+    ("org_details", "contact_id"),
+    ("record_hashes", "record_id"),  # the contacts source's rows are keyed by the contact's id
+    ("dead_letters", "contact_id"),
+    ("pixel_visitors", "contact_id"),
+    ("pixel_pending", "contact_id"),
+    ("web_pending", "contact_id"),
+    ("org_children", "contact_id"),
+    ("contact_consent", "contact_id"),
+    ("org_written", "contact_id"),
+)
+
+
+def _refuse_erased(table: str, column: str) -> str:
+    return f"""
+        CREATE TRIGGER {table}_refuse_erased BEFORE INSERT ON {table}
+        WHEN new.{column} IN (SELECT contact_id FROM tombstones)
+        BEGIN
+            SELECT RAISE(IGNORE);
+        END;"""
+
+
+def tombstones() -> str:
+    """Erased contacts, kept for good, and triggers that refuse any new row naming one of them."""
+    # The tombstone keeps the bare Salesforce id: it is what every entry must match to refuse a
+    # record, and it says nothing about the person once everything else about them is gone. A
+    # trigger per table makes the refusal hold for every writer, present and future, in one place.
+    refuse = "".join(_refuse_erased(table, column) for table, column in _NAMING_A_CONTACT)
+    return f"""
+        CREATE TABLE tombstones (
+            contact_id TEXT PRIMARY KEY,
+            erased_at TEXT NOT NULL,       -- ISO UTC: the job's `now` when it was erased
+            reason TEXT NOT NULL           -- deleted, anonymised, manual
+        ) WITHOUT ROWID;
+        {refuse}
+    """
+
+
+def consent_evidence() -> str:
+    """Each change of a contact's tracking consent, kept as evidence, and withdrawals the org still owes."""
+    # Evidence is the answer, not the behaviour: who, what, when and from where. A withdrawn contact
+    # waits in `web_withdrawn` until the org confirmed its visit and job-view records deleted.
+    return """
+        CREATE TABLE consent_changes (
+            id INTEGER PRIMARY KEY,
+            contact_id TEXT NOT NULL,
+            consent INTEGER NOT NULL,
+            changed_at INTEGER NOT NULL,   -- microseconds since the Unix epoch: the answer's own time
+            source TEXT NOT NULL,          -- the org source (or `ingest`) that brought it
+            recorded_at TEXT NOT NULL      -- ISO UTC: the job's `now` when the ledger took it
+        );
+        CREATE INDEX consent_changes_contact ON consent_changes (contact_id);
+        CREATE TABLE web_withdrawn (contact_id TEXT PRIMARY KEY) WITHOUT ROWID;
+    """ + "".join(_refuse_erased(table, "contact_id") for table in ("consent_changes", "web_withdrawn"))
+
+
+def erasure_in_org() -> str:
+    """What an erasure still owes the org, kept on the tombstone, and the audit of requested erasures."""
+    # On the tombstone, not in a table of its own: no other row may name an erased contact. The
+    # audit row names no contact either; the tombstone points to it.
+    return """
+        ALTER TABLE tombstones ADD COLUMN org_cleared_at TEXT;            -- NULL: org records may remain
+        ALTER TABLE tombstones ADD COLUMN org_error TEXT NOT NULL DEFAULT '';  -- the org's last refusal
+        ALTER TABLE tombstones ADD COLUMN audit_id INTEGER;               -- the request, when manual
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,              -- ISO UTC
+            who TEXT NOT NULL,
+            action TEXT NOT NULL,
+            summary TEXT NOT NULL DEFAULT '{}'
+        );
+    """
+
+
 # Each migration is a named function returning its SQL; the list order is the apply order.
 MIGRATIONS: list[Callable[[], str]] = [
     initial,
@@ -235,6 +313,9 @@ MIGRATIONS: list[Callable[[], str]] = [
     contact_consent,
     written_versions,
     rule_sets,
+    tombstones,
+    consent_evidence,
+    erasure_in_org,
 ]
 
 

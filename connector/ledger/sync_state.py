@@ -164,10 +164,8 @@ def purge_contacts(ledger: Ledger, contact_ids: Iterable[str]) -> int:
                 "pixel_pending",  # hits of the contact's visits still open
             ):
                 ledger.db.conn.execute(f"DELETE FROM {table} WHERE contact_id IN ({marks})", chunk)
-            ledger.db.conn.execute(
-                f"DELETE FROM record_hashes WHERE source = 'contacts' AND record_id IN ({marks})",
-                chunk,
-            )
+            # Only the contacts source keys its hashes by the contact's id, whatever it is called.
+            ledger.db.conn.execute(f"DELETE FROM record_hashes WHERE record_id IN ({marks})", chunk)
     return purged
 
 

@@ -317,3 +317,36 @@ def _csv_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(_json_value(value))
+
+
+# -- deletes -------------------------------------------------------------------------------------
+
+GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})  # already deleted or purged
+
+
+def delete_records(
+    client: WritePort, deletes: Sequence[RecordWrite], *, collection_size: int = COLLECTION_SIZE
+) -> WriteResult:
+    """Delete records by Id (`key_value`), ≤ 200 a call; one that is already gone counts as accepted."""
+    run = _Run(deletes)
+    stopped = ""
+    try:
+        for chunk in _chunks(range(len(deletes)), collection_size):
+            ids = ",".join(deletes[i].key_value for i in chunk)
+            run.calls += 1
+            answer = client.send("DELETE", f"composite/sobjects?ids={ids}&allOrNone=false", idempotent=True)
+            results = answer if isinstance(answer, list) else []
+            for position, index in enumerate(chunk):
+                item = results[position] if position < len(results) else {}
+                code, message = _first_error(item.get("errors"))
+                if item.get("success") or code in GONE:
+                    run.answer(index, True)
+                else:
+                    run.answer(
+                        index, False, code or "NO_RESULT", message or "the org returned no result for it"
+                    )
+    except STOPS as exc:
+        stopped = str(exc)
+    result = account(deletes, run.answers, run.calls, stopped)
+    log.info("sf_delete_done", calls=result.calls, **result.counts())
+    return result

@@ -28,12 +28,13 @@ from connector.ledger.sync_state import (
     save_written,
     shown_details,
     start_cycle,
-    web_pending,
 )
 from connector.sf.port import OrgPort
 from connector.sf.readers import Source, Window, backfill_windows
 from connector.sf.writer import WriteResult
 from connector.shell.apply import write_children_first
+from connector.shell.consent import delete_withdrawn_web
+from connector.shell.erasure import erase_in_org
 from connector.shell.gather import ensure_org, gather_source, mapping_of, refresh_shown
 from connector.shell.readback import read_back
 from connector.shell.rescore import rescore
@@ -92,6 +93,8 @@ class CycleReport:
     fetched: dict[str, int] = field(default_factory=dict)
     events_added: int = 0
     erased: int = 0
+    withdrawn: int = 0  # contacts whose tracking consent went from yes to no
+    org_deleted: int = 0  # records deleted in the org: withdrawn contacts' web records, erased contacts'
     scored: int = 0
     planned: int = 0
     writes: int = 0
@@ -108,8 +111,9 @@ class CycleReport:
 
     def summary(self) -> dict[str, Any]:
         """Plain counts for logs, the cycle table and metrics."""
-        names = ("status", "reason", "fetched", "events_added", "erased", "scored", "planned", "writes",
-                 "web_writes", "succeeded", "dead", "retriable", "not_sent", "write_calls")  # fmt: skip
+        names = ("status", "reason", "fetched", "events_added", "erased", "withdrawn", "org_deleted",
+                 "scored", "planned", "writes", "web_writes", "succeeded", "dead", "retriable", "not_sent",
+                 "write_calls")  # fmt: skip
         failures = Counter(f"{f.source}: {f.reason.value}" for f in self.failures)
         return {
             **{name: getattr(self, name) for name in names},
@@ -123,15 +127,6 @@ def plan_writes(ledger: Ledger) -> list[ContactPlan]:
     """Plans for every contact whose stored state differs from what the org shows."""
     plans = [plan_contact(state, shown) for state, shown in pending_contacts(ledger)]
     return [p for p in plans if p.values or p.lines]
-
-
-def waiting_writes(ledger: Ledger) -> tuple[int, int]:
-    """What the ledger still has to send: contact field / score-line writes, and contacts with web records.
-
-    Derived from the ledger, not from the last cycle's answers, so a count falls only once the org
-    confirmed the writes; contacts behind a dead letter are counted there instead.
-    """
-    return sum(int(bool(p.values)) + len(p.lines) for p in plan_writes(ledger)), len(web_pending(ledger))
 
 
 def confirm(
@@ -177,6 +172,7 @@ def _gather(
             read = batch.oddities.pop("records", 0)
             report.fetched[source.name] = report.fetched.get(source.name, 0) + read
             report.erased += len(batch.erased)
+            report.withdrawn += len(batch.withdrawn)
             report.events_added += batch.added
             report.oddities.update(batch.oddities)
             if progress is not None:
@@ -265,6 +261,15 @@ def _write(
         report.status, report.reason = CycleStatus.STOPPED, work.held_back
 
 
+def _delete_in_org(client: OrgPort, ledger: Ledger, settings: Settings, now: datetime, report: CycleReport, *,
+                   dry_run: bool) -> None:  # fmt: skip
+    web = delete_withdrawn_web(client, ledger, mapping_of(settings), dry_run=dry_run)
+    erased = erase_in_org(client, ledger, mapping_of(settings), now, dry_run=dry_run)
+    report.org_deleted = web.deleted + erased.deleted
+    if (stopped := web.stopped or erased.stopped) and report.status is CycleStatus.OK:
+        report.status, report.reason = CycleStatus.STOPPED, stopped
+
+
 Step = tuple[Stage, str, Callable[[], None]]  # the stage, its source's name ('' for org stages), the work
 
 
@@ -334,6 +339,7 @@ def run_cycle(
         *((Stage.READ_OTHER, s.name, partial(_read_other, s, ledger, now, report)) for s in other_sources),
         (Stage.SCORE, "", lambda: _score(client, ledger, settings, now, report, work, force)),
         (Stage.WRITE, "", lambda: _write(client, ledger, settings, now, report, work, dry_run=dry_run)),
+        (Stage.WRITE, "", lambda: _delete_in_org(client, ledger, settings, now, report, dry_run=dry_run)),
     ]  # fmt: skip
     _run_stages(client, ledger, report, now, steps)
     return report
@@ -381,5 +387,4 @@ __all__ = [
     "gather_source",
     "run_backfill",
     "run_cycle",
-    "waiting_writes",
 ]

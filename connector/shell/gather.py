@@ -14,8 +14,8 @@ from connector.details import ShownDetails
 from connector.errors import FatalError
 from connector.events import format_time, parse_time
 from connector.ledger import Ledger
+from connector.ledger.erasure import erase_contacts, tombstoned
 from connector.ledger.sync_state import (
-    purge_contacts,
     record_hashes,
     save_hashes,
     save_job_numbers,
@@ -25,6 +25,7 @@ from connector.ledger.sync_state import (
 )
 from connector.sf.port import OrgPort
 from connector.sf.readers import Source, Window, plan_window, read_window
+from connector.shell.consent import append_noting_consent
 from connector.sync.changes import Record, detect_changes
 from connector.sync.readback import current_reads
 from connector.sync.sources import (
@@ -153,19 +154,30 @@ def gather_source(
     else:
         recipients = _recipients(client, source, [str(r["Id"]) for r in changes.changed])
         batch = activity_events(source, changes.changed, recipients)
-    erased = set(batch.erased)
-    batch.events = [e for e in batch.events if e.contact_id not in erased]
     # One unit of work: a crash anywhere in it leaves the source exactly as before the read.
     with ledger.transaction():
-        if erased:
-            purge_contacts(ledger, batch.erased)
-        batch.added = ledger.append(batch.events).added
+        erased = set(batch.erased) | _refuse_erased(ledger, batch)
+        if batch.erased:
+            new = erase_contacts(ledger, batch.erased, now)
+            batch.erased = {cid: batch.erased[cid] for cid in new}
+        batch.events = [e for e in batch.events if e.contact_id not in erased]
+        batch.shown = [s for s in batch.shown if s.contact_id not in erased]
+        batch.added, batch.withdrawn = append_noting_consent(ledger, batch.events, source.name, now)
         ledger.set_cursor(name, format_time(window.end), now)
         save_hashes(ledger, source.name, changes.hashes)
         if batch.shown:
             _record_shown(ledger, batch.shown, now)
     batch.oddities["records"] += len(records)
     return batch
+
+
+def _refuse_erased(ledger: Ledger, batch: Batch) -> set[str]:
+    """The erased contacts this batch names; their events and details are refused (counted)."""
+    named = {e.contact_id for e in batch.events} | {s.contact_id for s in batch.shown}
+    erased = tombstoned(ledger, named)
+    if erased:
+        batch.oddities["erased_contact"] += sum(e.contact_id in erased for e in batch.events)
+    return erased
 
 
 def _not_older_than_written(

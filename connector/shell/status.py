@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from connector.ledger import Ledger
+from connector.ledger.consent import web_withdrawn
+from connector.ledger.erasure import org_errors, owed_to_org, tombstones
 from connector.ledger.rule_sets import applied_rule_sets
-from connector.ledger.sync_state import dead_letters, last_cycles
-from connector.shell.cycle import waiting_writes
+from connector.ledger.sync_state import dead_letters, last_cycles, web_pending
+from connector.shell.cycle import plan_writes
 from connector.shell.pixel import API, FILES
 from connector.shell.stages import CycleStatus, SourceFailure
 
@@ -80,6 +82,9 @@ def _ledger_facts(ledger: Ledger) -> Facts:
         ("contacts", ledger.count_contacts()),
         ("waiting to be re-scored", len(ledger.dirty_contacts())),
         ("dead letters", len(dead_letters(ledger))),
+        ("erased contacts", len(tombstones(ledger))),
+        ("erasures the org still owes (refused)", f"{len(owed_to_org(ledger))} ({len(org_errors(ledger))})"),
+        ("withdrawn consents the org still owes", len(web_withdrawn(ledger))),
         ("waiting to be written: contact fields and score lines", contact_writes),
         ("waiting to be written: contacts with visits or job views", web_contacts),
         *((f"cursor {name}", value) for name, value in cursors),
@@ -108,3 +113,12 @@ def _api_facts(ledger: Ledger) -> Facts:
         ("API usage (used/limit)", ledger.meta("api_usage") or "unknown"),
         ("breaker", f"open until {breaker}" if breaker else "closed"),
     ]
+
+
+def waiting_writes(ledger: Ledger) -> tuple[int, int]:
+    """What the ledger still has to send: contact field / score-line writes, and contacts with web records.
+
+    Derived from the ledger, not from the last cycle's answers, so a count falls only once the org
+    confirmed the writes; contacts behind a dead letter are counted there instead.
+    """
+    return sum(int(bool(p.values)) + len(p.lines) for p in plan_writes(ledger)), len(web_pending(ledger))

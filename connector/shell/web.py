@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connector.config.salesforce import ObjectMapping
 from connector.ledger import Ledger
+from connector.ledger.consent import consented
 from connector.ledger.sync_state import child_hashes, confirm_children, web_pending
 from connector.sf.writer import Outcome, WriteResult
 from connector.sync.web import WebPlan, child_rows, plan_web
@@ -14,7 +15,10 @@ def gather_web(ledger: Ledger, mapping: ObjectMapping) -> WebPlan:
     contacts = web_pending(ledger)
     if not contacts:
         return WebPlan()
-    rows = child_rows(contacts, ledger.events_of(contacts), mapping)
+    # No record is written for a contact whose consent is not yes now, whatever events remain; the
+    # contact stays in the plan, so its pending mark is cleared with nothing sent.
+    allowed = consented(ledger, contacts)
+    rows = child_rows([c for c in contacts if c in allowed], ledger.events_of(allowed), mapping)
     return plan_web(contacts, rows, child_hashes(ledger, [row.write.key_value for row in rows]))
 
 

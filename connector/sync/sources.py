@@ -14,7 +14,15 @@ from typing import Any
 
 from connector.config import OrgSource
 from connector.config.salesforce import ContactFields
-from connector.details import Band, ContactKind, Medal, Picklist, RecruitmentDetails, ShownDetails
+from connector.details import (
+    Band,
+    ContactKind,
+    ErasureReason,
+    Medal,
+    Picklist,
+    RecruitmentDetails,
+    ShownDetails,
+)
 from connector.events import CONTACT_UPDATED, Event, derive_id, format_time, make_event, parse_time
 from connector.sync.changes import Record, field_value
 
@@ -27,8 +35,9 @@ class Batch:
 
     events: list[Event] = field(default_factory=list)
     shown: list[ShownDetails] = field(default_factory=list)
-    erased: list[str] = field(default_factory=list)
+    erased: dict[str, ErasureReason] = field(default_factory=dict)  # contact -> why
     added: int = 0  # events the ledger did not have yet
+    withdrawn: list[str] = field(default_factory=list)  # contacts whose consent went yes -> no
     oddities: Counter[str] = field(default_factory=Counter)
 
 
@@ -135,8 +144,11 @@ def contact_batch(
     batch = Batch()
     for record in records:
         cid = str(record.get("Id"))
-        if record.get("IsDeleted") or (anonymised_field and record.get(anonymised_field)):
-            batch.erased.append(cid)
+        if record.get("IsDeleted"):
+            batch.erased[cid] = ErasureReason.DELETED
+            continue
+        if anonymised_field and record.get(anonymised_field):
+            batch.erased[cid] = ErasureReason.ANONYMISED
             continue
         record_type = field_value(record, fields.record_type)
         kind = {fields.candidate_record_type: ContactKind.CANDIDATE,

@@ -9,6 +9,7 @@ from connector.config import ObjectMapping, Settings
 from connector.details import (
     Band,
     ContactKind,
+    ErasureReason,
     Medal,
     RecruitmentDetails,
     ShownDetails,
@@ -68,7 +69,7 @@ def test_contact_record_gives_profile_event_org_details_and_erasure() -> None:
     )
     assert rows["003C"].band is None
     assert batch.oddities["unknown_band_value"] == 1
-    assert batch.erased == ["003D"]
+    assert batch.erased == {"003D": ErasureReason.DELETED}
 
 
 JUNE_2 = date(2026, 6, 2)
@@ -122,5 +123,5 @@ def test_anonymised_contact_is_erased_like_a_deleted_one() -> None:
     batch = contact_batch(
         [anonymised, kept], M.contact, profile_changed={"003X", "003Y"}, anonymised_field="Anonymised__c"
     )
-    assert batch.erased == ["003X"]
+    assert batch.erased == {"003X": ErasureReason.ANONYMISED}
     assert [e.contact_id for e in batch.events] == ["003Y"]

@@ -1,0 +1,103 @@
+"""Consent withdrawal, the shell side: note changes as events come in, delete web records in the org."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from simple_salesforce.format import format_soql
+
+from connector.config.salesforce import ObjectMapping
+from connector.details import RecordWrite
+from connector.events import CONTACT_UPDATED, Event
+from connector.ledger import Ledger
+from connector.ledger.consent import (
+    consent_of,
+    record_consent_changes,
+    web_cleared,
+    web_withdrawn,
+    withdraw_web,
+)
+from connector.sf.port import OrgPort
+from connector.sf.writer import Outcome, delete_records
+from connector.sync.consent import consent_changes, withdrawals
+
+log = structlog.get_logger(__name__)
+IN_CHUNK = 200  # contact ids per IN (...) list, as the other by-id reads
+
+
+def append_noting_consent(
+    ledger: Ledger, events: Sequence[Event], source: str, now: datetime
+) -> tuple[int, list[str]]:
+    """Append events in one transaction; keep each consent change as evidence and withdraw the web data
+    of contacts whose consent went from yes to no. Returns the events added and the withdrawn contacts."""
+    ids = [e.contact_id for e in events if e.kind == CONTACT_UPDATED]
+    with ledger.transaction():
+        before = consent_of(ledger, ids)
+        added = ledger.append(events).added
+        after = consent_of(ledger, ids) if ids else {}
+        record_consent_changes(ledger, consent_changes(before, after), source, now)
+        withdrawn = withdrawals(before, after)
+        if withdrawn:
+            deleted = withdraw_web(ledger, withdrawn)
+            log.info("consent_withdrawn", contacts=len(withdrawn), web_events_deleted=deleted)
+    return added, withdrawn
+
+
+@dataclass(frozen=True, slots=True)
+class WebDeletes:
+    """What deleting withdrawn contacts' web records did: records deleted, refused, contacts cleared."""
+
+    deleted: int = 0
+    refused: int = 0
+    cleared: int = 0
+    stopped: str = ""
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(ids), IN_CHUNK):
+        yield ids[start : start + IN_CHUNK]
+
+
+def delete_withdrawn_web(
+    client: OrgPort, ledger: Ledger, mapping: ObjectMapping, *, dry_run: bool = False
+) -> WebDeletes:
+    """Delete the visit and job-view records the org holds of contacts whose consent was withdrawn.
+
+    The records are found by contact, not from what the ledger confirmed, so one written by a killed
+    cycle that never confirmed it is found too. A contact is cleared only when all of its are gone.
+    """
+    # Not behind the change-share rail: a withdrawal is the candidate's right, not a rule change.
+    contacts = web_withdrawn(ledger)
+    if not contacts or dry_run:
+        return WebDeletes()
+    objects = [(mapping.website_visit.object, mapping.website_visit.contact),
+               (mapping.job_view.object, mapping.job_view.contact)]  # fmt: skip
+    deletes: list[RecordWrite] = []
+    for obj, contact_field in objects:
+        for chunk in _chunks(contacts):
+            soql = format_soql(
+                "SELECT Id, {:literal} FROM {:literal} WHERE {:literal} IN {}",
+                contact_field, obj, contact_field, list(chunk),
+            )  # fmt: skip
+            for page in client.query_pages(soql, include_deleted=False):
+                deletes += [RecordWrite(obj, "Id", str(r["Id"]), parent=_contact(r[contact_field], chunk))
+                            for r in page]  # fmt: skip
+    result = delete_records(client, deletes)
+    waiting = {o.write.parent for o in result.outcomes if o.outcome is not Outcome.ACCEPTED}
+    cleared = [c for c in contacts if c not in waiting]
+    web_cleared(ledger, cleared, [obj for obj, _ in objects])
+    refused = len(result.failed)
+    if refused:
+        log.warning(
+            "web_delete_refused", records=refused, codes=sorted({f.error_code for f in result.failed})
+        )
+    return WebDeletes(len(result.succeeded), refused, len(cleared), result.stopped)
+
+
+def _contact(value: object, asked: Sequence[str]) -> str:
+    # The org may answer with the 18-character form of an id asked for in 15, or the other way round.
+    text = str(value)
+    return next((c for c in asked if c[:15] == text[:15]), text)

@@ -1,0 +1,112 @@
+"""Erasure reaching the org: delete the child records the connector made, clear an existing contact."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from simple_salesforce.format import format_soql
+
+from connector.config.salesforce import ObjectMapping
+from connector.details import ErasureReason, RecordWrite
+from connector.ledger import Ledger
+from connector.ledger.erasure import add_audit, cleared_in_org, erase_contacts, owed_to_org, tombstoned
+from connector.sf.port import OrgPort
+from connector.sf.writer import Outcome, WriteResult, apply_plan, delete_records
+
+log = structlog.get_logger(__name__)
+IN_CHUNK = 200
+DELETED = "ENTITY_IS_DELETED"  # clearing the fields of a contact deleted meanwhile: nothing to clear
+
+
+@dataclass(frozen=True, slots=True)
+class OrgErasure:
+    """What an erasure did in the org: child records found and deleted, contacts cleared, refusals."""
+
+    found: int = 0
+    deleted: int = 0
+    cleared: int = 0
+    refused: int = 0
+    stopped: str = ""
+
+
+def _children(client: OrgPort, mapping: ObjectMapping, contacts: Sequence[str]) -> list[RecordWrite]:
+    """The score-line, visit and job-view records the org holds of these contacts, as deletes."""
+    objects = [(mapping.score_line.object, mapping.score_line.contact),
+               (mapping.website_visit.object, mapping.website_visit.contact),
+               (mapping.job_view.object, mapping.job_view.contact)]  # fmt: skip
+    found: list[RecordWrite] = []
+    for obj, field in objects:
+        for start in range(0, len(contacts), IN_CHUNK):
+            chunk = list(contacts[start : start + IN_CHUNK])
+            soql = format_soql("SELECT Id, {:literal} FROM {:literal} WHERE {:literal} IN {}",
+                               field, obj, field, chunk)  # fmt: skip
+            for page in client.query_pages(soql, include_deleted=False):
+                found += [RecordWrite(obj, "Id", str(r["Id"]), parent=_asked(r[field], chunk)) for r in page]
+    return found
+
+
+def _asked(value: object, asked: Sequence[str]) -> str:
+    # The org may answer with the 18-character form of an id asked for in 15, or the other way round.
+    text = str(value)
+    return next((c for c in asked if c[:15] == text[:15]), text)
+
+
+def _clears(mapping: ObjectMapping, contacts: Sequence[str]) -> list[RecordWrite]:
+    c = mapping.contact
+    empty = dict.fromkeys((c.score, c.band, c.medal, c.first_qualified_on, c.first_placed_on))
+    return [RecordWrite(c.object, "Id", cid, empty, parent=cid) for cid in contacts]
+
+
+def erase_in_org(
+    client: OrgPort, ledger: Ledger, mapping: ObjectMapping, now: datetime, *, dry_run: bool = False
+) -> OrgErasure:
+    """For every tombstone the org still owes: delete its child records and, when the contact still
+    exists (anonymised, or erased on request), empty its recruitment-detail fields.
+
+    A tombstone is settled only when all of it was accepted; a refusal is kept on it and retried next
+    cycle. Records are found by contact, so one written by a killed cycle is found too.
+    """
+    owed = owed_to_org(ledger)
+    if not owed:
+        return OrgErasure()
+    contacts = [t.contact_id for t in owed]
+    children = _children(client, mapping, contacts)
+    if dry_run:
+        return OrgErasure(found=len(children))
+    live = [t.contact_id for t in owed if t.reason is not ErasureReason.DELETED]
+    deleted = delete_records(client, children)
+    cleared = apply_plan(client, _clears(mapping, live)) if live and not deleted.stopped else WriteResult()
+    errors: dict[str, str] = {}
+    for result in (deleted, cleared):
+        for o in result.outcomes:
+            if o.outcome is not Outcome.ACCEPTED and o.error_code != DELETED:
+                errors.setdefault(o.write.parent, o.error_code or o.outcome.value)
+    missing = {w.parent for w in _clears(mapping, live)} - {o.write.parent for o in cleared.outcomes}
+    errors.update(dict.fromkeys(missing - set(errors), "not_sent"))
+    done = [c for c in contacts if c not in errors]
+    cleared_in_org(ledger, done, {c: e for c, e in errors.items() if e != "not_sent"}, now)
+    if errors:
+        log.warning("erasure_in_org_incomplete", contacts=len(errors), codes=sorted(set(errors.values())))
+    return OrgErasure(len(children), len(deleted.succeeded), len(done), len(errors),
+                      deleted.stopped or cleared.stopped)  # fmt: skip
+
+
+def erase_on_request(
+    client: OrgPort, ledger: Ledger, mapping: ObjectMapping, contact_id: str, who: str, now: datetime,
+    *, dry_run: bool = False,
+) -> OrgErasure:  # fmt: skip
+    """A data subject's erasure, handled by an admin: audit, tombstone and purge, then the org's part.
+
+    With `dry_run` nothing is written anywhere: the answer says what the org holds of the contact.
+    """
+    if dry_run:
+        return OrgErasure(found=len(_children(client, mapping, [contact_id])))
+    with ledger.transaction():
+        if not tombstoned(ledger, [contact_id]):
+            audit = add_audit(ledger, now, who, "erase", {"reason": ErasureReason.MANUAL.value})
+            erase_contacts(ledger, {contact_id: ErasureReason.MANUAL}, now, audit_id=audit)
+    log.info("erase_requested", who=who)
+    return erase_in_org(client, ledger, mapping, now)

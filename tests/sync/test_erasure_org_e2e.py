@@ -1,0 +1,152 @@
+"""Issue 11's erasure reaching the org, end to end over HTTPS: what the connector made there goes too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from connector.config import load_settings
+from connector.emulator.schema import ANONYMISED_FIELD
+from connector.ledger.erasure import audit_of, org_errors, owed_to_org, tombstones
+from connector.shell.cycle import run_cycle
+from connector.shell.erasure import erase_on_request
+from connector.shell.gather import mapping_of
+from connector.shell.status import status_facts
+
+from .conftest import EXAMPLE, Org
+from .crashes import Crash, CrashingLedger
+from .test_consent_e2e import _tracked_fan
+from .test_erasure_e2e import rows_naming
+
+CHILDREN = ("Lead_Score_Line__c", "Website_Visit__c", "Website_Job_View__c")
+DETAILS = ("Lead_Score__c", "Lead_Score_Band__c", "Medal__c", "Date_First_Qualification__c",
+           "Date_First_Placement__c")  # fmt: skip
+
+
+def children_in_org(org: Org, contact_id: str) -> dict[str, int]:
+    """The contact's child records the org still holds (not deleted), by object."""
+    found = {obj: sum(r["Contact__c"] == contact_id for r in org.em.org.records(obj)) for obj in CHILDREN}
+    return {obj: n for obj, n in found.items() if n}
+
+
+def shown(org: Org, contact_id: str) -> tuple[object, ...]:
+    """The contact's recruitment-detail fields in the org."""
+    return tuple(org.contact(contact_id)[f] for f in DETAILS)
+
+
+def _anonymising(make_org: Callable[..., Org]) -> Org:
+    base = load_settings(EXAMPLE)
+    return make_org(
+        base.model_copy(update={"sync": base.sync.model_copy(update={"anonymised_field": ANONYMISED_FIELD})})
+    )
+
+
+@pytest.fixture
+def anon_org(make_org: Callable[..., Org]) -> Org:
+    """An org whose contacts carry the anonymised checkbox, mapped as the erase flag."""
+    return _anonymising(make_org)
+
+
+def test_a_deleted_contact_leaves_no_child_record_and_settles_its_tombstone(org: Org, tmp_path: Path) -> None:
+    fan = _tracked_fan(org, tmp_path)
+    assert set(children_in_org(org, fan)) == set(CHILDREN)
+    org.em.org.delete("Contact", fan)
+    report = org.cycle()
+    # Master-detail children go with the Contact in the org itself; the connector finds none left.
+    assert (report.erased, report.org_deleted) == (1, 0)
+    assert children_in_org(org, fan) == {}
+    assert rows_naming(org.ledger, fan) == {}
+    assert owed_to_org(org.ledger) == []
+    org.em.org.reset_calls()
+    again = org.cycle()
+    assert (again.org_deleted, again.writes) == (0, 0)
+    assert not any("composite" in endpoint for endpoint in org.em.org.call_counts())
+
+
+def test_an_anonymised_contact_loses_its_details_and_children_and_stays_erased(
+    anon_org: Org, tmp_path: Path
+) -> None:
+    org = anon_org
+    fan = _tracked_fan(org, tmp_path)
+    (application,) = [
+        r["Id"] for r in org.em.org.records("msf__Job_Application__c") if r["msf__Candidate__c"] == fan
+    ]
+    org.em.org.update("Contact", fan, {ANONYMISED_FIELD: True, "LastName": "ANON", "FirstName": "ANON"})
+    org.cycle()
+    assert shown(org, fan) == (None,) * 5
+    assert children_in_org(org, fan) == {}
+    assert [t.reason.value for t in tombstones(org.ledger)] == ["anonymised"]
+    org.em.org.move_application(application, "Voorgesteld")
+    report = org.cycle()
+    assert (report.events_added, report.writes, report.org_deleted) == (0, 0, 0)
+    assert shown(org, fan) == (None,) * 5
+    assert children_in_org(org, fan) == {}
+    assert rows_naming(org.ledger, fan) == {}
+
+
+def test_erase_on_request_ends_as_an_anonymisation_with_an_audit_row(org: Org, tmp_path: Path) -> None:
+    fan = _tracked_fan(org, tmp_path)
+    mapping, now = mapping_of(org.settings), org.em.org.clock.now()
+    preview = erase_on_request(org.client, org.ledger, mapping, fan, "dpo", now, dry_run=True)
+    assert preview.found == 5
+    assert (children_in_org(org, fan) != {}, tombstones(org.ledger)) == (True, [])
+    done = erase_on_request(org.client, org.ledger, mapping, fan, "dpo", now)
+    assert (done.deleted, done.cleared, done.refused) == (5, 1, 0)
+    assert shown(org, fan) == (None,) * 5
+    assert children_in_org(org, fan) == {}
+    audit = audit_of(org.ledger, fan)
+    assert audit is not None
+    assert (audit["who"], audit["action"], audit["at"]) == ("dpo", "erase", now.isoformat())
+    # Asked again, and the next cycles: nothing changes.
+    again = erase_on_request(org.client, org.ledger, mapping, fan, "dpo", now)
+    assert (again.found, again.deleted) == (0, 0)
+    org.cycle()
+    assert (org.cycle().writes, shown(org, fan), children_in_org(org, fan)) == (0, (None,) * 5, {})
+    assert rows_naming(org.ledger, fan) == {}
+
+
+def test_a_kill_in_the_anonymising_cycle_then_a_normal_cycle_clears_all_of_it(
+    make_org: Callable[..., Org], tmp_path: Path
+) -> None:
+    for crash_at in range(6):
+        run = tmp_path / f"kill-{crash_at}"
+        run.mkdir()
+        org = _anonymising(make_org)
+        fan = _tracked_fan(org, run)
+        org.em.org.update("Contact", fan, {ANONYMISED_FIELD: True})
+        dying = CrashingLedger(org.ledger.path, crash_at)
+        try:
+            run_cycle(org.client, dying, org.settings, org.em.org.advance(120))
+        except Crash:
+            pass
+        finally:
+            dying.close()
+        org.cycle()
+        where = f"killed before commit {crash_at + 1}"
+        assert children_in_org(org, fan) == {}, where
+        assert shown(org, fan) == (None,) * 5, where
+        assert rows_naming(org.ledger, fan) == {}, where
+        assert owed_to_org(org.ledger) == [], where
+
+
+def test_a_refused_clear_stays_owed_on_the_tombstone_and_is_retried_next_cycle(
+    org: Org, tmp_path: Path
+) -> None:
+    fan = _tracked_fan(org, tmp_path)
+    org.em.org.faults.reject_records({fan}, "Candidate is blocked for automated updates")
+    done = erase_on_request(
+        org.client, org.ledger, mapping_of(org.settings), fan, "dpo", org.em.org.clock.now()
+    )
+    assert (done.deleted, done.cleared, done.refused) == (5, 0, 1)
+    assert children_in_org(org, fan) == {}
+    assert org_errors(org.ledger) == {fan: "FIELD_CUSTOM_VALIDATION_EXCEPTION"}
+    assert shown(org, fan)[0] == 35
+    facts = dict(status_facts(org.ledger)["Ledger"])
+    assert (facts["erased contacts"], facts["erasures the org still owes (refused)"]) == (1, "1 (1)")
+    org.em.org.faults.clear()
+    org.cycle()
+    assert (org_errors(org.ledger), owed_to_org(org.ledger)) == ({}, [])
+    assert shown(org, fan) == (None,) * 5
+    assert rows_naming(org.ledger, fan) == {}
