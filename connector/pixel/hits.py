@@ -69,9 +69,6 @@ class Hit(NamedTuple):
         return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-Parser = Callable[[bytes], "Hit | Reason"]
-
-
 def truncate_ip(text: str) -> str:
     """Keep the network part of an address (IPv4 /24, IPv6 /48); '' when it is not an address."""
     prefix, _, last = text.rpartition(".")
