@@ -10,24 +10,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from connector.pixel._fast import _PLAIN_BASE, _pixel_query, _plain_csv_row, forget_remembered
 from connector.pixel.hits import (
-    _COMBINED,
-    _PLAIN_BASE,
     TOKEN_PARAM,
     Hit,
     Reason,
-    _parse_clf_time,
-    _pixel_query,
-    _plain_csv_row,
     _text,
     _truncate,
-    forget_remembered,
     make_hit,
-    parse_clf_time,
-    parse_combined,
     split_token,
     truncate_ip,
 )
+from connector.pixel.hits_combined import _COMBINED, _parse_clf_time, parse_clf_time, parse_combined
 from connector.pixel.identity import Attribution, PendingHit, _walk, attribute
 from tests.pixel.helpers import SECRET, T0, token
 from tests.pixel.test_fuzz import near_valid
