@@ -13,7 +13,7 @@ from connector.pixel.identity import PendingHit, attribute, sign_token, verify_t
 from connector.pixel.pipeline import Counts, Outcome, PixelState, Toolkit, process
 from connector.pixel.records import job_view_rows, visit_rows
 from connector.pixel.sessions import VacancyMatcher, sessionise
-from connector.pixel.sources import FileMark, FileRead, fetch_pages, read_new_lines
+from connector.pixel.sources import FileMark, FileRead, ReadStatus, fetch_pages, read_new_lines
 
 __all__ = [
     "Counts",
@@ -24,6 +24,7 @@ __all__ = [
     "Outcome",
     "PendingHit",
     "PixelState",
+    "ReadStatus",
     "Reason",
     "Toolkit",
     "VacancyMatcher",
