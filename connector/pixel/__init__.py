@@ -5,12 +5,15 @@ data (`PixelState`), which the ledger stores.
 """
 
 from connector.pixel.bots import CrawlerFilter, too_fast
-from connector.pixel.hits import Hit, Reason, parse_combined, parse_csv, parse_ndjson, truncate_ip
+from connector.pixel.hits import Hit, Reason, truncate_ip
+from connector.pixel.hits_combined import parse_combined
+from connector.pixel.hits_csv import parse_csv
+from connector.pixel.hits_ndjson import parse_ndjson
 from connector.pixel.identity import PendingHit, attribute, sign_token, verify_token
 from connector.pixel.pipeline import Counts, Outcome, PixelState, Toolkit, process
 from connector.pixel.records import job_view_rows, visit_rows
 from connector.pixel.sessions import VacancyMatcher, sessionise
-from connector.pixel.sources import FileMark, FileRead, fetch_pages, read_new_lines
+from connector.pixel.sources import FileMark, FileRead, ReadStatus, fetch_pages, read_new_lines
 
 __all__ = [
     "Counts",
@@ -21,6 +24,7 @@ __all__ = [
     "Outcome",
     "PendingHit",
     "PixelState",
+    "ReadStatus",
     "Reason",
     "Toolkit",
     "VacancyMatcher",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 from operator import attrgetter
 
 from crawlerdetect import CrawlerDetect
@@ -15,20 +16,19 @@ class CrawlerFilter:
     """Tells crawler user agents from browsers; remembers answers because logs repeat few agents."""
 
     def __init__(self, cache_size: int = 50_000) -> None:
-        self._detect = CrawlerDetect()
-        self._known: dict[str, bool] = {}
-        self._cache_size = cache_size
+        self._detect = detect = CrawlerDetect()
+
+        # Per filter, and bounded: a flood of unique agents cannot grow memory. The verdict asks
+        # `detect`, not self, so the cache holds no reference back to the filter.
+        @lru_cache(maxsize=cache_size)
+        def verdict(user_agent: str) -> bool:
+            return not user_agent.strip() or bool(detect.is_crawler(user_agent))
+
+        self._verdict = verdict
 
     def is_bot(self, user_agent: str) -> bool:
         """Whether this user agent is a crawler (an empty one is: every browser sends one)."""
-        known = self._known.get(user_agent)
-        if known is not None:
-            return known
-        verdict = not user_agent.strip() or bool(self._detect.is_crawler(user_agent))
-        if len(self._known) >= self._cache_size:
-            self._known.clear()  # crude, but bounded: a flood of unique agents cannot grow memory
-        self._known[user_agent] = verdict
-        return verdict
+        return self._verdict(user_agent)
 
 
 def rate_key(hit: Hit) -> str:

@@ -20,15 +20,10 @@ from typing import Any, TypeVar
 from connector.config.pixel import LogFormat, PixelSettings
 from connector.events import Event
 from connector.pixel.bots import CrawlerFilter, rate_key, too_fast
-from connector.pixel.hits import (
-    Hit,
-    Reason,
-    combined_parser,
-    csv_header,
-    csv_parser,
-    hit_from_json,
-    parse_ndjson,
-)
+from connector.pixel.hits import Hit, Reason
+from connector.pixel.hits_combined import combined_parser
+from connector.pixel.hits_csv import csv_header, csv_parser
+from connector.pixel.hits_ndjson import hit_from_json, parse_ndjson
 from connector.pixel.identity import Credited, PendingHit, attribute
 from connector.pixel.sessions import VacancyMatcher, sessionise
 from connector.pixel.sources import FileMark

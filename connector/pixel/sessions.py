@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from connector.events import WEB_JOB_VIEW, WEB_VISIT, Event, derive_id, format_time, make_event
 from connector.pixel.identity import Credited, PendingHit
@@ -21,27 +22,29 @@ class VacancyMatcher:
     """Maps page URLs to `msf__Job__c` ids by configured patterns (job numbers through a lookup)."""
 
     def __init__(self, patterns: Sequence[str], job_numbers: Mapping[str, str] | None = None) -> None:
-        self._patterns = [re.compile(p) for p in patterns]
-        self._numbers = dict(job_numbers or {})
-        self._seen: dict[str, str | None] = {}
+        compiled = [re.compile(p) for p in patterns]
+        numbers = dict(job_numbers or {})
+
+        # Per matcher (its patterns and numbers), and bounded: a crawl of unique URLs must not grow
+        # memory. A closure over what it needs, so the cache holds no reference back to the matcher.
+        @lru_cache(maxsize=100_000)
+        def find(url: str) -> str | None:
+            found = None
+            for pattern in compiled:
+                match = pattern.search(url)
+                if match is None:
+                    continue
+                groups = match.groupdict()
+                found = groups.get("job_id") or numbers.get(groups.get("job_number") or "")
+                if found:
+                    break
+            return found
+
+        self._find = find
 
     def job_id(self, url: str) -> str | None:
         """The vacancy id a page URL shows, or None when it is not a (known) vacancy page."""
-        if url in self._seen:
-            return self._seen[url]
-        found = None
-        for pattern in self._patterns:
-            match = pattern.search(url)
-            if match is None:
-                continue
-            groups = match.groupdict()
-            found = groups.get("job_id") or self._numbers.get(groups.get("job_number") or "")
-            if found:
-                break
-        if len(self._seen) > 100_000:
-            self._seen.clear()  # bounded: a crawl of unique URLs must not grow memory
-        self._seen[url] = found
-        return found
+        return self._find(url)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ import os
 import stat
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +38,15 @@ class FileMark:
     head_len: int
 
 
+class ReadStatus(StrEnum):
+    """How a file was found against its mark; the values are what a run's report shows per file."""
+
+    NEW = "new"  # no mark: read from its start
+    APPENDED = "appended"  # lines added after the mark
+    UNCHANGED = "unchanged"  # nothing new (or a format not read)
+    TRUNCATED = "truncated"  # same file, other content (copytruncate, rewritten): read from its start
+
+
 @dataclass(frozen=True, slots=True)
 class FileRead:
     """The complete new lines of one file and its mark after reading them."""
@@ -45,7 +55,7 @@ class FileRead:
     format: LogFormat
     lines: list[bytes]
     mark: FileMark
-    status: str  # new | appended | unchanged | truncated
+    status: ReadStatus
     header: bytes  # first line of the file (the CSV header), b"" otherwise
     incomplete: bool  # a last line without newline was left for the next run
     more: bool  # the read stopped at the size cap: call again for the rest
@@ -105,13 +115,15 @@ def read_new_lines(
         fmt = detect_format(path, first_line or head)
         if formats is not None and fmt not in formats:
             kept = mark or FileMark(key, str(path), 0, _digest(b""), 0)
-            return FileRead(path, fmt, [], kept, "unchanged", first_line, incomplete=False, more=False)
+            return FileRead(
+                path, fmt, [], kept, ReadStatus.UNCHANGED, first_line, incomplete=False, more=False
+            )
         if mark is None:
-            start, status = 0, "new"
+            start, status = 0, ReadStatus.NEW
         elif st.st_size < mark.offset or _digest(head[: mark.head_len]) != mark.head:
-            start, status = 0, "truncated"  # same inode, other content: read it all again
+            start, status = 0, ReadStatus.TRUNCATED  # same inode, other content: read it all again
         else:
-            start, status = mark.offset, "appended"
+            start, status = mark.offset, ReadStatus.APPENDED
         stream.seek(start)
         data = stream.read(max_bytes)
         more = len(data) == max_bytes
@@ -120,8 +132,8 @@ def read_new_lines(
             more = bool(stream.read(1))
     end = data.rfind(b"\n") + 1
     lines = data[:end].split(b"\n")[:-1] if end else []
-    if status == "appended" and not lines:
-        status = "unchanged"
+    if status is ReadStatus.APPENDED and not lines:
+        status = ReadStatus.UNCHANGED
     offset = start + end
     head_len = min(offset, HEAD_BYTES)
     return FileRead(

@@ -44,7 +44,15 @@ from connector.pixel.pipeline import (
     parse_lines,
     process,
 )
-from connector.pixel.sources import FileMark, FileRead, HttpSession, fetch_pages, file_key, read_new_lines
+from connector.pixel.sources import (
+    FileMark,
+    FileRead,
+    HttpSession,
+    ReadStatus,
+    fetch_pages,
+    file_key,
+    read_new_lines,
+)
 from connector.shell.stages import FailureReason, SourceFailure
 
 log = structlog.get_logger(__name__)
@@ -61,7 +69,7 @@ class PixelReport:
     counts: Counts = field(default_factory=Counts)
     added: int = 0
     duplicates: int = 0
-    files: dict[str, str] = field(default_factory=dict)  # path -> new | appended | unchanged | truncated
+    files: dict[str, ReadStatus] = field(default_factory=dict)  # path -> how the run first found it
     failures: list[SourceFailure] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -70,7 +78,7 @@ class PixelReport:
             **self.counts.as_dict(),
             "added": self.added,
             "duplicates": self.duplicates,
-            "files": self.files,
+            "files": {path: status.value for path, status in self.files.items()},
             "skipped": [
                 {"part": f.part, "reason": f.reason.value, "detail": f.detail} for f in self.failures
             ],

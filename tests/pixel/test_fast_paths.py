@@ -10,24 +10,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from connector.pixel._fast import _PLAIN_BASE, _pixel_query, _plain_csv_row, forget_remembered
 from connector.pixel.hits import (
-    _COMBINED,
-    _PLAIN_BASE,
     TOKEN_PARAM,
     Hit,
     Reason,
-    _parse_clf_time,
-    _pixel_query,
-    _plain_csv_row,
     _text,
     _truncate,
-    forget_remembered,
     make_hit,
-    parse_clf_time,
-    parse_combined,
     split_token,
     truncate_ip,
 )
+from connector.pixel.hits_combined import _COMBINED, _parse_clf_time, parse_clf_time, parse_combined
 from connector.pixel.identity import Attribution, PendingHit, _walk, attribute
 from tests.pixel.helpers import SECRET, T0, token
 from tests.pixel.test_fuzz import near_valid
@@ -124,6 +118,23 @@ def requests(draw: st.DrawFn) -> str:
 def test_the_request_shortcut_cuts_as_the_general_code(request: str) -> None:
     line = f'203.0.113.9 - - [02/Mar/2026:10:00:00 +0100] "{request}" 200 43 "https://s.nl/r" "Mozilla/5.0"'
     assert parse_combined(line.encode()) == _reference_combined(line.encode())
+
+
+# Keys as the pixel writes them (an encoded key, `%75` for `u`, is none of the pixel's parameters).
+QUERY_KEY = st.sampled_from(["u", "r", "v", "t", "x", "", "mt", "uu"])
+QUERY_VALUE = st.lists(st.sampled_from([*"a=+/&", "%2F", "%", "%C3%A9", "é"]), max_size=5).map("".join)
+QUERY = st.lists(
+    st.tuples(QUERY_KEY, QUERY_VALUE, st.booleans()).map(lambda p: f"{p[0]}={p[1]}" if p[2] else p[0]),
+    max_size=6,
+).map("&".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(QUERY)
+@example("u=https%3A%2F%2Fs.nl%2Fa&v=v1&u=%2Fb+c&t")
+def test_the_pixel_query_gives_the_last_values_parse_qsl_gives(query: str) -> None:
+    last = dict(parse_qsl(query, keep_blank_values=True))
+    assert _pixel_query(query) == tuple(last.get(key, "") for key in "urvt")
 
 
 ADDRESS = st.text(alphabet=st.sampled_from(list("0129.:af%٣ ")), max_size=20)

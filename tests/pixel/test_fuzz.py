@@ -8,15 +8,10 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector.pixel.hits import (
-    Hit,
-    Reason,
-    csv_header,
-    hit_from_mapping,
-    parse_combined,
-    parse_csv,
-    parse_ndjson,
-)
+from connector.pixel.hits import Hit, Reason, hit_from_mapping
+from connector.pixel.hits_combined import parse_combined
+from connector.pixel.hits_csv import csv_header, parse_csv
+from connector.pixel.hits_ndjson import parse_ndjson
 from connector.pixel.pipeline import Counts, PixelState, Toolkit, parse_lines, process
 from tests.pixel.helpers import BROWSER, T0, hit, token
 from tests.pixel.helpers import settings as pixel_settings

@@ -7,18 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connector.pixel.hits import (
-    Hit,
-    Reason,
-    csv_header,
-    hit_from_json,
-    parse_clf_time,
-    parse_combined,
-    parse_csv,
-    parse_ndjson,
-    split_token,
-    truncate_ip,
-)
+from connector.pixel.hits import Hit, Reason, split_token, truncate_ip
+from connector.pixel.hits_combined import parse_clf_time, parse_combined
+from connector.pixel.hits_csv import csv_header, parse_csv
+from connector.pixel.hits_ndjson import hit_from_json, parse_ndjson
 from tests.pixel.helpers import BROWSER, hit
 
 HEADER = csv_header(b"time,url,referrer,user_agent,ip,visitor_id,token")
