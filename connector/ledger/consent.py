@@ -5,22 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from connector.ledger.store import Ledger
+from connector.ledger.store import Ledger, in_chunks
 
-_IN_CHUNK = 500
 WEB_KINDS = "web.%"  # every event the website produced (visits, job views)
-
-
-def _chunks(ids: Sequence[str]) -> Iterable[tuple[Sequence[str], str]]:
-    for start in range(0, len(ids), _IN_CHUNK):
-        chunk = ids[start : start + _IN_CHUNK]
-        yield chunk, ",".join("?" * len(chunk))
 
 
 def consent_of(ledger: Ledger, contact_ids: Iterable[str]) -> dict[str, tuple[bool, int]]:
     """The current answer of the given contacts that have one, with its time (epoch microseconds)."""
     found: dict[str, tuple[bool, int]] = {}
-    for chunk, marks in _chunks(list(dict.fromkeys(contact_ids))):
+    for chunk, marks in in_chunks(list(dict.fromkeys(contact_ids))):
         sql = f"SELECT contact_id, consent, at FROM contact_consent WHERE contact_id IN ({marks})"
         found.update((str(c), (bool(v), int(at))) for c, v, at in ledger.db.execute(sql, chunk))
     return found
@@ -54,7 +47,7 @@ def withdraw_web(ledger: Ledger, contact_ids: Sequence[str]) -> int:
     deleted = 0
     with ledger.transaction():
         conn = ledger.db.conn
-        for chunk, marks in _chunks(list(contact_ids)):
+        for chunk, marks in in_chunks(list(contact_ids)):
             deleted += conn.execute(
                 f"DELETE FROM events WHERE contact_id IN ({marks}) AND kind LIKE ?", [*chunk, WEB_KINDS]
             ).rowcount
@@ -75,7 +68,7 @@ def web_cleared(ledger: Ledger, contact_ids: Sequence[str], objects: Sequence[st
     """The org holds no visit or job-view record of these contacts any more: forget what it held."""
     with ledger.transaction():
         conn = ledger.db.conn
-        for chunk, marks in _chunks(list(contact_ids)):
+        for chunk, marks in in_chunks(list(contact_ids)):
             conn.execute(f"DELETE FROM web_withdrawn WHERE contact_id IN ({marks})", chunk)
             conn.execute(f"DELETE FROM org_children WHERE contact_id IN ({marks})", chunk)
             kinds = ",".join("?" * len(objects))

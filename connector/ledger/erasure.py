@@ -9,10 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connector.details import ErasureReason
-from connector.ledger.store import Ledger
+from connector.ledger.store import Ledger, in_chunks
 from connector.ledger.sync_state import purge_contacts
-
-_IN_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +25,8 @@ class Tombstone:
 def tombstoned(ledger: Ledger, contact_ids: Iterable[str]) -> set[str]:
     """Those of the given contacts that were erased."""
     ids, found = list(dict.fromkeys(contact_ids)), set[str]()
-    for start in range(0, len(ids), _IN_CHUNK):
-        chunk = ids[start : start + _IN_CHUNK]
-        sql = f"SELECT contact_id FROM tombstones WHERE contact_id IN ({','.join('?' * len(chunk))})"
+    for chunk, marks in in_chunks(ids):
+        sql = f"SELECT contact_id FROM tombstones WHERE contact_id IN ({marks})"
         found.update(str(row[0]) for row in ledger.db.execute(sql, chunk))
     return found
 

@@ -41,6 +41,16 @@ class AppendResult:
     duplicates: int
 
 
+IN_CHUNK = 500  # ids per `IN (...)` list: well under SQLite's bound-parameter limit
+
+
+def in_chunks(ids: Sequence[str]) -> Iterator[tuple[Sequence[str], str]]:
+    """`ids` in chunks for `IN (...)` lists, each with its `?,?,...` placeholders."""
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ids[start : start + IN_CHUNK]
+        yield chunk, ",".join("?" * len(chunk))
+
+
 def _event_row(event: Event) -> tuple[str, str, str, int, str]:
     attrs = _encode(event.attrs) if event.attrs else "{}"
     return (event.contact_id, event.id, event.kind, to_micros(event.at), attrs)
@@ -136,10 +146,8 @@ class Ledger:
         """All events of the given contacts as records; see `scan_records` for `attrs_of`."""
         found: dict[str, list[EventRecord]] = {}
         ids = list(dict.fromkeys(contact_ids))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(self._records(f"contact_id IN ({marks})", chunk, attrs_of))
+        for chunk, marks in in_chunks(ids):
+            found.update(self._records(f"contact_id IN ({marks})", list(chunk), attrs_of))
         return found
 
     def scan_records(
@@ -221,9 +229,7 @@ class Ledger:
             return {row.contact_id: row for row in map(_state, self.db.execute(sql))}
         found: dict[str, StoredState] = {}
         ids = list(contact_ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_chunks(ids):
             for raw in self.db.execute(f"{sql} WHERE contact_id IN ({marks})", chunk):
                 row = _state(raw)
                 found[row.contact_id] = row

@@ -9,9 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connector.details import ShownDetails, StoredState
-from connector.ledger.store import Ledger, details_columns, details_of
-
-_IN_CHUNK = 500
+from connector.ledger.store import Ledger, details_columns, details_of, in_chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,16 +27,10 @@ class DeadLetter:
     failed_at: str
 
 
-def _chunks(ids: Sequence[str]) -> Iterable[tuple[Sequence[str], str]]:
-    for start in range(0, len(ids), _IN_CHUNK):
-        chunk = ids[start : start + _IN_CHUNK]
-        yield chunk, ",".join("?" * len(chunk))
-
-
 def record_hashes(ledger: Ledger, source: str, record_ids: Iterable[str]) -> dict[str, str]:
     """Stored hashes of the given records of one source."""
     found: dict[str, str] = {}
-    for chunk, marks in _chunks(list(record_ids)):
+    for chunk, marks in in_chunks(list(record_ids)):
         sql = f"SELECT record_id, hash FROM record_hashes WHERE source = ? AND record_id IN ({marks})"
         found.update(ledger.db.execute(sql, [source, *chunk]).fetchall())
     return found
@@ -63,7 +55,7 @@ def shown_details(ledger: Ledger, contact_ids: Iterable[str] | None = None) -> d
     if contact_ids is None:
         return {r.contact_id: r for r in map(_shown, ledger.db.execute("SELECT * FROM org_details"))}
     found: dict[str, ShownDetails] = {}
-    for chunk, marks in _chunks(list(contact_ids)):
+    for chunk, marks in in_chunks(list(contact_ids)):
         for raw in ledger.db.execute(f"SELECT * FROM org_details WHERE contact_id IN ({marks})", chunk):
             row = _shown(raw)
             found[row.contact_id] = row
@@ -147,7 +139,7 @@ def purge_contacts(ledger: Ledger, contact_ids: Iterable[str]) -> int:
     ids = list(contact_ids)
     purged = 0
     with ledger.transaction():
-        for chunk, marks in _chunks(ids):
+        for chunk, marks in in_chunks(ids):
             purged += ledger.db.conn.execute(
                 f"DELETE FROM events WHERE contact_id IN ({marks})", chunk
             ).rowcount
@@ -217,7 +209,7 @@ def web_pending(ledger: Ledger) -> list[str]:
 def confirmed_children(ledger: Ledger, external_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
     """Child records as the org last accepted them: external id -> (contact, hash)."""
     found: dict[str, tuple[str, str]] = {}
-    for chunk, marks in _chunks(list(external_ids)):
+    for chunk, marks in in_chunks(list(external_ids)):
         sql = f"SELECT external_id, contact_id, hash FROM org_children WHERE external_id IN ({marks})"
         found.update((ext, (contact, digest)) for ext, contact, digest in ledger.db.execute(sql, chunk))
     return found
@@ -262,7 +254,7 @@ def save_written(ledger: Ledger, writes: Iterable[tuple[str, str, str]], at: dat
 def written_at(ledger: Ledger, obj: str, keys: Iterable[str]) -> dict[str, datetime]:
     """When the connector's latest accepted write of each of these records (of one object) was made."""
     found: dict[str, datetime] = {}
-    for chunk, marks in _chunks(list(dict.fromkeys(keys))):
+    for chunk, marks in in_chunks(list(dict.fromkeys(keys))):
         sql = f"SELECT record_key, written_at FROM org_written WHERE object = ? AND record_key IN ({marks})"
         found.update((key, datetime.fromisoformat(at)) for key, at in ledger.db.execute(sql, [obj, *chunk]))
     return found

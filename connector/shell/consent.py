@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from simple_salesforce.format import format_soql
 
 from connector.config.salesforce import ObjectMapping
-from connector.details import RecordWrite
 from connector.events import CONTACT_UPDATED, Event
 from connector.ledger import Ledger
 from connector.ledger.consent import (
@@ -22,10 +20,10 @@ from connector.ledger.consent import (
 )
 from connector.sf.port import OrgPort
 from connector.sf.writer import Outcome, delete_records
+from connector.shell.by_id import records_of_contacts
 from connector.sync.consent import consent_changes, withdrawals
 
 log = structlog.get_logger(__name__)
-IN_CHUNK = 200  # contact ids per IN (...) list, as the other by-id reads
 
 
 def append_noting_consent(
@@ -56,11 +54,6 @@ class WebDeletes:
     stopped: str = ""
 
 
-def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(ids), IN_CHUNK):
-        yield ids[start : start + IN_CHUNK]
-
-
 def delete_withdrawn_web(
     client: OrgPort, ledger: Ledger, mapping: ObjectMapping, *, dry_run: bool = False
 ) -> WebDeletes:
@@ -75,17 +68,7 @@ def delete_withdrawn_web(
         return WebDeletes()
     objects = [(mapping.website_visit.object, mapping.website_visit.contact),
                (mapping.job_view.object, mapping.job_view.contact)]  # fmt: skip
-    deletes: list[RecordWrite] = []
-    for obj, contact_field in objects:
-        for chunk in _chunks(contacts):
-            soql = format_soql(
-                "SELECT Id, {:literal} FROM {:literal} WHERE {:literal} IN {}",
-                contact_field, obj, contact_field, list(chunk),
-            )  # fmt: skip
-            for page in client.query_pages(soql, include_deleted=False):
-                deletes += [RecordWrite(obj, "Id", str(r["Id"]), parent=_contact(r[contact_field], chunk))
-                            for r in page]  # fmt: skip
-    result = delete_records(client, deletes)
+    result = delete_records(client, records_of_contacts(client, objects, contacts))
     waiting = {o.write.parent for o in result.outcomes if o.outcome is not Outcome.ACCEPTED}
     cleared = [c for c in contacts if c not in waiting]
     web_cleared(ledger, cleared, [obj for obj, _ in objects])
@@ -95,9 +78,3 @@ def delete_withdrawn_web(
             "web_delete_refused", records=refused, codes=sorted({f.error_code for f in result.failed})
         )
     return WebDeletes(len(result.succeeded), refused, len(cleared), result.stopped)
-
-
-def _contact(value: object, asked: Sequence[str]) -> str:
-    # The org may answer with the 18-character form of an id asked for in 15, or the other way round.
-    text = str(value)
-    return next((c for c in asked if c[:15] == text[:15]), text)

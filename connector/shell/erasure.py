@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from simple_salesforce.format import format_soql
 
 from connector.config.salesforce import ObjectMapping
 from connector.details import ErasureReason, RecordWrite
@@ -15,9 +14,9 @@ from connector.ledger import Ledger
 from connector.ledger.erasure import add_audit, cleared_in_org, erase_contacts, owed_to_org, tombstoned
 from connector.sf.port import OrgPort
 from connector.sf.writer import Outcome, WriteResult, apply_plan, delete_records
+from connector.shell.by_id import records_of_contacts
 
 log = structlog.get_logger(__name__)
-IN_CHUNK = 200
 DELETED = "ENTITY_IS_DELETED"  # clearing the fields of a contact deleted meanwhile: nothing to clear
 
 
@@ -37,21 +36,7 @@ def _children(client: OrgPort, mapping: ObjectMapping, contacts: Sequence[str]) 
     objects = [(mapping.score_line.object, mapping.score_line.contact),
                (mapping.website_visit.object, mapping.website_visit.contact),
                (mapping.job_view.object, mapping.job_view.contact)]  # fmt: skip
-    found: list[RecordWrite] = []
-    for obj, field in objects:
-        for start in range(0, len(contacts), IN_CHUNK):
-            chunk = list(contacts[start : start + IN_CHUNK])
-            soql = format_soql("SELECT Id, {:literal} FROM {:literal} WHERE {:literal} IN {}",
-                               field, obj, field, chunk)  # fmt: skip
-            for page in client.query_pages(soql, include_deleted=False):
-                found += [RecordWrite(obj, "Id", str(r["Id"]), parent=_asked(r[field], chunk)) for r in page]
-    return found
-
-
-def _asked(value: object, asked: Sequence[str]) -> str:
-    # The org may answer with the 18-character form of an id asked for in 15, or the other way round.
-    text = str(value)
-    return next((c for c in asked if c[:15] == text[:15]), text)
+    return records_of_contacts(client, objects, contacts)
 
 
 def _clears(mapping: ObjectMapping, contacts: Sequence[str]) -> list[RecordWrite]:

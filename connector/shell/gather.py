@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from connector.ledger.sync_state import (
 )
 from connector.sf.port import OrgPort
 from connector.sf.readers import Source, Window, plan_window, read_window
+from connector.shell.by_id import in_lists
 from connector.shell.consent import append_noting_consent
 from connector.sync.changes import Record, detect_changes
 from connector.sync.readback import current_reads
@@ -40,7 +41,6 @@ from connector.sync.sources import (
 
 ORG_KEY = "org_id"
 FIRST_SYNC = timedelta(days=400)  # first cycle reads this far back: longer than any rule's validity
-IN_CHUNK = 200  # ids per IN (...) list: keeps GET URLs far below Salesforce's ~16 KB
 
 
 def ensure_org(client: OrgPort, ledger: Ledger) -> str:
@@ -97,18 +97,13 @@ def _cursor(ledger: Ledger, name: str, now: datetime) -> datetime:
     return parse_time(stored) if stored else now - FIRST_SYNC
 
 
-def _in_lists(ids: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(ids), IN_CHUNK):
-        yield ids[start : start + IN_CHUNK]
-
-
 def _recipients(client: OrgPort, source: OrgSource, ids: Sequence[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     spec = source.recipients
     if spec is None or not ids:
         return found
     extra = f" AND ({spec.where})" if spec.where else ""
-    for chunk in _in_lists(ids):
+    for chunk in in_lists(ids):
         soql = format_soql(
             "SELECT {:literal}, {:literal} FROM {:literal} WHERE {:literal} IN {}{:literal}",
             spec.parent, spec.contact, spec.object, spec.parent, list(chunk), extra,
@@ -220,7 +215,7 @@ def refresh_shown(client: OrgPort, ledger: Ledger, settings: Settings, contact_i
     fields = mapping_of(settings).contact
     select = ", ".join(dict.fromkeys(["Id", "SystemModstamp", *detail_fields(fields)]))
     records: list[Record] = []
-    for chunk in _in_lists(list(contact_ids)):
+    for chunk in in_lists(list(contact_ids)):
         soql = format_soql(
             "SELECT {:literal} FROM {:literal} WHERE Id IN {}", select, fields.object, list(chunk)
         )
@@ -250,7 +245,7 @@ def _history(
         dict.fromkeys(["Id", source.contact, *(source.events[0].attrs.values() if source.events else ())])
     )
     parents: dict[str, Any] = {}
-    for chunk in _in_lists(parent_ids):
+    for chunk in in_lists(parent_ids):
         query = format_soql(
             "SELECT {:literal} FROM {:literal} WHERE Id IN {}", fields, source.object, list(chunk)
         )
