@@ -6,10 +6,14 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.emulator.org import Emulator
 from connector.ledger import Ledger
+from connector.shell.cycle import run_cycle
+
+if TYPE_CHECKING:
+    from .conftest import Org
 
 
 class Crash(BaseException):
@@ -40,6 +44,17 @@ class CrashingLedger(Ledger):
             yield self
         if outermost:
             self.commits += 1
+
+
+def cycle_killed_at(org: Org, crash_at: int, after_seconds: float = 120) -> None:
+    """One cycle against `org` that dies at the start of its commit number `crash_at + 1` (a kill)."""
+    dying = CrashingLedger(org.ledger.path, crash_at)
+    try:
+        run_cycle(org.client, dying, org.settings, org.em.org.advance(after_seconds))
+    except Crash:
+        pass
+    finally:
+        dying.close()
 
 
 def org_snapshot(org: Emulator, names: dict[str, str]) -> dict[str, Any]:

@@ -8,13 +8,12 @@ from pathlib import Path
 
 from connector.events import make_event
 from connector.ledger.consent import consent_history
-from connector.shell.cycle import run_cycle
 from connector.shell.pixel import ingest_files
 from connector.shell.service import CycleService
 from tests.pixel.helpers import T0, hit, settings, token, write_hits
 
 from .conftest import Org
-from .crashes import Crash, CrashingLedger
+from .crashes import cycle_killed_at
 
 WEB = ("Website_Visit__c", "Website_Job_View__c")
 
@@ -123,13 +122,7 @@ def test_a_kill_in_the_withdrawing_cycle_then_a_normal_cycle_reaches_the_same_en
         org = make_org()
         fan = _tracked_fan(org, run)
         org.em.org.update("Contact", fan, {"Tracking_Consent__c": False})
-        dying = CrashingLedger(org.ledger.path, crash_at)
-        try:
-            run_cycle(org.client, dying, org.settings, org.em.org.advance(120))
-        except Crash:
-            pass
-        finally:
-            dying.close()
+        cycle_killed_at(org, crash_at)
         org.cycle()
         where = f"killed before commit {crash_at + 1}"
         assert ledger_rows(org, fan) == {"web_events": 0, "pending_hits": 0, "visitor_links": 0}, where

@@ -11,12 +11,11 @@ from connector.details import ErasureReason
 from connector.events import make_event
 from connector.ledger import Ledger
 from connector.ledger.erasure import tombstones
-from connector.shell.cycle import run_cycle
 from connector.shell.pixel import ingest_files
 from tests.pixel.helpers import T0, hit, settings, token, write_hits
 
 from .conftest import Org
-from .crashes import Crash, CrashingLedger
+from .crashes import cycle_killed_at
 
 
 def rows_naming(ledger: Ledger, contact_id: str) -> dict[str, int]:
@@ -118,13 +117,7 @@ def test_a_kill_in_the_erasing_cycle_then_a_normal_cycle_leaves_only_the_tombsto
         org = make_org()
         candidate, _ = _scored_visitor(org, run)
         org.em.org.delete("Contact", candidate)
-        dying = CrashingLedger(org.ledger.path, crash_at)
-        try:
-            run_cycle(org.client, dying, org.settings, org.em.org.advance(120))
-        except Crash:
-            pass
-        finally:
-            dying.close()
+        cycle_killed_at(org, crash_at)
         org.cycle()
         assert rows_naming(org.ledger, candidate) == {}, f"killed before commit {crash_at + 1}"
         assert [t.contact_id for t in tombstones(org.ledger)] == [candidate]

@@ -10,13 +10,12 @@ import pytest
 from connector.config import load_settings
 from connector.emulator.schema import ANONYMISED_FIELD
 from connector.ledger.erasure import audit_of, org_errors, owed_to_org, tombstones
-from connector.shell.cycle import run_cycle
 from connector.shell.erasure import erase_on_request
 from connector.shell.gather import mapping_of
 from connector.shell.status import status_facts
 
 from .conftest import EXAMPLE, Org
-from .crashes import Crash, CrashingLedger
+from .crashes import cycle_killed_at
 from .test_consent_e2e import _tracked_fan
 from .test_erasure_e2e import rows_naming
 
@@ -116,13 +115,7 @@ def test_a_kill_in_the_anonymising_cycle_then_a_normal_cycle_clears_all_of_it(
         org = _anonymising(make_org)
         fan = _tracked_fan(org, run)
         org.em.org.update("Contact", fan, {ANONYMISED_FIELD: True})
-        dying = CrashingLedger(org.ledger.path, crash_at)
-        try:
-            run_cycle(org.client, dying, org.settings, org.em.org.advance(120))
-        except Crash:
-            pass
-        finally:
-            dying.close()
+        cycle_killed_at(org, crash_at)
         org.cycle()
         where = f"killed before commit {crash_at + 1}"
         assert children_in_org(org, fan) == {}, where
