@@ -301,17 +301,19 @@ def test_pixel_token_needs_the_secret_from_the_environment(monkeypatch: pytest.M
     runner = CliRunner()
     monkeypatch.delenv("MSR_ENGAGE_PIXEL__TOKEN_SECRET", raising=False)
     with pytest.raises(ConfigError, match="TOKEN_SECRET"):
-        runner.invoke(app, ["pixel", "token", "003A"], catch_exceptions=False)
+        runner.invoke(app, ["pixel", "token", "003Dm0000000001"], catch_exceptions=False)
     monkeypatch.setenv("MSR_ENGAGE_PIXEL__TOKEN_SECRET", SECRET)
-    result = runner.invoke(app, ["pixel", "token", "003A"])
-    assert result.stdout.strip() == token("003A")
+    result = runner.invoke(app, ["pixel", "token", "003Dm0000000001"])
+    assert result.stdout.strip() == token("003Dm0000000001")
 
 
 def test_a_token_secret_in_the_config_file_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[pixel]\ntoken_secret = "0123456789abcdef0123"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"must not be in config\.toml"):
-        CliRunner().invoke(app, ["pixel", "token", "003A", "-c", str(config)], catch_exceptions=False)
+        CliRunner().invoke(
+            app, ["pixel", "token", "003Dm0000000001", "-c", str(config)], catch_exceptions=False
+        )
 
 
 def test_erasing_a_contact_leaves_no_pixel_row_about_them(ledger: Ledger, tmp_path: Path) -> None:
