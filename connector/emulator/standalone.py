@@ -17,11 +17,19 @@ from types import FrameType
 from connector.emulator.org import DEFAULT_API_VERSION, Emulator
 from connector.emulator.server import EmulatorServer, Endpoint, load_or_make_jwt_key
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config.example.toml"
+# A source checkout's copy (the one the README says to edit); any install also has the packaged one.
+CHECKOUT_EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+PACKAGED_EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
 
 
-def scoring_part(example: Path = EXAMPLE_CONFIG) -> str:
+def example_config() -> Path:
+    """The checkout's config.example.toml, else the one inside the package (wheel, Docker image)."""
+    return CHECKOUT_EXAMPLE if CHECKOUT_EXAMPLE.exists() else PACKAGED_EXAMPLE
+
+
+def scoring_part(example: Path | None = None) -> str:
     """The example config without any `[salesforce...]` table (we write our own), or '' if absent."""
+    example = example_config() if example is None else example
     if not example.exists():
         return ""
     kept: list[str] = []
@@ -35,7 +43,7 @@ def scoring_part(example: Path = EXAMPLE_CONFIG) -> str:
     return "\n".join(kept).rstrip() + "\n"
 
 
-def write_config(path: Path, end: Endpoint, example: Path = EXAMPLE_CONFIG) -> Path:
+def write_config(path: Path, end: Endpoint, example: Path | None = None) -> Path:
     """Write a connector config.toml pointed at the emulator; returns the client-secret file it names."""
     path.parent.mkdir(parents=True, exist_ok=True)
     secret_file = path.with_name(path.name + ".client_secret")
