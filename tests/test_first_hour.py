@@ -223,3 +223,17 @@ def test_every_toml_example_in_the_readme_parses() -> None:
     assert len(blocks) >= 2
     for block in blocks:
         tomllib.loads(block)
+
+
+def test_an_empty_secret_file_is_named_as_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty.secret").write_text("\n")
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[salesforce]\nlogin_url = "https://127.0.0.1:1"\nauth = "client_credentials"\nclient_id = "x"\n'
+        'client_secret_file = "empty.secret"\n'
+    )
+    code, _, err = run(capsys, "check", "--config", str(config))
+    assert code == 2
+    assert err.splitlines() == [
+        "config error: salesforce: client_secret_file: empty.secret is empty: put the client_secret in it"
+    ]
