@@ -237,3 +237,32 @@ def test_an_empty_secret_file_is_named_as_empty(tmp_path: Path, capsys: pytest.C
     assert err.splitlines() == [
         "config error: salesforce: client_secret_file: empty.secret is empty: put the client_secret in it"
     ]
+
+
+def _readme_commands() -> dict[str, set[str]]:
+    """Each command the README's table shows, with the options it shows for it."""
+    table = README.read_text(encoding="utf-8").split("## Commands", 1)[1].split("\n\n", 1)[0]
+    shown: dict[str, set[str]] = {}
+    for row in table.splitlines()[2:]:
+        first_cell = row.split(" | ")[0]
+        group = ""
+        for span in re.findall(r"`([^`]+)`", first_cell):
+            words = span.removeprefix("msr-engage ").split()
+            if not span.startswith("msr-engage ") and group and words[0] not in ("pixel", "emulator"):
+                words = [group, *words]  # `pixel token …` / `pixel serve`: the group carries over
+            name = " ".join(w for w in words[:2] if re.fullmatch(r"[a-z][a-z-]*", w))
+            name = name if name.split()[0] in ("pixel", "emulator") else name.split()[0]
+            group = name.split()[0] if " " in name else ""
+            shown[name] = set(re.findall(r"--[a-z][a-z-]*", span))
+    return shown
+
+
+def test_the_readme_command_table_matches_the_commands_and_their_options() -> None:
+    runner, shown = CliRunner(), _readme_commands()
+    walked = _commands(typer.main.get_group(app))
+    leaves = {" ".join(path) for path, c in walked if not hasattr(c, "commands")}
+    assert leaves - set(shown) == {"version"}  # every command a user needs is in the table
+    for name, flags in shown.items():
+        result = runner.invoke(app, [*name.split(), "--help"])
+        assert result.exit_code == 0, name
+        assert flags <= set(re.findall(r"--[a-z][a-z-]*", result.stdout)), name
