@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import signal
+import string
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from connector.emulator.org import DEFAULT_API_VERSION, Emulator
+from connector.emulator.org import DEFAULT_API_VERSION, Emulator, OrgSettings
 from connector.emulator.server import EmulatorServer, Endpoint, load_or_make_jwt_key
 
 # A source checkout's copy (the one the README says to edit); any install also has the packaged one.
@@ -69,6 +71,11 @@ def write_config(path: Path, end: Endpoint, example: Path | None = None) -> Path
     return secret_file
 
 
+def new_pod() -> str:
+    """Two random letters or digits for a new org's ids."""
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(2))
+
+
 def serve(
     *,
     port: int | None,
@@ -82,7 +89,9 @@ def serve(
 ) -> None:
     """Run until SIGINT / SIGTERM (or `stop` is set): announce the endpoint, then save and stop cleanly."""
     fresh = state_file is None or not state_file.exists()
-    emu = Emulator(state_file=state_file)
+    # A new org gets its own pod (part of every id, the org id too): two emulators are two orgs, so a
+    # ledger bound to one refuses the other, as with a sandbox and production. A saved org keeps its ids.
+    emu = Emulator(state_file=state_file, settings=OrgSettings(pod=new_pod()) if fresh else None)
     key_path, public_pem = load_or_make_jwt_key(state_dir)
     emu.settings.jwt_public_key = public_pem
     if fresh:
@@ -102,12 +111,14 @@ def serve(
         # Everything a script may need is ready before the first line announces the endpoint.
         secret = write_config(config_path, end) if config_path is not None else None
         if print_json:
-            emit(json.dumps(end.as_json()))
+            emit(json.dumps(end.as_json() | {"org_id": emu.org_id}))
         emit(
             f"Salesforce org emulator on {end.instance_url} "
             f"(seed: {seed if fresh else 'from ' + str(state_file)})"
         )
-        emit(f"  login URL     {end.login_url}\n  CA bundle     {end.ca_bundle}")
+        emit(
+            f"  org id        {emu.org_id}\n  login URL     {end.login_url}\n  CA bundle     {end.ca_bundle}"
+        )
         emit(f"  client id     {end.client_id}\n  client secret {end.client_secret}")
         emit(f"  JWT user      {end.username}  key {key_path}")
         emit(f"  admin API     {end.instance_url}/__admin__/state")
