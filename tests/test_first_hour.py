@@ -266,3 +266,34 @@ def test_the_readme_command_table_matches_the_commands_and_their_options() -> No
         result = runner.invoke(app, [*name.split(), "--help"])
         assert result.exit_code == 0, name
         assert flags <= set(re.findall(r"--[a-z][a-z-]*", result.stdout)), name
+
+
+def test_plan_summary_counts_contacts_per_field_and_score_line() -> None:
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from connector.entry import views
+
+    plans = [
+        SimpleNamespace(
+            contact_id="003A", values={"Lead_Score__c": 30, "Band__c": "warm"}, lines={"intake": 30}
+        ),
+        SimpleNamespace(contact_id="003B", values={"Lead_Score__c": 5}, lines={}),
+    ]
+    console = Console(width=200, record=True)
+    console.print(views.plan_summary(plans))
+    text = console.export_text()
+    assert "Write plan summary (nothing written): 2 contacts" in " ".join(text.split())
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in text.splitlines() if "│" in line]
+    assert rows == [
+        ["Contact field", "Band__c", "1"],
+        ["Contact field", "Lead_Score__c", "2"],
+        ["score line", "intake", "1"],
+    ]
+
+
+def test_summary_without_dry_run_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "sync", "--once", "--summary", "--config", str(EXAMPLE))
+    assert code == 2
+    assert err.splitlines() == ["input error: --summary: only with --dry-run (it summarises the write plan)"]

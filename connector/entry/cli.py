@@ -278,11 +278,16 @@ def sync_once(
     daily: Annotated[
         bool, typer.Option("--daily", help="Run the nightly pass now (re-score everyone).")
     ] = False,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="With --dry-run: counts, not every row.")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Run one sync cycle as the daemon does (the pixel included): read, score, write back what changed."""
     if not once:
         raise InputError("sync needs --once (to keep syncing on a schedule, run: msr-engage run)")
+    if summary and not dry_run:
+        raise InputError("--summary: only with --dry-run (it summarises the write plan)")
     settings = bootstrap.scoring_settings(config)
     with instance_lock(paths.state_home()), bootstrap.org_connection(settings) as (client, _):
         service = CycleService(settings, bootstrap.open_ledger, client)
@@ -293,7 +298,7 @@ def sync_once(
     if report is None:
         raise typer.Exit(1)
     if dry_run:
-        out.print(views.plan_table(report.plan))
+        out.print(views.plan_summary(report.plan) if summary else views.plan_table(report.plan))
     out.print(views.cycle_line(report.summary()), highlight=False)
     if not report.status.succeeded:
         raise typer.Exit(1)
