@@ -292,7 +292,11 @@ def test_pixel_ingest_reads_the_other_files_and_exits_2_for_one_it_cannot_read(
     assert exited.value.code == 2
     printed = capsys.readouterr()
     assert "lines 2: credited 0, waiting 2" in printed.out
-    assert "old.ndjson: cannot read: not a regular file" in printed.err
+    old = tmp_path / "old.ndjson"
+    assert (
+        f"input error: {old}: cannot read: a folder, not a hit file: name the files in it ({old}/*)"
+        in printed.err
+    )
     with Ledger(tmp_path / "state" / "ledger.db") as stored:
         assert [row[1] for row in load_file_rows(stored)] == [str(good)]  # its offset is kept
 
