@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point MSR_ENGAGE_HOME at a fresh folder and run from it, so no test touches ./state."""
     home = tmp_path / "state"
+    home.mkdir()  # read-only commands refuse a state folder that does not exist
     monkeypatch.setenv("MSR_ENGAGE_HOME", str(home))
     monkeypatch.delenv("MSR_ENGAGE_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)

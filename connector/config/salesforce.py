@@ -154,9 +154,12 @@ class SalesforceSettings(Strict):
             path = getattr(self, f"{key}_file")
             if path is not None and getattr(self, key) is None:
                 try:
-                    object.__setattr__(self, key, SecretStr(path.read_text(encoding="utf-8").strip()))
+                    secret = path.read_text(encoding="utf-8").strip()
                 except OSError as exc:
                     raise ValueError(f"{key}_file: cannot read {path}: {exc.strerror}") from None
+                if not secret:  # else reported below as a missing environment variable
+                    raise ValueError(f"{key}_file: {path} is empty: put the {key} in it")
+                object.__setattr__(self, key, SecretStr(secret))
         missing = [name for name in _REQUIRED[self.auth] if not getattr(self, name)]
         if missing:
             hints = [f"MSR_ENGAGE_SALESFORCE__{m.upper()}" if m in SECRET_KEYS else m for m in missing]

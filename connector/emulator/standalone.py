@@ -8,20 +8,30 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import signal
+import string
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from connector.emulator.org import DEFAULT_API_VERSION, Emulator
+from connector.emulator.org import DEFAULT_API_VERSION, Emulator, OrgSettings
 from connector.emulator.server import EmulatorServer, Endpoint, load_or_make_jwt_key
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config.example.toml"
+# A source checkout's copy (the one the README says to edit); any install also has the packaged one.
+CHECKOUT_EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+PACKAGED_EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
 
 
-def scoring_part(example: Path = EXAMPLE_CONFIG) -> str:
+def example_config() -> Path:
+    """The checkout's config.example.toml, else the one inside the package (wheel, Docker image)."""
+    return CHECKOUT_EXAMPLE if CHECKOUT_EXAMPLE.exists() else PACKAGED_EXAMPLE
+
+
+def scoring_part(example: Path | None = None) -> str:
     """The example config without any `[salesforce...]` table (we write our own), or '' if absent."""
+    example = example_config() if example is None else example
     if not example.exists():
         return ""
     kept: list[str] = []
@@ -35,7 +45,7 @@ def scoring_part(example: Path = EXAMPLE_CONFIG) -> str:
     return "\n".join(kept).rstrip() + "\n"
 
 
-def write_config(path: Path, end: Endpoint, example: Path = EXAMPLE_CONFIG) -> Path:
+def write_config(path: Path, end: Endpoint, example: Path | None = None) -> Path:
     """Write a connector config.toml pointed at the emulator; returns the client-secret file it names."""
     path.parent.mkdir(parents=True, exist_ok=True)
     secret_file = path.with_name(path.name + ".client_secret")
@@ -61,6 +71,11 @@ def write_config(path: Path, end: Endpoint, example: Path = EXAMPLE_CONFIG) -> P
     return secret_file
 
 
+def new_pod() -> str:
+    """Two random letters or digits for a new org's ids."""
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(2))
+
+
 def serve(
     *,
     port: int | None,
@@ -74,7 +89,9 @@ def serve(
 ) -> None:
     """Run until SIGINT / SIGTERM (or `stop` is set): announce the endpoint, then save and stop cleanly."""
     fresh = state_file is None or not state_file.exists()
-    emu = Emulator(state_file=state_file)
+    # A new org gets its own pod (part of every id, the org id too): two emulators are two orgs, so a
+    # ledger bound to one refuses the other, as with a sandbox and production. A saved org keeps its ids.
+    emu = Emulator(state_file=state_file, settings=OrgSettings(pod=new_pod()) if fresh else None)
     key_path, public_pem = load_or_make_jwt_key(state_dir)
     emu.settings.jwt_public_key = public_pem
     if fresh:
@@ -94,12 +111,14 @@ def serve(
         # Everything a script may need is ready before the first line announces the endpoint.
         secret = write_config(config_path, end) if config_path is not None else None
         if print_json:
-            emit(json.dumps(end.as_json()))
+            emit(json.dumps(end.as_json() | {"org_id": emu.org_id}))
         emit(
             f"Salesforce org emulator on {end.instance_url} "
             f"(seed: {seed if fresh else 'from ' + str(state_file)})"
         )
-        emit(f"  login URL     {end.login_url}\n  CA bundle     {end.ca_bundle}")
+        emit(
+            f"  org id        {emu.org_id}\n  login URL     {end.login_url}\n  CA bundle     {end.ca_bundle}"
+        )
         emit(f"  client id     {end.client_id}\n  client secret {end.client_secret}")
         emit(f"  JWT user      {end.username}  key {key_path}")
         emit(f"  admin API     {end.instance_url}/__admin__/state")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from connector import paths
-from connector.config import Settings
+from connector.config import Settings, load_settings
 from connector.errors import ConfigError, InputError
 from connector.events import EventReader, parse_time
 from connector.ledger import Ledger
@@ -30,6 +30,34 @@ def clock(now: str | None = None) -> datetime:
 def open_ledger(path: Path | None = None) -> Ledger:
     """The ledger in the state folder (or at `path`)."""
     return Ledger(path or paths.ledger_path())
+
+
+def open_existing_ledger() -> Ledger:
+    """The ledger of a state folder that must already exist: for commands that only read."""
+    return Ledger(paths.ledger_path(create=False))
+
+
+def settings_from(config: Path | None) -> Settings:
+    """Load settings from the given path or the default location; no config at all is an error."""
+    path = config if config is not None else paths.default_config_path()
+    if path is None:
+        # Built-in defaults have no rules: scoring with them would silently give everyone nothing.
+        raise ConfigError(
+            "no config.toml found: pass --config PATH, set MSR_ENGAGE_CONFIG, or copy config.example.toml"
+            " to config.toml"
+        )
+    return load_settings(path)
+
+
+def scoring_settings(config: Path | None) -> Settings:
+    """Settings for a command that scores: a config without any rule would give everyone 0."""
+    settings = settings_from(config)
+    if not settings.scoring.rules:
+        where = config if config is not None else paths.default_config_path()
+        raise ConfigError(
+            f"scoring.rules: {where} has no rules: add [[scoring.rules]] tables (see config.example.toml)"
+        )
+    return settings
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import nullcontext
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated
@@ -18,10 +19,11 @@ from connector.demo import live as live_demo
 from connector.demo import sample as sample_demo
 from connector.entry import bootstrap, views
 from connector.entry.daemon import Daemon, instance_lock
-from connector.entry.options import ConfigOption, NowOption, err, out
+from connector.entry.options import ConfigOption, NowOption, command_name, err, out
 from connector.entry.pixel_cli import pixel_app
 from connector.entry.privacy_cli import register as register_privacy
 from connector.errors import ConfigError, InputError, MsrEngageError
+from connector.events import EventReader
 from connector.ledger.sync_state import dead_letters
 from connector.log import configure_logging
 from connector.sf.mapping import CheckRow, DescribePort
@@ -37,6 +39,7 @@ app = typer.Typer(
     help="msr-engage: lead scores, bands and medals for Mysolution Recruitment candidates.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # help text names TOML tables like [pixel.collector]: rich markup would eat them
 )
 SkipOption = Annotated[
     bool, typer.Option("--skip-invalid", help="Count and report bad lines instead of stopping at the first.")
@@ -44,21 +47,15 @@ SkipOption = Annotated[
 EventsArg = Annotated[str, typer.Argument(help="NDJSON events file, or - for standard input.")]
 
 
-def settings_from(config: Path | None) -> Settings:
-    """Load settings from the given path or the default location; no config at all is an error."""
-    path = config if config is not None else paths.default_config_path()
-    if path is None:
-        # Built-in defaults have no rules: scoring with them would silently give everyone nothing.
-        raise ConfigError(
-            "no config.toml found: pass --config PATH, set MSR_ENGAGE_CONFIG, or copy config.example.toml"
-            " to config.toml"
-        )
-    return load_settings(path)
-
-
-def _report_rejections(reader: object) -> None:
-    for rejection in getattr(reader, "rejected", []):
+def _report_rejections(reader: EventReader, *, valid: int) -> None:
+    """Each skipped line, then their count; nothing valid at all is bad input, not an empty success."""
+    for rejection in reader.rejected:
         err.print(f"[yellow]skipped[/yellow] {escape(str(rejection))}", highlight=False)
+    if not reader.rejected:
+        return
+    if valid == 0:
+        raise InputError(f"{reader.source}: no valid events ({len(reader.rejected)} invalid lines skipped)")
+    err.print(f"skipped {len(reader.rejected)} invalid lines", highlight=False)
 
 
 @app.command()
@@ -74,10 +71,10 @@ def score(
     """Score an NDJSON events file without a ledger and print each contact's details."""
     if fmt not in ("ndjson", "table"):
         raise InputError(f"--format: must be ndjson or table, not {fmt!r}")
-    settings, moment = settings_from(config), bootstrap.clock(now)
+    settings, moment = bootstrap.scoring_settings(config), bootstrap.clock(now)
     with bootstrap.event_reader(events, skip_invalid=skip_invalid) as reader:
         states = jobs.score_events(reader, settings, moment)
-    _report_rejections(reader)
+    _report_rejections(reader, valid=len(states))
     if fmt == "table":
         out.print(views.contacts_table(states, title=f"Scores as of {moment:%Y-%m-%d %H:%M} UTC"))
     else:
@@ -93,7 +90,7 @@ def ingest(events: EventsArg, skip_invalid: SkipOption = False) -> None:
         bootstrap.event_reader(events, skip_invalid=skip_invalid) as reader,
     ):
         result = ledger.append(reader)
-    _report_rejections(reader)
+    _report_rejections(reader, valid=result.added + result.duplicates)
     out.print(f"added {result.added}, duplicate {result.duplicates}, rejected {len(reader.rejected)}")
 
 
@@ -106,8 +103,8 @@ def rescore(
     now: NowOption = None,
 ) -> None:
     """Re-score contacts whose events changed (or all) and store their state in the ledger."""
-    settings, moment = settings_from(config), bootstrap.clock(now)
-    with bootstrap.open_ledger() as ledger, views.progress(err) as bar:
+    settings, moment = bootstrap.scoring_settings(config), bootstrap.clock(now)
+    with instance_lock(paths.state_home()), bootstrap.open_ledger() as ledger, views.progress(err) as bar:
         total = ledger.count_contacts() if everyone else len(ledger.dirty_contacts())
         task = bar.add_task("re-scoring", total=total)
         result = jobs.rescore(
@@ -119,8 +116,8 @@ def rescore(
 @app.command()
 def explain(contact_id: str, config: ConfigOption = None, now: NowOption = None) -> None:
     """Show every score line of one contact and the events behind it."""
-    settings, moment = settings_from(config), bootstrap.clock(now)
-    with bootstrap.open_ledger() as ledger:
+    settings, moment = bootstrap.scoring_settings(config), bootstrap.clock(now)
+    with bootstrap.open_existing_ledger() as ledger:
         state = jobs.explain(ledger, settings, contact_id, moment)
     if state is None:
         raise InputError(f"{contact_id}: no events for this contact in the ledger ({paths.ledger_path()})")
@@ -137,9 +134,11 @@ def simulate(
     now: NowOption = None,
 ) -> None:
     """Preview new rules against the whole ledger without writing: band shifts, medals, top changes."""
-    proposed, moment = load_settings(config), bootstrap.clock(now)
+    proposed, moment = bootstrap.scoring_settings(config), bootstrap.clock(now)
     with bootstrap.open_ledger() as ledger, views.progress(err) as bar:
-        in_force = settings_from(current) if current is not None else rules_in_force_of(ledger, proposed)
+        in_force = (
+            bootstrap.settings_from(current) if current is not None else rules_in_force_of(ledger, proposed)
+        )
         task = bar.add_task("simulating", total=ledger.count_contacts())
         result = jobs.simulate(ledger, in_force, proposed, moment, progress=lambda n: bar.advance(task, n))
     for part in views.simulation_view(result):
@@ -182,7 +181,11 @@ def demo(
         f"Website: {summary.hits} pixel hits read; {summary.visits} Website visit and {summary.job_views}"
         " Website job view records written for contacts with tracking consent."
     )
-    out.print(f"Ledger: {folder / 'ledger.db'}   Look around: MSR_ENGAGE_HOME={folder} msr-engage status")
+    again = command_name()
+    out.print(
+        f"Ledger: {folder / 'ledger.db'}   Look around: MSR_ENGAGE_HOME={folder} {again} status",
+        soft_wrap=True,
+    )
     out.print(f"Rules used: {example}")
 
 
@@ -199,20 +202,21 @@ def _sample_demo(settings: Settings, rows: int) -> None:
     out.print(f"Ledger: {result.ledger_file}")
     top = shown[0].contact_id if shown else "CONTACT_ID"
     example = "config.example.toml" if Path("config.example.toml").exists() else paths.example_config()
-    out.print(f"Why is {top} on top?  MSR_ENGAGE_HOME={folder} msr-engage explain {top} --config {example}")
+    again = f"MSR_ENGAGE_HOME={folder} {command_name()} explain {top} --config {example}"
+    out.print(f"Why is {top} on top?  {again}", soft_wrap=True)  # one line: it must paste
 
 
 @app.command()
 def discover(config: ConfigOption = None) -> None:
     """Print a proposed [salesforce.objects] mapping for this org, marking what it could not find."""
-    client = sf.connect(sf.require(settings_from(config)))
+    client = sf.connect(sf.require(bootstrap.settings_from(config)))
     out.print(sf.proposal_toml(sf.discover(client)), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
 def check(config: ConfigOption = None) -> None:
     """Verify login, every mapped object and field, picklists and the API budget; exit 0 only if all pass."""
-    full = settings_from(config)
+    full = bootstrap.settings_from(config)
     settings = sf.require(full)
     kinds = {spec.kind for source in full.org_sources() for spec in source.events}
     kinds |= {source.history.kind for source in full.org_sources() if source.history is not None}
@@ -231,7 +235,9 @@ def check(config: ConfigOption = None) -> None:
 
 
 emulator_app = typer.Typer(
-    help="The local Salesforce org emulator (HTTPS on 127.0.0.1).", no_args_is_help=True
+    help="The local Salesforce org emulator (HTTPS on 127.0.0.1).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(emulator_app, name="emulator")
 PortOption = Annotated[int | None, typer.Option(help="Port (default: the saved one, else any free port).")]
@@ -272,13 +278,18 @@ def sync_once(
     daily: Annotated[
         bool, typer.Option("--daily", help="Run the nightly pass now (re-score everyone).")
     ] = False,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="With --dry-run: counts, not every row.")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Run one sync cycle as the daemon does (the pixel included): read, score, write back what changed."""
     if not once:
         raise InputError("sync needs --once (to keep syncing on a schedule, run: msr-engage run)")
-    settings = settings_from(config)
-    with bootstrap.org_connection(settings) as (client, _):
+    if summary and not dry_run:
+        raise InputError("--summary: only with --dry-run (it summarises the write plan)")
+    settings = bootstrap.scoring_settings(config)
+    with instance_lock(paths.state_home()), bootstrap.org_connection(settings) as (client, _):
         service = CycleService(settings, bootstrap.open_ledger, client)
         outcome = service.cycle("daily" if daily else "poll", bootstrap.clock(), dry_run=dry_run, force=force)
     if outcome.stop is not None:
@@ -287,7 +298,7 @@ def sync_once(
     if report is None:
         raise typer.Exit(1)
     if dry_run:
-        out.print(views.plan_table(report.plan))
+        out.print(views.plan_summary(report.plan) if summary else views.plan_table(report.plan))
     out.print(views.cycle_line(report.summary()), highlight=False)
     if not report.status.succeeded:
         raise typer.Exit(1)
@@ -296,7 +307,7 @@ def sync_once(
 @app.command()
 def run(config: ConfigOption = None) -> None:
     """Run the daemon: poll the org on a schedule and re-score everyone daily, until SIGTERM."""
-    settings = settings_from(config)
+    settings = bootstrap.scoring_settings(config)
     with instance_lock(paths.state_home()), bootstrap.org_connection(settings) as (client, _):
         Daemon(settings, bootstrap.open_ledger, client).run()
 
@@ -307,13 +318,19 @@ def backfill(
     force: Annotated[bool, typer.Option("--force", help="Write even above max_change_share.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Read the org's history from a date in sliced windows, then score and write."""
-    settings, now = settings_from(config), bootstrap.clock()
+    """Read the org's history from a date in windows sized to its volume, then score and write."""
+    settings, now = bootstrap.scoring_settings(config), bootstrap.clock()
     try:
         start = datetime.combine(date.fromisoformat(since), time.min, tzinfo=UTC)
     except ValueError:
         raise InputError(f"--since: expected a date as YYYY-MM-DD, not {since!r}") from None
-    with bootstrap.org_connection(settings) as (client, ledger), views.progress(err) as bar:
+    if start > now:
+        raise InputError(f"--since: {since} is in the future (today is {now:%Y-%m-%d} UTC)")
+    with (
+        instance_lock(paths.state_home()),
+        bootstrap.org_connection(settings) as (client, ledger),
+        views.progress(err) as bar,
+    ):
         windows = backfill_plan(client, settings, start, now)
         task = bar.add_task("backfill windows", total=sum(len(w) for w in windows.values()))
         report = run_backfill(client, ledger, settings, now, windows, force=force,
@@ -326,7 +343,7 @@ def backfill(
 @app.command()
 def status() -> None:
     """Show ledger counts and cursors, writes waiting, the last cycle, dead letters, API usage, breaker."""
-    with bootstrap.open_ledger() as ledger:
+    with bootstrap.open_existing_ledger() as ledger:
         facts = status_facts(ledger)
     for title, rows in facts.items():
         out.print(views.key_values(title, rows))
@@ -339,7 +356,9 @@ def dead_letters_command(
     ] = False,
 ) -> None:
     """List writes the org refused for good; --retry queues them for the next cycle."""
-    with bootstrap.open_ledger() as ledger:
+    lock = instance_lock(paths.state_home()) if retry else nullcontext()
+    opened = bootstrap.open_ledger if retry else bootstrap.open_existing_ledger
+    with lock, opened() as ledger:
         letters = dead_letters(ledger)
         out.print(views.dead_letter_table(letters))
         if retry:

@@ -37,7 +37,7 @@ Clock = Callable[[], datetime]
 
 @contextmanager
 def instance_lock(folder: Path) -> Iterator[None]:
-    """Hold `daemon.lock` in the state folder; a second daemon on the same state is refused."""
+    """Hold `daemon.lock` in the state folder: one writer per state; a second one is refused."""
     path = folder / "daemon.lock"
     handle: IO[str] = path.open("a+", encoding="utf-8")
     try:
@@ -47,8 +47,8 @@ def instance_lock(folder: Path) -> Iterator[None]:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
             raise FatalError(
-                f"another msr-engage daemon (PID {holder}) already runs on {folder}: stop it first,"
-                " or give this one its own state folder (MSR_ENGAGE_HOME)"
+                f"another msr-engage process (PID {holder}) writes to {folder}: stop it first (or let"
+                " it finish), or give this one its own state folder (MSR_ENGAGE_HOME)"
             ) from None
         handle.seek(0)
         handle.truncate()

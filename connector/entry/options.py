@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,11 +20,20 @@ ConfigOption = Annotated[
     typer.Option(
         "--config",
         "-c",
-        help="config.toml to use (default: $MSR_ENGAGE_CONFIG, else ./config.toml, else built-in defaults).",
+        help="config.toml to use (default: $MSR_ENGAGE_CONFIG, else ./config.toml; without one it stops).",
         show_default=False,
     ),
 ]
 
+PixelConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="config.toml to use (default: $MSR_ENGAGE_CONFIG, else ./config.toml, else pixel defaults).",
+        show_default=False,
+    ),
+]
 
 NowOption = Annotated[
     str | None,
@@ -30,3 +41,14 @@ NowOption = Annotated[
         "--now", help="Score as of this ISO time with zone (default: the current time).", show_default=False
     ),
 ]
+
+
+def command_name() -> str:
+    """How to call msr-engage again from the user's shell: the bare name when on PATH, else its script."""
+    beside = Path(sys.executable).parent / "msr-engage"
+    found = shutil.which("msr-engage")
+    if not beside.exists() or (found is not None and Path(found).resolve() == beside.resolve()):
+        return "msr-engage"
+    # `make demo` runs .venv/bin/msr-engage without activating: a bare name would be "command not found".
+    relative = os.path.relpath(beside)
+    return relative if not relative.startswith("..") else str(beside)

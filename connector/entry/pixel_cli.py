@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -13,13 +15,16 @@ from connector import paths
 from connector.config import load_settings
 from connector.config.pixel import PixelSettings
 from connector.entry import bootstrap, views
-from connector.entry.options import ConfigOption, NowOption, err, out
+from connector.entry.options import NowOption, PixelConfigOption, err, out
 from connector.errors import InputError
 from connector.pixel.pipeline import Counts
 from connector.shell.stages import FailureReason
 
+SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 pixel_app = typer.Typer(
-    help="Website visitors: pixel hits in, consented visits and vacancy views out.", no_args_is_help=True
+    help="Website visitors: pixel hits in, consented visits and vacancy views out.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # keep [pixel.collector] in the help as written
 )
 
 
@@ -32,7 +37,7 @@ def _pixel_settings(config: Path | None) -> PixelSettings:
 def pixel_ingest(
     files: Annotated[list[Path], typer.Argument(help="Hit files: NDJSON, CSV or web-server access logs.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with all counts.")] = False,
-    config: ConfigOption = None,
+    config: PixelConfigOption = None,
     now: NowOption = None,
 ) -> None:
     """Read what is new in pixel hit files once; store consented visits and job views in the ledger."""
@@ -67,30 +72,39 @@ def _print_pixel_counts(c: Counts, added: int) -> None:
 
 
 @pixel_app.command("token")
-def pixel_token(contact_id: str, config: ConfigOption = None) -> None:
+def pixel_token(contact_id: str, config: PixelConfigOption = None) -> None:
     """Print a signed contact token for tracked links (?mt=TOKEN); needs MSR_ENGAGE_PIXEL__TOKEN_SECRET."""
     from connector.shell import pixel as pixel_jobs
 
+    if not SALESFORCE_ID.fullmatch(contact_id):
+        raise InputError(f"{contact_id}: not a Salesforce id (15 or 18 letters and digits, like 003...)")
     typer.echo(pixel_jobs.make_token(_pixel_settings(config), contact_id))
 
 
 @pixel_app.command("serve")
 def pixel_serve(
-    config: ConfigOption = None,
+    config: PixelConfigOption = None,
     host: Annotated[
         str | None, typer.Option(help="Address to bind (default: [pixel.collector] host).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: [pixel.collector] port; 0: any).")] = None,
 ) -> None:
-    """Run our own pixel collector (1x1 GIF + /p.js snippet) until Ctrl-C, writing NDJSON hit files."""
+    """Run our own pixel collector (1x1 GIF + /p.js snippet) until Ctrl-C or SIGTERM, writing NDJSON hits."""
     from connector.shell import pixel as pixel_jobs
 
     settings = _pixel_settings(config)
     server = pixel_jobs.collector_server(settings, host, port)
-    out.print(f"pixel collector on {server.host}:{server.server_port}, hits to {settings.collector_folder}")
+    signal.signal(signal.SIGTERM, _interrupt)  # `docker stop` / systemd: a clean stop, exit 0 like Ctrl-C
     try:
+        out.print(
+            f"pixel collector on {server.host}:{server.server_port}, hits to {settings.collector_folder}"
+        )
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt

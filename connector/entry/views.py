@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -193,6 +194,20 @@ def plan_table(plans: Iterable[Any], title: str = "Write plan (nothing written)"
         fields = ", ".join(f"{k}={v}" for k, v in plan.values.items())
         lines = ", ".join(f"{k}={v}" for k, v in sorted(plan.lines.items()))
         table.add_row(plan.contact_id, fields or "—", lines or "—")
+    return table
+
+
+def plan_summary(plans: Iterable[Any], title: str = "Write plan summary (nothing written)") -> Table:
+    """How many contacts would get each Contact field and each score line written, instead of every row."""
+    counts: Counter[tuple[str, str]] = Counter()
+    contacts = 0
+    for plan in plans:
+        contacts += 1
+        counts.update(("Contact field", name) for name in plan.values)
+        counts.update(("score line", name) for name in plan.lines)
+    table = Table("writes", "name", "contacts", title=f"{title}: {contacts} contacts", title_justify="left")
+    for (what, name), count in sorted(counts.items()):
+        table.add_row(what, name, str(count))
     return table
 
 

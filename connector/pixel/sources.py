@@ -100,6 +100,8 @@ def read_new_lines(
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
+        if stat.S_ISDIR(st.st_mode):  # the pixel folder itself, passed where its files were meant
+            raise OSError(errno.EISDIR, f"a folder, not a hit file: name the files in it ({path}/*)")
         raise OSError(errno.EINVAL, "not a regular file")
     with os.fdopen(fd, "rb") as stream:
         key = file_key(st)

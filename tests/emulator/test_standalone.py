@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import requests
 
 from connector.config import load_settings
@@ -107,6 +108,31 @@ def test_scoring_part_drops_salesforce_tables(tmp_path: Path) -> None:
     )
     assert scoring_part(example) == "[scoring]\nfloor = 0\n[medals]\nbronze = []\n"
     assert scoring_part(tmp_path / "missing.toml") == ""
+
+
+def test_two_emulators_started_side_by_side_are_two_orgs() -> None:
+    first, first_info = _serve("--port", "0", "--seed", "empty")
+    try:
+        second, second_info = _serve("--port", "0", "--seed", "empty")
+        try:
+            ids = first_info["org_id"], second_info["org_id"]
+        finally:
+            assert _stop(second) == 0
+    finally:
+        assert _stop(first) == 0
+    assert all(len(org_id) == 18 and org_id.startswith("00D") for org_id in ids)
+    # Random pods (62 x 62): this pair is the same org once in 3,844 runs.
+    assert ids[0] != ids[1]
+
+
+def test_without_a_checkout_the_written_config_takes_the_packaged_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connector.emulator import standalone
+
+    monkeypatch.setattr(standalone, "CHECKOUT_EXAMPLE", tmp_path / "no-checkout" / "config.example.toml")
+    assert standalone.example_config() == standalone.PACKAGED_EXAMPLE
+    assert "[[scoring.rules]]" in scoring_part()  # a wheel install writes a config that scores
 
 
 def test_state_file_round_trips_records_history_and_timestamps(tmp_path: Path) -> None:

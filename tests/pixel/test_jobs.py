@@ -292,7 +292,11 @@ def test_pixel_ingest_reads_the_other_files_and_exits_2_for_one_it_cannot_read(
     assert exited.value.code == 2
     printed = capsys.readouterr()
     assert "lines 2: credited 0, waiting 2" in printed.out
-    assert "old.ndjson: cannot read: not a regular file" in printed.err
+    old = tmp_path / "old.ndjson"
+    assert (
+        f"input error: {old}: cannot read: a folder, not a hit file: name the files in it ({old}/*)"
+        in printed.err
+    )
     with Ledger(tmp_path / "state" / "ledger.db") as stored:
         assert [row[1] for row in load_file_rows(stored)] == [str(good)]  # its offset is kept
 
@@ -301,17 +305,19 @@ def test_pixel_token_needs_the_secret_from_the_environment(monkeypatch: pytest.M
     runner = CliRunner()
     monkeypatch.delenv("MSR_ENGAGE_PIXEL__TOKEN_SECRET", raising=False)
     with pytest.raises(ConfigError, match="TOKEN_SECRET"):
-        runner.invoke(app, ["pixel", "token", "003A"], catch_exceptions=False)
+        runner.invoke(app, ["pixel", "token", "003Dm0000000001"], catch_exceptions=False)
     monkeypatch.setenv("MSR_ENGAGE_PIXEL__TOKEN_SECRET", SECRET)
-    result = runner.invoke(app, ["pixel", "token", "003A"])
-    assert result.stdout.strip() == token("003A")
+    result = runner.invoke(app, ["pixel", "token", "003Dm0000000001"])
+    assert result.stdout.strip() == token("003Dm0000000001")
 
 
 def test_a_token_secret_in_the_config_file_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[pixel]\ntoken_secret = "0123456789abcdef0123"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"must not be in config\.toml"):
-        CliRunner().invoke(app, ["pixel", "token", "003A", "-c", str(config)], catch_exceptions=False)
+        CliRunner().invoke(
+            app, ["pixel", "token", "003Dm0000000001", "-c", str(config)], catch_exceptions=False
+        )
 
 
 def test_erasing_a_contact_leaves_no_pixel_row_about_them(ledger: Ledger, tmp_path: Path) -> None:

@@ -86,9 +86,10 @@ def test_reads_stop_at_the_size_cap_on_a_line_boundary(tmp_path: Path) -> None:
 def test_a_directory_or_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
     (tmp_path / "hits.ndjson").mkdir()
     os.mkfifo(tmp_path / "pipe.ndjson")
-    for name in ("hits.ndjson", "pipe.ndjson"):
-        with pytest.raises(OSError, match="not a regular file"):
-            read_new_lines(tmp_path / name, {})
+    with pytest.raises(OSError, match=r"a folder, not a hit file: name the files in it \(.*hits.ndjson/\*\)"):
+        read_new_lines(tmp_path / "hits.ndjson", {})
+    with pytest.raises(OSError, match="not a regular file"):
+        read_new_lines(tmp_path / "pipe.ndjson", {})
 
 
 def test_a_file_of_an_unlisted_format_is_not_read_past_its_head(tmp_path: Path) -> None:
