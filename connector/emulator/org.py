@@ -37,6 +37,7 @@ class OrgSettings:
     token_ttl_seconds: float = 2 * 3600
     daily_api_limit: int = 100_000
     pod: str = "Kb"  # part of every id: two emulators with different pods are two different orgs
+    org_serial: int = 0  # the organization id's number before the first: a standalone org draws one
 
 
 @dataclass
@@ -64,7 +65,9 @@ class Emulator:
         self.settings = settings or OrgSettings()
         self.clock = clock or Clock()
         self.schema: dict[str, ObjectDef] = build_schema(self.mapping)
-        self.store = Store(self.schema, self.clock, IdMaker(pod=self.settings.pod))
+        self.store = Store(
+            self.schema, self.clock, IdMaker({"00D": self.settings.org_serial}, pod=self.settings.pod)
+        )
         self.faults = Faults()
         self.store.write_hook = self.faults.row_lock
         self.lock = self.store.lock

@@ -91,7 +91,10 @@ def serve(
     fresh = state_file is None or not state_file.exists()
     # A new org gets its own pod (part of every id, the org id too): two emulators are two orgs, so a
     # ledger bound to one refuses the other, as with a sandbox and production. A saved org keeps its ids.
-    emu = Emulator(state_file=state_file, settings=OrgSettings(pod=new_pod()) if fresh else None)
+    emu = Emulator(
+        state_file=state_file,
+        settings=OrgSettings(pod=new_pod(), org_serial=secrets.randbelow(62**6)) if fresh else None,
+    )
     key_path, public_pem = load_or_make_jwt_key(state_dir)
     emu.settings.jwt_public_key = public_pem
     if fresh:

@@ -121,7 +121,7 @@ def test_two_emulators_started_side_by_side_are_two_orgs() -> None:
     finally:
         assert _stop(first) == 0
     assert all(len(org_id) == 18 and org_id.startswith("00D") for org_id in ids)
-    # Random pods (62 x 62): this pair is the same org once in 3,844 runs.
+    # A random pod (62 x 62) and organization number (62^6): the same org about once in 2e14 pairs.
     assert ids[0] != ids[1]
 
 
