@@ -8,9 +8,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MSR_ENGAGE_CONFIG=/config/config.toml
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY connector ./connector
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir -c requirements.lock . \
  && useradd --system --uid 10001 --home-dir /state --shell /usr/sbin/nologin msr \
  && mkdir -p /state /config && chown msr /state
 
