@@ -33,6 +33,7 @@ def state(emu: Emulator) -> dict[str, Any]:
             "calls": emu.call_counts(),
             "commit_lag_seconds": emu.store.commit_lag,
             "sessions": len(emu.tokens),
+            "bulk_jobs": {j["id"]: j["state"] for j in [*emu.bulk_jobs.values(), *emu.query_jobs.values()]},
         }
 
 
@@ -54,6 +55,12 @@ def _faults(emu: Emulator, body: dict[str, Any]) -> None:
     if "lock_rows" in body:
         spec = body["lock_rows"]
         faults.lock_rows(int(spec.get("count", 0)), set(spec.get("ids", [])), float(spec.get("rate", 0.0)))
+    if "query_timeout" in body:
+        spec = body["query_timeout"]
+        rows_over = spec.get("rows_over")
+        faults.query_timeouts(int(spec.get("count", 0)), None if rows_over is None else int(rows_over))
+    if "bulk_processing_seconds" in body:
+        emu.set_bulk_processing(float(body["bulk_processing_seconds"]))
     if "expire_tokens_after" in body:
         emu.expire_tokens_after(int(body["expire_tokens_after"]))
     if body.get("expire_tokens"):

@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from werkzeug.wrappers import Request, Response
 
-from connector.emulator import admin, bulk, rest
+from connector.emulator import admin, bulk, bulk_query, rest
 from connector.emulator.auth import OAuthError, grant
 from connector.emulator.describe import describe, describe_global, limits
 from connector.emulator.faults import HTTP_ERROR_BODIES
@@ -64,6 +64,8 @@ def _query(emu: Emulator, request: Request, params: dict[str, str], include_dele
         )
     except SoqlError as exc:
         raise ApiError(400, exc.code, exc.message) from None
+    if emu.faults.query_timeout(len(rows)):
+        raise ApiError(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
     batch = _batch_size(request)
     if parsed.count or len(rows) <= batch:
         return json_response({"totalSize": total, "done": True, "records": shape(rows)})
@@ -131,6 +133,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
         ("GET", _V + r"/sobjects/(?P<obj>\w+)/describe", "describe", get_describe),
         *rest.ROUTES,
         *bulk.ROUTES,
+        *bulk_query.ROUTES,
     ]
 ]
 
@@ -196,6 +199,8 @@ def _call(emu: Emulator, request: Request) -> Response:
             code, message = HTTP_ERROR_BODIES[status]
             raise ApiError(status, code, message)
         emu.api_used += 1
+        bulk.tick(emu)
+        bulk_query.tick(emu)
         return handler(emu, request, params)
 
 

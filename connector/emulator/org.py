@@ -22,6 +22,8 @@ from connector.emulator.store import Store
 from connector.emulator.values import Clock, IdMaker, truncate
 
 DEFAULT_API_VERSION = "59.0"
+PRODUCTION_AUDIENCE = "https://login.salesforce.com"
+SANDBOX_AUDIENCE = "https://test.salesforce.com"
 
 
 @dataclass
@@ -33,11 +35,18 @@ class OrgSettings:
     username: str = "integration@msr-engage.emulator"
     refresh_token: str = field(default_factory=lambda: "5Aep" + secrets.token_urlsafe(32))
     jwt_public_key: str | None = None  # PEM; JWT bearer is refused without one
-    jwt_audiences: tuple[str, ...] = ()  # besides the login URL itself
+    environment: str = "sandbox"  # or "production": which JWT audience the org accepts, IsSandbox
+    jwt_audiences: tuple[str, ...] = ()  # accepted besides the environment's audience (tests only)
     token_ttl_seconds: float = 2 * 3600
     daily_api_limit: int = 100_000
     pod: str = "Kb"  # part of every id: two emulators with different pods are two different orgs
     org_serial: int = 0  # the organization id's number before the first: a standalone org draws one
+    bulk_processing_seconds: float = 0.0  # org time a closed Bulk 2.0 job stays InProgress
+
+    @property
+    def jwt_audience(self) -> str:
+        """The `aud` Salesforce requires of a JWT bearer assertion for this kind of org."""
+        return SANDBOX_AUDIENCE if self.environment == "sandbox" else PRODUCTION_AUDIENCE
 
 
 @dataclass
@@ -80,6 +89,7 @@ class Emulator:
         self.state_file = state_file
         self.record_types: dict[str, str] = {}
         self.bulk_jobs: dict[str, Any] = {}
+        self.query_jobs: dict[str, Any] = {}
         self.saved_port = 0  # the port of the previous run, so a restarted org keeps its URLs
         self._save_lock = threading.Lock()
         self._bootstrap()
@@ -144,6 +154,16 @@ class Emulator:
     def lock_rows(self, count: int = 0, ids: set[str] | None = None, rate: float = 0.0) -> None:
         """Fail record writes with UNABLE_TO_LOCK_ROW: the next `count`, those to `ids`, or a share."""
         self.faults.lock_rows(count, ids, rate)
+
+    def set_bulk_processing(self, seconds: float) -> None:
+        """From now on a closed Bulk 2.0 job (ingest or query) takes `seconds` of org time to complete."""
+        with self.lock:
+            self.settings.bulk_processing_seconds = seconds
+
+    def applied(self) -> dict[str, int]:
+        """Writes applied per record id since start: a record written twice by one plan shows 2."""
+        with self.lock:
+            return dict(self.store.writes)
 
     # ----- control -----------------------------------------------------------------------------------
     def advance(self, seconds: float) -> datetime:
@@ -242,7 +262,7 @@ class Emulator:
         when = truncate(self.clock.now() - timedelta(days=400))
         self.store.insert_raw("Organization", {
             "Id": self.store.ids.new("00D"), "Name": "MSR Emulated Agency",
-            "OrganizationType": "Enterprise Edition", "IsSandbox": True,
+            "OrganizationType": "Enterprise Edition", "IsSandbox": self.settings.environment == "sandbox",
         })  # fmt: skip
         c = self.mapping.contact
         for dev_name in (c.candidate_record_type, c.contact_person_record_type):

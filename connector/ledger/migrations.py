@@ -302,6 +302,27 @@ def erasure_in_org() -> str:
     """
 
 
+def bulk_jobs() -> str:
+    """Bulk 2.0 jobs a cycle left running, and their writes, until a later cycle collects them."""
+    return """
+        CREATE TABLE bulk_jobs (
+            job_id TEXT PRIMARY KEY,
+            object TEXT NOT NULL,
+            key_field TEXT NOT NULL,
+            started_at TEXT NOT NULL       -- ISO UTC: the `now` of the cycle that sent it
+        ) WITHOUT ROWID;
+        CREATE TABLE bulk_job_writes (
+            job_id TEXT NOT NULL,
+            key_value TEXT NOT NULL,       -- the record key (Id or external id) the job writes
+            contact_id TEXT NOT NULL,      -- the contact the write belongs to
+            payload TEXT NOT NULL,         -- JSON: the field values sent
+            confirm TEXT NOT NULL,         -- JSON: what to record once the org accepted it
+            PRIMARY KEY (job_id, key_value)
+        ) WITHOUT ROWID;
+        CREATE INDEX bulk_job_writes_contact ON bulk_job_writes (contact_id);
+    """ + _refuse_erased("bulk_job_writes", "contact_id")
+
+
 # Each migration is a named function returning its SQL; the list order is the apply order.
 MIGRATIONS: list[Callable[[], str]] = [
     initial,
@@ -316,6 +337,7 @@ MIGRATIONS: list[Callable[[], str]] = [
     tombstones,
     consent_evidence,
     erasure_in_org,
+    bulk_jobs,
 ]
 
 

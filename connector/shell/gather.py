@@ -132,8 +132,9 @@ def gather_source(
     """Read one source's window, turn changed records into events, commit them with the cursor."""
     name = f"sf:{source.name}"
     window = window or source_window(client, ledger, name, now)
+    fields, bulk_above = _fields(source, settings), client.settings.bulk_query_threshold
     records = list(
-        read_window(client, Source(source.object, _fields(source, settings), source.where), window)
+        read_window(client, Source(source.object, fields, source.where), window, bulk_above=bulk_above)
     )
     contacts = _is_contacts(source, settings)
     watched = profile_fields(mapping_of(settings).contact) if contacts else source.watched
