@@ -59,6 +59,8 @@ def _faults(emu: Emulator, body: dict[str, Any]) -> None:
         spec = body["query_timeout"]
         rows_over = spec.get("rows_over")
         faults.query_timeouts(int(spec.get("count", 0)), None if rows_over is None else int(rows_over))
+    if "tracking_moves_modstamp" in body:
+        emu.set_tracking_moves_modstamp(bool(body["tracking_moves_modstamp"]))
     if "bulk_processing_seconds" in body:
         emu.set_bulk_processing(float(body["bulk_processing_seconds"]))
     if "expire_tokens_after" in body:
@@ -81,7 +83,7 @@ def _activity(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     elif action in ("open_email", "click_email"):
         emu.open_email(body["message_id"], clicked=action == "click_email")
     elif action == "reply_email":
-        emu.reply_email(body["message_id"])
+        return {"id": emu.reply_email(body["message_id"])}
     elif action == "merge_contacts":
         return {"moved": merge_contacts(emu, body["master_id"], body["loser_id"])}
     elif action == "anonymise_contact":

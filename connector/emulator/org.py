@@ -42,6 +42,9 @@ class OrgSettings:
     pod: str = "Kb"  # part of every id: two emulators with different pods are two different orgs
     org_serial: int = 0  # the organization id's number before the first: a standalone org draws one
     bulk_processing_seconds: float = 0.0  # org time a closed Bulk 2.0 job stays InProgress
+    # Whether e-mail tracking updates (opens, clicks, HasReply) move SystemModstamp: Salesforce does
+    # not document it, so the connector must not depend on it (false: they leave it alone).
+    tracking_moves_modstamp: bool = True
 
     @property
     def jwt_audience(self) -> str:
@@ -155,6 +158,11 @@ class Emulator:
         """Fail record writes with UNABLE_TO_LOCK_ROW: the next `count`, those to `ids`, or a share."""
         self.faults.lock_rows(count, ids, rate)
 
+    def set_tracking_moves_modstamp(self, moves: bool) -> None:
+        """Whether e-mail opens, clicks and replies move the message's SystemModstamp from now on."""
+        with self.lock:
+            self.settings.tracking_moves_modstamp = moves
+
     def set_bulk_processing(self, seconds: float) -> None:
         """From now on a closed Bulk 2.0 job (ingest or query) takes `seconds` of org time to complete."""
         with self.lock:
@@ -242,11 +250,35 @@ class Emulator:
                 changes["FirstOpenedDate"] = now.isoformat()
             if clicked and row["FirstLinkClickedDate"] is None:
                 changes["FirstLinkClickedDate"] = now.isoformat()
-            self.store.update("EmailMessage", message_id, changes)
+            self.store.update(
+                "EmailMessage", message_id, changes, stamp=self.settings.tracking_moves_modstamp
+            )
 
-    def reply_email(self, message_id: str) -> None:
-        """The recipient replies to an e-mail."""
-        self.update("EmailMessage", message_id, {"HasReply": True})
+    def reply_email(self, message_id: str) -> str:
+        """The recipient replies to an e-mail: the reply is an incoming message from the contact, and
+        the original gets HasReply; returns the reply's id."""
+        with self.lock:
+            row = self.store.get("EmailMessage", message_id)
+            if row is None:
+                raise KeyError(message_id)
+            relations = [
+                r for r in self.store.rows["EmailMessageRelation"].values()
+                if r["EmailMessageId"] == row["Id"] and r["RelationType"] == "ToAddress"
+                and not r["IsDeleted"]
+            ]  # fmt: skip
+            now = truncate(self.clock.now()).isoformat()
+            reply = self.store.create("EmailMessage", {
+                "Subject": f"RE: {row.get('Subject') or ''}"[:3000], "Incoming": True, "MessageDate": now,
+                "ReplyToEmailMessageId": row["Id"], "Status": "0",
+            })  # fmt: skip
+            for relation in relations[:1]:
+                self.store.create("EmailMessageRelation", {
+                    "EmailMessageId": reply, "RelationId": relation["RelationId"],
+                    "RelationType": "FromAddress",
+                })  # fmt: skip
+            self.store.update("EmailMessage", row["Id"], {"HasReply": True},
+                              stamp=self.settings.tracking_moves_modstamp)  # fmt: skip
+            return reply
 
     # ----- bootstrap and persistence -------------------------------------------------------------------
     @property

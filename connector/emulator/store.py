@@ -118,14 +118,18 @@ class Store:
         *,
         from_csv: bool = False,
         at: datetime | None = None,
+        stamp: bool = True,
     ) -> None:
-        """Change a record; every update moves LastModifiedDate and SystemModstamp, as in an org."""
+        """Change a record; an update moves LastModifiedDate and SystemModstamp, as in an org, unless
+        `stamp` is false (a system update that leaves them, as tracking updates may)."""
         odef = self.schema[obj]
         old = self._existing(obj, record_id)
         self._hook(obj, old["Id"])
         changes = self._prepare(odef, values, old, from_csv)
         when = truncate_time(at or self.clock.now())
-        row = {**old, **changes, "LastModifiedDate": when, "SystemModstamp": when}
+        row = {**old, **changes}
+        if stamp:
+            row.update(LastModifiedDate=when, SystemModstamp=when)
         self._derive(odef, row)
         self._check_required(odef, row)
         self._check_unique(odef, row, old["Id"])

@@ -72,6 +72,7 @@ class Source:
     object: str
     fields: tuple[str, ...]
     where: str = ""  # an extra SOQL condition, already formatted with `format_soql`
+    window_fields: tuple[str, ...] = ()  # datetime fields that also select a record by their value
 
     @property
     def selected(self) -> tuple[str, ...]:
@@ -88,15 +89,21 @@ def plan_window(cursor: datetime, now: datetime, *, lookback: timedelta, lag: ti
 
 
 def window_soql(source: Source, window: Window) -> str:
-    """SOQL for one window, ordered by SystemModstamp then Id so ties page deterministically."""
+    """SOQL for one window, ordered by SystemModstamp then Id so ties page deterministically.
+
+    A record is in the window when its SystemModstamp is, or the value of any `window_fields` is.
+    """
     where = f" AND ({source.where})" if source.where else ""
+    ranges = [
+        format_soql("{:literal} >= {} AND {:literal} < {}", name, window.start, name, window.end)
+        for name in ("SystemModstamp", *source.window_fields)
+    ]
+    when = ranges[0] if len(ranges) == 1 else "(" + " OR ".join(f"({r})" for r in ranges) + ")"
     return format_soql(
-        "SELECT {:literal} FROM {:literal} WHERE SystemModstamp >= {} AND SystemModstamp < {}{:literal} "
-        "ORDER BY SystemModstamp, Id",
-        ", ".join(source.selected),
+        "SELECT {:literal} FROM {:literal} WHERE {:literal}{:literal} ORDER BY SystemModstamp, Id",
+        ", ".join(dict.fromkeys((*source.selected, *source.window_fields))),
         source.object,
-        window.start,
-        window.end,
+        when,
         where,
     )
 

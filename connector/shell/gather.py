@@ -133,9 +133,8 @@ def gather_source(
     name = f"sf:{source.name}"
     window = window or source_window(client, ledger, name, now)
     fields, bulk_above = _fields(source, settings), client.settings.bulk_query_threshold
-    records = list(
-        read_window(client, Source(source.object, fields, source.where), window, bulk_above=bulk_above)
-    )
+    wanted = Source(source.object, fields, source.where, source.window_fields)
+    records = list(read_window(client, wanted, window, bulk_above=bulk_above))
     contacts = _is_contacts(source, settings)
     watched = profile_fields(mapping_of(settings).contact) if contacts else source.watched
     ids = [str(r["Id"]) for r in records]
