@@ -58,7 +58,9 @@ def _faults(emu: Emulator, body: dict[str, Any]) -> None:
     if "query_timeout" in body:
         spec = body["query_timeout"]
         rows_over = spec.get("rows_over")
-        faults.query_timeouts(int(spec.get("count", 0)), None if rows_over is None else int(rows_over))
+        faults.query_timeouts(
+            int(spec.get("count", 0)), None if rows_over is None else int(rows_over), spec.get("object")
+        )
     if "tracking_moves_modstamp" in body:
         emu.set_tracking_moves_modstamp(bool(body["tracking_moves_modstamp"]))
     if "bulk_processing_seconds" in body:

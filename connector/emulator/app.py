@@ -64,7 +64,7 @@ def _query(emu: Emulator, request: Request, params: dict[str, str], include_dele
         )
     except SoqlError as exc:
         raise ApiError(400, exc.code, exc.message) from None
-    if emu.faults.query_timeout(len(rows)):
+    if emu.faults.query_timeout(len(rows), parsed.sobject):
         raise ApiError(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
     batch = _batch_size(request)
     if parsed.count or len(rows) <= batch:

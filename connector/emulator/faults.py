@@ -48,6 +48,7 @@ class Faults:
     _invalid: dict[str, str] = field(default_factory=dict)  # record id -> validation rule message
     _timeouts_left: int = 0
     _timeout_rows_over: int | None = None
+    _timeout_object: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -84,15 +85,21 @@ class Faults:
         with self._lock:
             self._invalid.update(dict.fromkeys(ids, message))
 
-    def query_timeouts(self, count: int = 0, rows_over: int | None = None) -> None:
-        """The next `count` queries, or every query matching more than `rows_over` rows, time out."""
+    def query_timeouts(
+        self, count: int = 0, rows_over: int | None = None, sobject: str | None = None
+    ) -> None:
+        """The next `count` queries, or every query matching more than `rows_over` rows, time out
+        (only queries of `sobject`, when named)."""
         with self._lock:
             self._timeouts_left += count
             self._timeout_rows_over = rows_over
+            self._timeout_object = sobject
 
-    def query_timeout(self, rows: int) -> bool:
-        """Whether a query matching `rows` rows must answer QUERY_TIMEOUT."""
+    def query_timeout(self, rows: int, sobject: str = "") -> bool:
+        """Whether a query of `sobject` matching `rows` rows must answer QUERY_TIMEOUT."""
         with self._lock:
+            if self._timeout_object is not None and sobject.lower() != self._timeout_object.lower():
+                return False
             if self._timeouts_left > 0:
                 self._timeouts_left -= 1
                 return True
@@ -105,7 +112,7 @@ class Faults:
             self._errors.clear()
             self._delays.clear()
             self._locks_left, self._locked_ids = 0, set()
-            self._timeouts_left, self._timeout_rows_over = 0, None
+            self._timeouts_left, self._timeout_rows_over, self._timeout_object = 0, None, None
             self.error_rate = self.lock_rate = 0.0
 
     def http_failure(self, endpoint: str) -> int | None:

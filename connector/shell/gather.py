@@ -40,6 +40,7 @@ from connector.sync.sources import (
 )
 
 ORG_KEY = "org_id"
+ENVIRONMENT_KEY = "org_environment"  # production or sandbox, bound with the org id
 FIRST_SYNC = timedelta(days=400)  # first cycle reads this far back: longer than any rule's validity
 
 
@@ -63,6 +64,15 @@ def ensure_org(client: OrgPort, ledger: Ledger) -> str:
         raise FatalError(
             f"this ledger belongs to org {bound} but the configured login reached org {org_id}: use the"
             f" state folder made for that org (MSR_ENGAGE_HOME), or a fresh one for this org"
+        )
+    environment = client.settings.org_environment
+    kind = ledger.meta(ENVIRONMENT_KEY)
+    if kind is None:
+        ledger.set_meta(ENVIRONMENT_KEY, environment)
+    elif kind != environment:
+        raise FatalError(
+            f"this ledger belongs to a {kind} org but [salesforce] environment says {environment}: an org"
+            f" is one or the other; set environment = {kind!r} (or use a fresh state folder)"
         )
     return org_id
 
