@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 import structlog
@@ -82,23 +82,20 @@ def wait_for(
 
 
 def ingest_results(
-    client: BulkPort, job_id: str, key_field: str, keys: Sequence[str], tally: Callable[[], None] = _no_tally
-) -> dict[str, tuple[bool, str, str]]:
-    """Per key of a finished job: (accepted, error code, message); keys the job left are absent.
+    client: BulkPort, job_id: str, key_field: str, tally: Callable[[], None] = _no_tally
+) -> Iterator[tuple[str, bool, str, str]]:
+    """(key, accepted, error code, message) per row of a finished job's successful, then failed
+    results, as each file is read (a stop before the second leaves the first's answers given).
 
     Salesforce returns results in an order of its own: rows are matched by key, never by position.
     """
-    wanted: set[str] = set(keys)
-    found: dict[str, tuple[bool, str, str]] = {}
     for kind, ok in (("successfulResults", True), ("failedResults", False)):
         tally()
         text = client.send_raw("GET", f"jobs/ingest/{job_id}/{kind}/")
         for row in csv.DictReader(io.StringIO(text)):
             key = row.get(key_field) or row.get("sf__Id", "")
-            if key in wanted and key not in found:
-                code, _, message = ("", "", "") if ok else row.get("sf__Error", "").partition(":")
-                found[key] = (ok, code, message)
-    return found
+            code, _, message = ("", "", "") if ok else row.get("sf__Error", "").partition(":")
+            yield key, ok, code, message
 
 
 def query(

@@ -297,21 +297,18 @@ def _bulk(
         for index in indices:
             run.answers[index] = WriteOutcome(run.plan[index], Outcome.IN_FLIGHT, "", f"in bulk job {job_id}")
         return
-    for index, answer in zip(
-        indices, job_answers(client, job_id, key_field, state, writes, run.tally), strict=True
-    ):
-        run.answers[index] = answer
+    record_job(client, job_id, key_field, state, indices, run)
 
 
-def job_answers(
+def record_job(
     client: WritePort,
     job_id: str,
     key_field: str,
     state: Mapping[str, Any],
-    writes: Sequence[RecordWrite],
-    tally: Callable[[], None],
-) -> list[WriteOutcome]:
-    """Each write's outcome in a finished job, in `writes` order (`tally` before each call).
+    indices: Sequence[int],
+    run: _Run,
+) -> None:
+    """Answer each write of a finished job (at plan positions `indices`) as its results are read.
 
     A row the job neither took nor refused (it stopped part-way, failed or was aborted) is retriable:
     safe to send again.
@@ -320,12 +317,15 @@ def job_answers(
         log.warning(
             "sf_bulk_job_ended", job_id=job_id, state=state.get("state"), error=state.get("errorMessage")
         )
-    found = bulk.ingest_results(client, job_id, key_field, [w.key_value for w in writes], tally)
-    answers = []
-    for write in writes:
-        ok, code, message = found.get(write.key_value, (False, UNPROCESSED, "not processed by the bulk job"))
-        answers.append(_answer(write, ok, code, message))
-    return answers
+    by_key = {run.plan[i].key_value: i for i in indices}
+    done: set[str] = set()
+    for key, ok, code, message in bulk.ingest_results(client, job_id, key_field, run.tally):
+        if key in by_key and key not in done:
+            done.add(key)
+            run.answer(by_key[key], ok, code, message)
+    for key, index in by_key.items():
+        if key not in done:
+            run.answer(index, False, UNPROCESSED, "not processed by the bulk job")
 
 
 def collect_job(client: WritePort, job: BulkJob) -> WriteResult | None:
@@ -335,8 +335,8 @@ def collect_job(client: WritePort, job: BulkJob) -> WriteResult | None:
     state = client.get(f"jobs/ingest/{job.job_id}")
     if state.get("state") not in bulk.DONE:
         return None
-    answers = job_answers(client, job.job_id, job.key_field, state, job.writes, run.tally)
-    return WriteResult(tuple(answers), run.calls)
+    record_job(client, job.job_id, job.key_field, state, range(len(job.writes)), run)
+    return account(job.writes, run.answers, run.calls)
 
 
 def bulk_csv(key_field: str, writes: Sequence[RecordWrite]) -> str:

@@ -57,6 +57,6 @@ def test_ingest_results_are_matched_by_key_not_by_position() -> None:
         ["JobComplete"],
         {"jobs/ingest/750x/successfulResults/": ok, "jobs/ingest/750x/failedResults/": failed},
     )
-    found = ingest_results(jobs, "750x", "External_Id__c", ["k1", "k2", "k3", "k4"])
-    assert found == {"k1": (True, "", ""), "k2": (True, "", ""),
-                     "k3": (False, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "blocked:--")}  # fmt: skip
+    found = list(ingest_results(jobs, "750x", "External_Id__c"))
+    assert found == [("k2", True, "", ""), ("k1", True, "", ""),
+                     ("k3", False, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "blocked:--")]  # fmt: skip

@@ -6,6 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from connector.details import Medal
+from connector.ledger.sync_state import shown_details
+from connector.shell.gather import refresh_shown
+
 from .conftest import T0, Org
 
 APPS = "msf__Job_Application__c"
@@ -43,3 +47,18 @@ def test_a_window_above_the_threshold_is_one_bulk_query_with_the_same_events(
     assert scores[0] == scores[1]
     again = bulk.cycle()  # read again in the lookback (now over the REST path): no new events
     assert again.events_added == 0
+
+
+def test_a_refresh_of_many_contacts_reads_the_recent_changes_not_200_ids_a_call(org: Org) -> None:
+    rt = org.em.org.record_types["Candidate"]
+    day_ago = T0 - timedelta(days=1)  # long before the refresh's lookback
+    ids = [org.em.org.store.create("Contact", {"LastName": f"C{i}", "RecordTypeId": rt}, at=day_ago)
+           for i in range(2_050)]  # fmt: skip
+    org.cycle()  # the contacts source reads them all (up to now - lag)
+    now = org.em.org.clock.now()  # the same cycle's now (the org clock stands still)
+    org.em.org.update("Contact", ids[7], {"Medal__c": "Gold"})  # a recruiter, inside the read lag
+    org.em.org.reset_calls()
+    refresh_shown(org.client, org.ledger, org.settings, ids, now)
+    assert sum(org.em.org.call_counts().values()) == 1  # not 11 calls of 200 ids
+    shown = shown_details(org.ledger, [ids[7], ids[8]])
+    assert (shown[ids[7]].details.medal, shown[ids[8]].details.medal) == (Medal.GOLD, None)
