@@ -86,7 +86,7 @@ def ingest(events: EventsArg, skip_invalid: SkipOption = False) -> None:
     """Append an NDJSON events file to the ledger; events already there are not added twice."""
     with (
         bootstrap.open_ledger() as ledger,
-        bootstrap.event_reader(events, skip_invalid=skip_invalid) as reader,
+        bootstrap.event_reader(events, skip_invalid=skip_invalid, kinds=bootstrap.known_kinds()) as reader,
     ):
         result = ledger.append(reader)
     _report_rejections(reader, valid=result.added + result.duplicates)
