@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from connector.config import Settings
 from connector.config.sync import SyncSettings
-from connector.shell.org_check import org_check
+from connector.sf.mapping import discover
+from connector.shell.org_check import discover_note, org_check
 
 from .conftest import T0, Org
 
@@ -92,3 +93,10 @@ def test_check_reads_the_history_object_when_history_is_read(org: Org) -> None:
     ok, _, detail = _check(org)["sources: msf__Job_Application__History"]
     assert not ok
     assert "not readable" in detail
+
+
+def test_discover_proposes_auto_and_says_whether_steps_between_polls_are_read(org: Org) -> None:
+    note = discover_note(org.client, discover(org.client))
+    assert note.startswith('# [sync] step_history = "auto" (the default): history tracked on')
+    org.track_steps(False)
+    assert "steps between polls can be missed" in discover_note(org.client, discover(org.client))
