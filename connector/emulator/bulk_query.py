@@ -18,6 +18,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from connector.emulator.access import query_view
 from connector.emulator.org import Emulator
 from connector.emulator.query import Evaluator, resolve
 from connector.emulator.soql import SoqlError, parse
@@ -54,9 +55,10 @@ def create_job(emu: Emulator, request: Request, params: dict[str, str]) -> Respo
     text = str(body.get("query", ""))
     try:
         parsed = parse(text)
-        obj = Evaluator(emu.store, emu.clock.now()).root(parsed)
+        tables = query_view(emu.store, emu.access, emu.schema, parsed.sobject)
+        obj = Evaluator(tables, emu.clock.now()).root(parsed)
         for name in parsed.fields:
-            resolve(emu.schema, obj, name)
+            resolve(tables.schema, obj, name)
     except SoqlError as exc:
         raise ApiError(400, exc.code, exc.message) from None
     if parsed.count or parsed.offset is not None:
@@ -100,12 +102,13 @@ def tick(emu: Emulator) -> None:
 
 def _run(emu: Emulator, job: dict[str, Any]) -> None:
     parsed = parse(job["_query"])
-    evaluator = Evaluator(emu.store, emu.clock.now())
+    tables = query_view(emu.store, emu.access, emu.schema, parsed.sobject)  # the user's view, as REST
+    evaluator = Evaluator(tables, emu.clock.now())
     obj = evaluator.root(parsed)
     _, rows, _ = evaluator.select(
         parsed, include_deleted=job["operation"] == "queryAll", api_version=str(job["apiVersion"])
     )
-    paths = [resolve(emu.schema, obj, name) for name in parsed.fields]
+    paths = [resolve(tables.schema, obj, name) for name in parsed.fields]
     job["_header"] = [".".join(p.names) for p in paths]
     job["_rows"] = [[_cell(evaluator.read(row, p)) for p in paths] for row in rows]
     job.update(state="JobComplete", numberRecordsProcessed=len(rows), totalProcessingTime=len(rows) // 100)

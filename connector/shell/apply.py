@@ -24,7 +24,7 @@ from connector.ledger.sync_state import (
 )
 from connector.sf.port import OrgPort
 from connector.sf.writer import Outcome, WriteResult, account, apply_plan
-from connector.shell.gather import mapping_of
+from connector.shell.sources import mapping_of
 from connector.shell.web import confirm_web
 from connector.sync.plan import ContactPlan, field_writes, line_writes, settle_refused
 from connector.sync.web import WebPlan

@@ -30,10 +30,11 @@ from connector.shell.apply import record_outcome, write_children_first
 from connector.shell.bulk_jobs import collect_jobs, pending_of
 from connector.shell.consent import delete_withdrawn_web
 from connector.shell.erasure import erase_in_org
-from connector.shell.gather import ensure_org, gather_source, mapping_of, refresh_shown
+from connector.shell.gather import ensure_org, gather_source, refresh_shown
 from connector.shell.readback import read_back
 from connector.shell.rescore import rescore
 from connector.shell.rules import score_under_rail
+from connector.shell.sources import mapping_of, org_sources
 from connector.shell.stages import (
     CycleStatus,
     FailureReason,
@@ -135,7 +136,7 @@ def _gather(
     windows: dict[str, list[Window]] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    for source in settings.org_sources():
+    for source in org_sources(client, settings):
         given: list[Window] = (windows or {}).get(source.name, [])
         planned: list[Window | None] = [*given] if given else [None]
         for window in planned:
@@ -334,7 +335,7 @@ def backfill_plan(
     bulk_above = client.settings.bulk_query_threshold
     return {
         s.name: backfill_windows(client, Source(s.object, (), s.where), since, end, bulk_above=bulk_above)
-        for s in settings.org_sources()
+        for s in org_sources(client, settings)
     }
 
 
