@@ -1,4 +1,4 @@
-"""Bulk API 2.0 jobs: polling, ingest results, and query jobs (create, poll, results by locator).
+"""Bulk API 2.0 jobs: polling, ingest CSV and results, and query jobs (create, poll, results by locator).
 
 A job is polled with backoff (1, 2, 4 … 30 s) until it is done or the waits add up to the deadline
 (`[salesforce] bulk_deadline_seconds`); the waits are counted, not read from a clock, so a test's
@@ -12,17 +12,20 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any, Protocol
 
 import structlog
 
+from connector.details import RecordWrite
 from connector.errors import SalesforceRequestError, TransientError
 
 log = structlog.get_logger(__name__)
 
 DONE = frozenset({"JobComplete", "Failed", "Aborted"})
 MAX_WAIT = 30.0
+BULK_NULL = "#N/A"  # Bulk 2.0 CSV: an empty cell leaves the field unchanged, #N/A sets it to null
 Record = dict[str, Any]
 _DATETIME_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
 
@@ -136,6 +139,30 @@ def _results_page(client: BulkPort, path: str) -> tuple[str, str]:
     headers: dict[str, str] = {}
     text = client.send_raw("GET", path, headers_out=headers)
     return text, headers.get("Sforce-Locator", "null")
+
+
+def bulk_csv(key_field: str, writes: Sequence[RecordWrite]) -> str:
+    """The CSV for a Bulk 2.0 job: key column first, `#N/A` for nulls, empty for fields a row leaves alone."""
+    columns = [key_field, *dict.fromkeys(k for w in writes for k in w.values if k != key_field)]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for write in writes:
+        row = [write.key_value]
+        for column in columns[1:]:
+            if column not in write.values:
+                row.append("")
+            else:
+                value = write.values[column]
+                row.append(BULK_NULL if value is None else _csv_value(value))
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def _csv_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value.isoformat() if isinstance(value, datetime | date) else str(value)
 
 
 def csv_record(row: Mapping[str, str]) -> Record:

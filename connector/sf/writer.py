@@ -8,8 +8,6 @@ to remember it. Deciding *what* to write is not done here.
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,13 +20,13 @@ import structlog
 from connector.details import RecordWrite
 from connector.errors import ApiLimitError, BudgetExceededError, TransientError
 from connector.sf import bulk
+from connector.sf.bulk import bulk_csv
 
 log = structlog.get_logger(__name__)
 
 COLLECTION_SIZE = 200  # the sObject Collections maximum
 LOCKED = "UNABLE_TO_LOCK_ROW"
 UNPROCESSED = "NOT_PROCESSED"  # a row a Bulk 2.0 job neither took nor refused
-BULK_NULL = "#N/A"  # Bulk 2.0 CSV: an empty cell leaves the field unchanged, #N/A sets it to null
 # Answers that end a cycle's writing but not the connector: what is left is sent next cycle.
 STOPS = (ApiLimitError, BudgetExceededError, TransientError)
 
@@ -339,34 +337,10 @@ def collect_job(client: WritePort, job: BulkJob) -> WriteResult | None:
     return account(job.writes, run.answers, run.calls)
 
 
-def bulk_csv(key_field: str, writes: Sequence[RecordWrite]) -> str:
-    """The CSV for a Bulk 2.0 job: key column first, `#N/A` for nulls, empty for fields a row leaves alone."""
-    columns = [key_field, *dict.fromkeys(k for w in writes for k in w.values if k != key_field)]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for write in writes:
-        row = [write.key_value]
-        for column in columns[1:]:
-            if column not in write.values:
-                row.append("")
-            else:
-                value = write.values[column]
-                row.append(BULK_NULL if value is None else _csv_value(value))
-        writer.writerow(row)
-    return out.getvalue()
-
-
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
-
-
-def _csv_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(_json_value(value))
 
 
 # -- deletes -------------------------------------------------------------------------------------
