@@ -19,6 +19,7 @@ from connector.demo import live as live_demo
 from connector.demo import sample as sample_demo
 from connector.entry import bootstrap, views
 from connector.entry.daemon import Daemon, instance_lock
+from connector.entry.emulator_cli import emulator_app
 from connector.entry.options import ConfigOption, NowOption, command_name, err, out
 from connector.entry.pixel_cli import pixel_app
 from connector.entry.privacy_cli import register as register_privacy
@@ -234,38 +235,6 @@ def check(config: ConfigOption = None) -> None:
         raise typer.Exit(1)
 
 
-emulator_app = typer.Typer(
-    help="The local Salesforce org emulator (HTTPS on 127.0.0.1).",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
-app.add_typer(emulator_app, name="emulator")
-PortOption = Annotated[int | None, typer.Option(help="Port (default: the saved one, else any free port).")]
-StateOption = Annotated[
-    Path | None, typer.Option("--state", help="JSON file keeping the org across restarts.")
-]
-JsonOption = Annotated[bool, typer.Option("--print-json", help="First stdout line: one JSON object.")]
-WriteOption = Annotated[Path | None, typer.Option("--write-config", help="Write a config.toml for it.")]
-
-
-@emulator_app.command("serve")
-def emulator_serve(
-    port: PortOption = None,
-    seed: Annotated[str, typer.Option(help="Data for a new org: demo or empty.")] = "demo",
-    state: StateOption = None,
-    print_json: JsonOption = False,
-    write_config: WriteOption = None,
-) -> None:
-    """Run the local Salesforce org emulator until Ctrl-C / SIGTERM, printing how to log in to it."""
-    from connector.emulator.standalone import serve
-
-    if seed not in ("demo", "empty"):
-        raise InputError(f"--seed: {seed!r} is not one of demo, empty")
-    folder = paths.state_home() / "emulator"
-    serve(port=port, seed=seed, state_file=state, state_dir=folder, print_json=print_json,
-          config_path=write_config, emit=lambda line: print(line, flush=True))  # fmt: skip
-
-
 @app.command(name="sync")
 def sync_once(
     once: Annotated[
@@ -369,6 +338,7 @@ def dead_letters_command(
             )
 
 
+app.add_typer(emulator_app, name="emulator")
 app.add_typer(pixel_app, name="pixel")
 register_privacy(app)
 
