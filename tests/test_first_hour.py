@@ -239,10 +239,10 @@ def test_an_empty_secret_file_is_named_as_empty(tmp_path: Path, capsys: pytest.C
     ]
 
 
-def _readme_commands() -> dict[str, set[str]]:
-    """Each command the README's table shows, with the options it shows for it."""
+def _readme_commands() -> dict[str, tuple[set[str], str]]:
+    """Each command the README's table shows, with the options it shows for it and its row."""
     table = README.read_text(encoding="utf-8").split("## Commands", 1)[1].split("\n\n", 1)[0]
-    shown: dict[str, set[str]] = {}
+    shown: dict[str, tuple[set[str], str]] = {}
     for row in table.splitlines()[2:]:
         first_cell = row.split(" | ")[0]
         group = ""
@@ -253,7 +253,7 @@ def _readme_commands() -> dict[str, set[str]]:
             name = " ".join(w for w in words[:2] if re.fullmatch(r"[a-z][a-z-]*", w))
             name = name if name.split()[0] in ("pixel", "emulator") else name.split()[0]
             group = name.split()[0] if " " in name else ""
-            shown[name] = set(re.findall(r"--[a-z][a-z-]*", span))
+            shown[name] = set(re.findall(r"--[a-z][a-z-]*", span)), row
     return shown
 
 
@@ -262,10 +262,28 @@ def test_the_readme_command_table_matches_the_commands_and_their_options() -> No
     walked = _commands(typer.main.get_group(app))
     leaves = {" ".join(path) for path, c in walked if not hasattr(c, "commands")}
     assert leaves - set(shown) == {"version"}  # every command a user needs is in the table
-    for name, flags in shown.items():
+    for name, (flags, _) in shown.items():
         result = runner.invoke(app, [*name.split(), "--help"])
         assert result.exit_code == 0, name
         assert flags <= set(re.findall(r"--[a-z][a-z-]*", result.stdout)), name
+
+
+def test_commands_without_config_say_so_and_why_in_help_and_readme() -> None:
+    runner, shown = CliRunner(), _readme_commands()
+    without = set()
+    for path, command in _commands(typer.main.get_group(app)):
+        if hasattr(command, "commands"):
+            continue
+        text = " ".join(runner.invoke(app, [*path, "--help"]).stdout.split())
+        name = " ".join(path)
+        if "--config" in text:
+            assert name not in shown or "no config" not in shown[name][1], name
+            continue
+        without.add(name)
+        assert re.search(r"Needs no config: \S.{15,}", text), f"{name} --help does not say why it needs none"
+        assert name == "version" or "no config" in shown[name][1], f"README row of {name}"
+    # The ones a newcomer tried with --config and got "No such option" are among them.
+    assert {"status", "ingest", "dead-letters"} <= without
 
 
 def test_plan_summary_counts_contacts_per_field_and_score_line() -> None:

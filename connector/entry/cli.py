@@ -85,7 +85,10 @@ def score(
 
 @app.command()
 def ingest(events: EventsArg, skip_invalid: SkipOption = False) -> None:
-    """Append an NDJSON events file to the ledger; events already there are not added twice."""
+    """Append an NDJSON events file to the ledger; events already there are not added twice.
+
+    Needs no config: events are stored as they are; rescore or sync --once scores them with the rules.
+    """
     with (
         bootstrap.open_ledger() as ledger,
         bootstrap.event_reader(events, skip_invalid=skip_invalid) as reader,
@@ -157,7 +160,10 @@ def demo(
         float | None, typer.Option("--pace", help="Seconds between steps (default: 1 on a terminal, else 0).")
     ] = None,
 ) -> None:
-    """Sync a local emulated MSR org while simulated recruiters work, and show the fields change live."""
+    """Sync a local emulated MSR org while simulated recruiters work, and show the fields change live.
+
+    Needs no config: it runs its own emulator with the bundled example rules, in MSR_ENGAGE_HOME/demo.
+    """
     settings, example = load_settings(paths.example_config()), paths.example_config()
     if sample:
         _sample_demo(settings, rows)
@@ -311,7 +317,10 @@ def backfill(
 
 @app.command()
 def status() -> None:
-    """Show ledger counts and cursors, writes waiting, the last cycle, dead letters, API usage, breaker."""
+    """Show ledger counts and cursors, writes waiting, the last cycle, dead letters, API usage, breaker.
+
+    Needs no config: all it shows is kept in the ledger of the state folder (MSR_ENGAGE_HOME).
+    """
     with bootstrap.open_existing_ledger() as ledger:
         facts = status_facts(ledger)
     for title, rows in facts.items():
@@ -324,7 +333,10 @@ def dead_letters_command(
         bool, typer.Option("--retry", help="Forget them so the next cycle re-scores and writes them again.")
     ] = False,
 ) -> None:
-    """List writes the org refused for good; --retry queues them for the next cycle."""
+    """List writes the org refused for good; --retry queues them for the next cycle.
+
+    Needs no config: the dead letters are in the ledger; the next cycle, with its config, writes them.
+    """
     lock = instance_lock(paths.state_home()) if retry else nullcontext()
     opened = bootstrap.open_ledger if retry else bootstrap.open_existing_ledger
     with lock, opened() as ledger:
@@ -345,7 +357,10 @@ register_privacy(app)
 
 @app.command()
 def version() -> None:
-    """Print the installed msr-engage version."""
+    """Print the installed msr-engage version.
+
+    Needs no config: the version is the installed package's.
+    """
     from connector import __version__
 
     out.print(__version__)

@@ -40,7 +40,10 @@ def emulator_serve(
     write_config: WriteOption = None,
     org_id: OrgIdOption = None,
 ) -> None:
-    """Run the local Salesforce org emulator until Ctrl-C / SIGTERM, printing how to log in to it."""
+    """Run the local Salesforce org emulator until Ctrl-C / SIGTERM, printing how to log in to it.
+
+    Needs no config: it is an org, not the connector; --write-config writes one that points at it.
+    """
     from connector.emulator.standalone import serve
 
     if seed not in ("demo", "empty"):
