@@ -23,6 +23,7 @@ from connector.entry.emulator_cli import emulator_app
 from connector.entry.options import ConfigOption, NowOption, command_name, err, out
 from connector.entry.pixel_cli import pixel_app
 from connector.entry.privacy_cli import register as register_privacy
+from connector.entry.progress import watched
 from connector.errors import ConfigError, InputError, MsrEngageError
 from connector.events import EventReader
 from connector.ledger.sync_state import dead_letters
@@ -264,8 +265,12 @@ def sync_once(
     if summary and not dry_run:
         raise InputError("--summary: only with --dry-run (it summarises the write plan)")
     settings = bootstrap.scoring_settings(config)
-    with instance_lock(paths.state_home()), bootstrap.org_connection(settings) as (client, _):
-        service = CycleService(settings, bootstrap.open_ledger, client)
+    with (
+        instance_lock(paths.state_home()),
+        bootstrap.org_connection(settings) as (client, _),
+        watched(client, err) as (org, _),
+    ):
+        service = CycleService(settings, bootstrap.open_ledger, org)
         outcome = service.cycle("daily" if daily else "poll", bootstrap.clock(), dry_run=dry_run, force=force)
     if outcome.stop is not None:
         raise outcome.stop
@@ -304,12 +309,17 @@ def backfill(
     with (
         instance_lock(paths.state_home()),
         bootstrap.org_connection(settings) as (client, ledger),
-        views.progress(err) as bar,
+        watched(client, err) as (org, bars),
     ):
-        windows = backfill_plan(client, settings, start, now)
-        task = bar.add_task("backfill windows", total=sum(len(w) for w in windows.values()))
-        report = run_backfill(client, ledger, settings, now, windows, force=force,
-                              progress=lambda n: bar.advance(task, n))  # fmt: skip
+        windows = backfill_plan(org, settings, start, now)
+        total = sum(len(w) for w in windows.values())
+        task = bars.add_task("backfill windows", total=total, detail=f"0 of {total}")
+
+        def window_done(n: int) -> None:
+            bars.advance(task, n)
+            bars.update(task, detail=f"{int(bars.tasks[task].completed)} of {total}")
+
+        report = run_backfill(org, ledger, settings, now, windows, force=force, progress=window_done)
     out.print(views.cycle_line(report.summary()), highlight=False)
     if not report.status.succeeded:
         raise typer.Exit(1)

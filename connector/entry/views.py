@@ -156,6 +156,7 @@ def progress(console: Console) -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # off a terminal rich would still end with a blank line
     )
 
 

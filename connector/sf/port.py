@@ -17,10 +17,18 @@ class OrgPort(QueryPort, WritePort, Protocol):
     named it), `usage` from the last `Sforce-Limit-Info`, `breaker` opens on REQUEST_LIMIT_EXCEEDED.
     """
 
-    settings: SalesforceSettings
-    org_id: str
-    usage: ApiUsage | None
-    breaker: Breaker
+    # Read-only for the shell (a wrapper such as the entry point's progress watcher passes them on).
+    @property
+    def settings(self) -> SalesforceSettings: ...
+
+    @property
+    def org_id(self) -> str: ...
+
+    @property
+    def usage(self) -> ApiUsage | None: ...
+
+    @property
+    def breaker(self) -> Breaker: ...
 
     def start_cycle(self) -> None:
         """Begin the cycle's budget guard (refused while the breaker is open)."""
