@@ -119,6 +119,15 @@ def test_daemon_serves_health_refuses_a_twin_and_stops_cleanly_on_sigterm(
         twin = subprocess.run(cli("run"), env=env, capture_output=True, text=True, timeout=60, check=False)
         assert twin.returncode == 1
         assert f"PID {daemon.pid}" in twin.stderr
+        # One writer per state folder: a sync beside the daemon is refused, naming it; reading answers.
+        once = subprocess.run(cli("sync", "--once"), env=env, capture_output=True, text=True, timeout=60)
+        assert once.returncode == 1
+        assert once.stderr.splitlines()[-1:] == [
+            f"error: another msr-engage process (PID {daemon.pid}) writes to {env['MSR_ENGAGE_HOME']}: stop"
+            " it first (or let it finish), or give this one its own state folder (MSR_ENGAGE_HOME)"
+        ]
+        status = subprocess.run(cli("status"), env=env, capture_output=True, text=True, timeout=60)
+        assert status.returncode == 0, status.stderr
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=30) == 0
         _, logs = daemon.communicate()

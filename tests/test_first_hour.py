@@ -158,8 +158,10 @@ def test_backfill_since_a_future_date_is_an_error(capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.parametrize(
-    "args", [["score", "e.ndjson"], ["rescore"], ["sync", "--once"], ["backfill", "--since", "2026-01-01"]]
-)
+    "args",
+    [["score", "e.ndjson"], ["rescore"], ["sync", "--once"], ["backfill", "--since", "2026-01-01"],
+     ["explain", "003A"], ["simulate"], ["run"]],
+)  # fmt: skip
 def test_a_config_without_rules_stops_every_command_that_scores(
     args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -315,3 +317,15 @@ def test_summary_without_dry_run_is_bad_input(capsys: pytest.CaptureFixture[str]
     code, _, err = run(capsys, "sync", "--once", "--summary", "--config", str(EXAMPLE))
     assert code == 2
     assert err.splitlines() == ["input error: --summary: only with --dry-run (it summarises the write plan)"]
+
+
+@pytest.mark.parametrize("args", [["rescore"], ["discover"], ["sync", "--once"], ["explain", "003A"]])
+def test_no_config_anywhere_is_one_line_naming_the_three_ways_to_give_one(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, *args)  # the fixture runs in an empty folder, MSR_ENGAGE_CONFIG unset
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "config error: no config.toml found: pass --config PATH, set MSR_ENGAGE_CONFIG, or copy"
+        " config.example.toml to config.toml"
+    ]
