@@ -15,6 +15,7 @@ from rich.console import Console
 from connector.emulator.testing import RunningEmulator
 from connector.entry import cli
 from connector.entry.progress import WatchedOrg, WireProgress, queried_object, wire_progress
+from connector.sf.readers import Page
 from tests.test_cli import run
 from tests.test_daemon import connector_env, live_org
 
@@ -41,7 +42,9 @@ class _Inner:
 
     def query_pages(self, soql: str, *, include_deleted: bool = True) -> Iterator[list[dict[str, Any]]]:
         for size in self.pages:
-            yield [{"Id": str(n)} for n in range(size)]
+            page = Page({"Id": str(n)} for n in range(size))
+            page.total = sum(self.pages)  # as the client tells it: every page of the query
+            yield page
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return {}
@@ -62,6 +65,7 @@ def test_the_watcher_counts_pages_per_object_and_records_sent_per_object() -> No
         org = WatchedOrg(_Inner([2000, 2000, 13]), watch)
         soql = "SELECT Id, (SELECT Id FROM EmailMessageRelations) FROM EmailMessage WHERE Id != null"
         assert sum(len(page) for page in org.query_pages(soql)) == 4013
+        assert sum(len(page) for page in org.query_pages("SELECT Id FROM EmailMessage")) == 4013
         records = [{"attributes": {"type": "Contact"}, "Id": "003"}] * 200
         org.send("PATCH", "composite/sobjects", {"allOrNone": False, "records": records}, idempotent=True)
         org.send("PATCH", "composite/sobjects", {"allOrNone": False, "records": records[:7]}, idempotent=True)
@@ -72,13 +76,15 @@ def test_the_watcher_counts_pages_per_object_and_records_sent_per_object() -> No
         org.send("DELETE", "composite/sobjects?ids=a0X1", idempotent=True)  # deletes are not writes sent
         assert org.org_id == "00DKb0000000001"  # the rest passes through
     assert watch.counts == {
-        "read EmailMessage": (4013, 3),
+        "read EmailMessage": (8026, 6),
         "sent Contact": (207, 2),
         "sent Lead_Score_Line__c": (2, 1),
     }
     shown = {bars.tasks[task].description: bars.tasks[task].fields["detail"] for task in watch.tasks.values()}
+    ends = {bars.tasks[task].description: bars.tasks[task].total for task in watch.tasks.values()}
+    assert ends == {"read EmailMessage": 8026, "sent Contact": None, "sent Lead_Score_Line__c": None}
     assert shown == {
-        "read EmailMessage": "4,013 records, 3 pages",
+        "read EmailMessage": "8,026 of 8,026 records, 6 pages",  # two queries, each told once
         "sent Contact": "207 records, 2 calls",
         "sent Lead_Score_Line__c": "2 records, 1 call",
     }
@@ -128,7 +134,7 @@ def test_first_sync_on_a_terminal_shows_transient_bars_per_object_on_stderr(
     drawn = terminal.getvalue()
     for bar in ("read msf__Job_Application__c", "read Contact", "sent Contact"):
         assert bar in drawn, bar
-    assert "3 records, 1 page" in drawn  # the three applications, in one page
+    assert "3 of 3 records, 1 page" in drawn  # the three applications, in one page, as totalSize said
     # Transient: after its last frame the bars are wiped (cursor up, erase line, per bar drawn).
     last_frame = drawn.rindex("sent Contact")
     assert drawn.count("\x1b[2K", last_frame) >= 3

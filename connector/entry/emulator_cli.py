@@ -44,10 +44,12 @@ def emulator_serve(
 
     Needs no config: it is an org, not the connector; --write-config writes one that points at it.
     """
-    from connector.emulator.standalone import serve
+    from connector.emulator.standalone import org_settings, serve
 
     if seed not in ("demo", "empty"):
         raise InputError(f"--seed: {seed!r} is not one of demo, empty")
+    if org_id is not None:
+        org_settings(org_id)  # a bad id stops here, before a state folder is made for it
     folder = paths.state_home() / "emulator"
     serve(port=port, seed=seed, state_file=state, state_dir=folder, print_json=print_json,
           config_path=write_config, emit=lambda line: print(line, flush=True), org_id=org_id)  # fmt: skip

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from connector.config.salesforce import SalesforceSettings
 from connector.sf.policy import ApiUsage, Breaker
 from connector.sf.port import OrgPort
+from connector.sf.readers import Page
 
 _PARENS = re.compile(r"\([^()]*\)")
 _FROM = re.compile(r"\bFROM\s+(\w+)", re.IGNORECASE)
@@ -36,7 +37,7 @@ def queried_object(soql: str) -> str:
 
 
 def wire_progress(console: Console) -> Progress:
-    """Bars without a known end: per task its counts in words (records, pages, calls)."""
+    """A bar per task, its end the records its queries announced (none for sends): counts in words."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -55,19 +56,24 @@ class WireProgress:
         self.bars = bars
         self.tasks: dict[str, TaskID] = {}
         self.counts: dict[str, tuple[int, int]] = {}
+        self.totals: dict[str, int] = {}  # per bar: the records its queries said they have (totalSize)
 
-    def _add(self, key: str, records: int, unit: str) -> None:
+    def _add(self, key: str, records: int, unit: str, expect: int | None = None) -> None:
         done, calls = self.counts.get(key, (0, 0))
         done, calls = done + records, calls + 1
         self.counts[key] = done, calls
-        detail = f"{done:,} records, {calls} {unit}{'' if calls == 1 else 's'}"
+        if expect is not None:
+            self.totals[key] = self.totals.get(key, 0) + expect
+        total = self.totals.get(key)
+        of = f" of {total:,}" if total is not None else ""
+        detail = f"{done:,}{of} records, {calls} {unit}{'' if calls == 1 else 's'}"
         if key not in self.tasks:
             self.tasks[key] = self.bars.add_task(key, total=None, detail=detail)
-        self.bars.update(self.tasks[key], completed=done, detail=detail)
+        self.bars.update(self.tasks[key], completed=done, total=total, detail=detail)
 
-    def read(self, obj: str, records: int) -> None:
-        """One page of `obj` read."""
-        self._add(f"read {obj}", records, "page")
+    def read(self, obj: str, records: int, expect: int | None = None) -> None:
+        """One page of `obj` read; `expect` is the query's `totalSize` when it is its first page."""
+        self._add(f"read {obj}", records, "page", expect)
 
     def sent(self, obj: str, records: int) -> None:
         """One call sending `records` of `obj` (sObject Collections, or one Bulk upload)."""
@@ -108,8 +114,9 @@ class WatchedOrg:
 
     def query_pages(self, soql: str, *, include_deleted: bool = True) -> Iterator[list[dict[str, Any]]]:
         obj = queried_object(soql)
-        for page in self.inner.query_pages(soql, include_deleted=include_deleted):
-            self.watch.read(obj, len(page))
+        for number, page in enumerate(self.inner.query_pages(soql, include_deleted=include_deleted)):
+            told = page.total if isinstance(page, Page) and number == 0 else None
+            self.watch.read(obj, len(page), told)
             yield page
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:

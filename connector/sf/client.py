@@ -36,6 +36,7 @@ from connector.sf.policy import (
     classify,
     mapping_hints,
 )
+from connector.sf.readers import Page
 
 log = structlog.get_logger(__name__)
 DEFAULT_RETRY = RetryPolicy()
@@ -239,8 +240,11 @@ class SalesforceClient:
     def query_pages(self, soql: str, *, include_deleted: bool = True) -> Iterator[list[dict[str, Any]]]:
         """Every page of a query, following `nextRecordsUrl` lazily."""
         page = self.query_page(soql, include_deleted=include_deleted)
+        total = page.get("totalSize")
         while True:
-            yield [_plain(record) for record in page.get("records", [])]
+            records = Page(_plain(record) for record in page.get("records", []))
+            records.total = total if isinstance(total, int) else None
+            yield records
             if page.get("done", True) or not page.get("nextRecordsUrl"):
                 return
             page = self.next_page(page["nextRecordsUrl"])

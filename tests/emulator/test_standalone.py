@@ -189,13 +189,20 @@ def test_demo_seed_is_an_msr_shaped_org_with_a_past() -> None:
     ],
 )  # fmt: skip
 def test_serve_refuses_an_org_id_of_the_wrong_shape(
-    org_id: str, message: str, capsys: pytest.CaptureFixture[str]
+    org_id: str,
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from tests.test_cli import run
 
+    home = tmp_path / "nowhere"
+    monkeypatch.setenv("MSR_ENGAGE_HOME", str(home))
     code, out, err = run(capsys, "emulator", "serve", "--org-id", org_id, "--seed", "empty")
     assert (code, out) == (2, "")
     assert err.splitlines() == [f"input error: --org-id: {message}"]
+    assert not home.exists()
 
 
 def test_org_id_names_the_org_and_a_saved_org_keeps_its_own(
