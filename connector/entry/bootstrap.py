@@ -49,11 +49,11 @@ def settings_from(config: Path | None) -> Settings:
     return load_settings(path)
 
 
-def known_kinds() -> frozenset[str]:
+def known_kinds(config: Path | None = None) -> frozenset[str]:
     """The event kinds an events file may hold: the built-in ones, `contact.updated`, and those of the
-    sources configured in the default config.toml (when there is one)."""
+    sources configured in the given config.toml, else the default one (when there is one)."""
     kinds = {*BUILT_IN_KINDS, CONTACT_UPDATED}
-    path = paths.default_config_path()
+    path = config if config is not None else paths.default_config_path()
     if path is not None:
         sources = load_settings(path).org_sources(tracked=True)
         kinds |= {spec.kind for source in sources for spec in source.events}

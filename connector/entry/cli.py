@@ -20,7 +20,7 @@ from connector.demo import sample as sample_demo
 from connector.entry import bootstrap, views
 from connector.entry.daemon import Daemon, instance_lock
 from connector.entry.emulator_cli import emulator_app
-from connector.entry.options import ConfigOption, NowOption, command_name, err, out
+from connector.entry.options import ConfigOption, KindsConfigOption, NowOption, command_name, err, out
 from connector.entry.pixel_cli import pixel_app
 from connector.entry.privacy_cli import register as register_privacy
 from connector.entry.progress import watched
@@ -84,14 +84,15 @@ def score(
 
 
 @app.command()
-def ingest(events: EventsArg, skip_invalid: SkipOption = False) -> None:
+def ingest(events: EventsArg, skip_invalid: SkipOption = False, config: KindsConfigOption = None) -> None:
     """Append an NDJSON events file to the ledger; events already there are not added twice.
 
-    Needs no config: events are stored as they are; rescore or sync --once scores them with the rules.
+    The config is read only for the event kinds its sources make; rescore or sync --once scores the events.
     """
+    kinds = bootstrap.known_kinds(config)
     with (
         bootstrap.open_ledger() as ledger,
-        bootstrap.event_reader(events, skip_invalid=skip_invalid, kinds=bootstrap.known_kinds()) as reader,
+        bootstrap.event_reader(events, skip_invalid=skip_invalid, kinds=kinds) as reader,
     ):
         result = ledger.append(reader)
     _report_rejections(reader, valid=result.added + result.duplicates)
