@@ -64,7 +64,7 @@ class Emulator:
         self.mapping = mapping or ObjectMapping()
         self.settings = settings or OrgSettings()
         self.clock = clock or Clock()
-        self.schema: dict[str, ObjectDef] = build_schema(self.mapping)
+        self.schema: dict[str, ObjectDef] = build_schema()
         self.store = Store(
             self.schema, self.clock, IdMaker({"00D": self.settings.org_serial}, pod=self.settings.pod)
         )
