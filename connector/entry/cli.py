@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from connector import paths, sf
 from connector.config import Settings, load_settings
@@ -27,6 +26,7 @@ from connector.events import EventReader
 from connector.ledger.sync_state import dead_letters
 from connector.log import configure_logging
 from connector.sf.mapping import CheckRow, DescribePort
+from connector.sf.org_check import checklist, run_org_check
 from connector.sf.rules_check import check_rules
 from connector.shell import rescore as jobs
 from connector.shell.apply import retry_dead_letters
@@ -215,7 +215,7 @@ def discover(config: ConfigOption = None) -> None:
 
 @app.command()
 def check(config: ConfigOption = None) -> None:
-    """Verify login, every mapped object and field, picklists and the API budget; exit 0 only if all pass."""
+    """Verify login, the user, mapped objects, fields and access, rules, budget; exit 0 only if all pass."""
     full = bootstrap.settings_from(config)
     settings = sf.require(full)
     kinds = {spec.kind for source in full.org_sources() for spec in source.events}
@@ -224,12 +224,9 @@ def check(config: ConfigOption = None) -> None:
     def rules(client: DescribePort) -> list[CheckRow]:
         return check_rules(client.describe, full.scoring, full.medals, settings.objects, kinds)
 
-    rows = sf.run_check(lambda: sf.connect(settings), settings.objects, settings.max_org_share, rules)
-    table = Table("check", "result", "found", "what to do", title=f"Salesforce org at {settings.login_url}")
-    for row in rows:
-        verdict = "[green]ok[/green]" if row.ok else "[red]FAIL[/red]"
-        table.add_row(escape(row.item), verdict, escape(row.detail), escape(row.fix))
-    out.print(table)
+    rows = run_org_check(lambda: sf.connect(settings), settings.objects, settings.max_org_share, rules)
+    out.print(views.check_table(rows, f"Salesforce org at {settings.login_url}"))
+    out.print(views.checklist_table(checklist(rows)))
     if not all(row.ok for row in rows):
         raise typer.Exit(1)
 
