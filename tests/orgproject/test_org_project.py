@@ -161,3 +161,10 @@ def test_a_boolean_that_is_not_one_fails(copy: Path) -> None:
     (problem,) = check_project(copy)
     assert problem.element == "CustomField/valueSet/restricted"
     assert problem.reason == "'yes' is not true or false"
+
+
+def test_org_is_the_packaged_project_the_emulator_reads() -> None:
+    from connector.emulator.orgsource import ORG_DIR
+
+    assert ORG.resolve() == ORG_DIR  # org/ points into the package: an installed emulator finds it
+    assert ORG_DIR.parent.name == "connector"
