@@ -120,7 +120,7 @@ class SalesforceSettings(Strict):
     auth: AuthMode = "jwt"
     client_id: str = ""
     username: str = ""  # JWT bearer: the integration user the token is issued for
-    private_key_file: Path | None = None  # JWT bearer: PEM private key of the External Client App's certificate
+    private_key_file: Path | None = None  # JWT bearer: PEM key of the External Client App's certificate
     # JWT `aud`: empty means login_url. With a My Domain login_url Salesforce still wants
     # https://login.salesforce.com (or https://test.salesforce.com for sandboxes) here.
     jwt_audience: str = ""
