@@ -1,8 +1,9 @@
 """Offline validation of the SFDX project `org/`: what a deploy would refuse, found before one.
 
-Each file must be well-formed XML in the Metadata API namespace, its root the type its suffix names, and
-every element one the Metadata API knows at that place (the types of the pinned jsforce, exported to
-`metadata-types.json`); values of boolean and number elements must parse. Every object and field that a
+Each file must be well-formed XML in the Metadata API namespace, its root the type its suffix names,
+every element one the Metadata API knows at that place, once unless it is a list, and every element
+the type requires present (the types of the pinned jsforce, exported to `metadata-types.json`); values of
+boolean and number elements must parse. Every object and field that a
 permission set, list view, layout, report type or report names must exist in `org/` or in
 `msr-schema.json` (the schema the emulator builds from both), and a permission set may not grant
 field access on a required or master-detail field (Salesforce refuses that deploy). Problems come back
@@ -90,7 +91,14 @@ def _check_tree(
             problems += _check_value(child, kind, path, rel)
         else:
             problems += _check_tree(types, child, kind, path, rel)
+    missing = [tag for tag, spec in props.items() if _required(spec) and tag not in seen]
+    problems += [Problem(rel, f"{where}/{tag}", f"{type_name} needs <{tag}>") for tag in missing]
     return problems
+
+
+def _required(spec: Any) -> bool:
+    """A property the Metadata API's WSDL requires (no `?`, not a list), `fullName` aside (the file name)."""
+    return isinstance(spec, str) and not spec.startswith("?")
 
 
 def _check_value(node: ElementTree.Element, kind: str, path: str, rel: str) -> list[Problem]:

@@ -97,13 +97,13 @@ def test_a_misspelt_nested_element_is_found_too(copy: Path) -> None:
     path.write_text(
         path.read_text().replace("<allowEdit>", "<allowedit>", 1).replace("</allowEdit>", "</allowedit>", 1)
     )
-    problems = [str(p) for p in check_project(copy)]
-    assert len(problems) == 1
-    assert (
-        "MSR_Engage_Integration.permissionset-meta.xml: <PermissionSet/objectPermissions/allowedit>"
-        in problems[0]
-    )
-    assert "did you mean <allowEdit>?" in problems[0]
+    file = f"{SOURCE}/permissionsets/MSR_Engage_Integration.permissionset-meta.xml"
+    assert [str(p) for p in check_project(copy)] == [
+        f"{file}: <PermissionSet/objectPermissions/allowedit>: PermissionSetObjectPermissions has no element "
+        "<allowedit> (did you mean <allowEdit>?)",
+        f"{file}: <PermissionSet/objectPermissions/allowEdit>: PermissionSetObjectPermissions needs "
+        "<allowEdit>",
+    ]
 
 
 def test_malformed_xml_fails_naming_the_file(copy: Path) -> None:
@@ -168,3 +168,13 @@ def test_org_is_the_packaged_project_the_emulator_reads() -> None:
 
     assert ORG.resolve() == ORG_DIR  # org/ points into the package: an installed emulator finds it
     assert ORG_DIR.parent.name == "connector"
+
+
+def test_a_required_element_left_out_fails(copy: Path) -> None:
+    path = copy / SOURCE / "reports/MSR_Engage/Band_by_first_placement.report-meta.xml"
+    path.write_text(path.read_text().replace("<sortOrder>Asc</sortOrder>", "", 1))
+    (problem,) = check_project(copy)
+    assert str(problem) == (
+        f"{SOURCE}/reports/MSR_Engage/Band_by_first_placement.report-meta.xml: "
+        "<Report/groupingsAcross/sortOrder>: ReportGrouping needs <sortOrder>"
+    )
