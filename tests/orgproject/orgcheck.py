@@ -221,6 +221,7 @@ def _check_references(
             names = [("ListView/columns", c.text or "") for c in _texts(root, "columns")]
             names += [("ListView/filters/field", f.text or "") for f in _texts(root, "filters/field")]
             found = [(el, refs.field(obj, n)) for el, n in names if n.endswith("__c")]
+            found += _record_type_filters(root, obj, refs)
         elif kind == "Layout":
             obj = path.name.split("-", 1)[0]
             found = [
@@ -233,6 +234,20 @@ def _check_references(
             found = _report(root, refs, report_types)
         problems += [Problem(rel, el, why) for el, why in found if why]
     return problems
+
+
+def _record_type_filters(root: ElementTree.Element, obj: str, refs: _Refs) -> list[tuple[str, str | None]]:
+    """A filter on `CONTACT.RECORDTYPE` names `Contact.<DeveloperName>` of a record type the org has."""
+    found: list[tuple[str, str | None]] = []
+    for node in _texts(root, "filters"):
+        if _value(node, "field") == f"{obj.upper()}.RECORDTYPE":
+            value = _value(node, "value")
+            known = {f"{obj}.{name}" for name in refs.schema[obj].record_types}
+            why = (
+                None if value in known else f"{value} is no record type of {obj} ({', '.join(sorted(known))})"
+            )
+            found.append((f"ListView/filters/value {value}", why))
+    return found
 
 
 def _permission_set(root: ElementTree.Element, refs: _Refs) -> list[tuple[str, str | None]]:

@@ -178,3 +178,13 @@ def test_a_required_element_left_out_fails(copy: Path) -> None:
         f"{SOURCE}/reports/MSR_Engage/Band_by_first_placement.report-meta.xml: "
         "<Report/groupingsAcross/sortOrder>: ReportGrouping needs <sortOrder>"
     )
+
+
+def test_a_list_view_filtering_on_a_record_type_the_org_lacks_fails(copy: Path) -> None:
+    path = copy / SOURCE / "objects/Contact/listViews/Hot_candidates.listView-meta.xml"
+    path.write_text(path.read_text().replace("Contact.Candidate", "Contact.Kandidaat"))
+    (problem,) = check_project(copy)
+    assert (
+        problem.reason
+        == "Contact.Kandidaat is no record type of Contact (Contact.Candidate, Contact.Contact_Person)"
+    )
