@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from connector import paths, sf
 from connector.config import Settings, load_settings
@@ -28,6 +27,7 @@ from connector.errors import ConfigError, InputError, MsrEngageError
 from connector.events import EventReader
 from connector.ledger.sync_state import dead_letters
 from connector.log import configure_logging
+from connector.sf.org_check import checklist
 from connector.shell import rescore as jobs
 from connector.shell.apply import retry_dead_letters
 from connector.shell.cycle import backfill_plan, run_backfill
@@ -225,17 +225,12 @@ def discover(config: ConfigOption = None) -> None:
 
 @app.command()
 def check(config: ConfigOption = None) -> None:
-    """Verify login, every mapped object and field, picklists and the API budget; exit 0 only if all pass."""
+    """Verify login, the user, mapped objects, fields and access, rules, budget; exit 0 only if all pass."""
     full = bootstrap.settings_from(config)
     settings = sf.require(full)
     rows = org_check(full, settings, lambda: sf.connect(settings))
-    table = Table("check", "result", "found", "what to do", title=f"Salesforce org at {settings.login_url}")
-    for row in rows:
-        verdict = (
-            "[red]FAIL[/red]" if not row.ok else "[yellow]WARN[/yellow]" if row.warn else "[green]ok[/green]"
-        )
-        table.add_row(escape(row.item), verdict, escape(row.detail), escape(row.fix))
-    out.print(table)
+    out.print(views.check_table(rows, f"Salesforce org at {settings.login_url}"))
+    out.print(views.checklist_table(checklist(rows)))
     if not all(row.ok for row in rows):
         raise typer.Exit(1)
 

@@ -73,6 +73,7 @@ class SalesforceClient:
         self.calls = 0  # HTTP requests sent to the org (metrics; login not included)
         self.logins = 0
         self.org_id = ""  # from the login's identity URL; binds the ledger to its org at no API cost
+        self.user_id = ""  # the integration user, from the same URL (`check` reads its profile)
         self._sf: Salesforce | None = None
         self._in_cycle = False
         self._cycle_start: ApiUsage | None = None
@@ -84,6 +85,7 @@ class SalesforceClient:
         token = self._retrying(idempotent=True)(self._login, self.session)
         self.logins += 1
         self.org_id = token.org_id
+        self.user_id = token.user_id
         self._sf = Salesforce(
             session_id=token.access_token.get_secret_value(),
             instance_url=token.instance_url,
