@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Protocol
 
 from connector.config.salesforce import SalesforceSettings
@@ -21,6 +22,7 @@ class OrgPort(QueryPort, WritePort, Protocol):
     org_id: str
     usage: ApiUsage | None
     breaker: Breaker
+    calls_by_kind: Counter[str]  # requests sent, by kind: rest_query, rest_write, bulk
 
     def start_cycle(self) -> None:
         """Begin the cycle's budget guard (refused while the breaker is open)."""
