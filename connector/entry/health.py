@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from connector.entry.metrics import Metrics
+
+log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
 CLIENT_TIMEOUT_SECONDS = 3.0  # a client that sends no full request in this time is dropped
@@ -108,6 +111,10 @@ class QuietHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
+
+    def log_error(self, format: str, *args: Any) -> None:
+        # A client that timed out or sent garbage: not worth a line per scanner at INFO.
+        log.debug("health_client_error", detail=format % args)
 
 
 def serve(host: str, port: int, app: Callable[..., Any]) -> BaseWSGIServer:
