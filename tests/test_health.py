@@ -99,3 +99,17 @@ def test_each_reason_not_to_be_ready_is_named_and_the_pixel_only_degrades() -> N
     from werkzeug.test import Client
 
     assert Client(health_app(state, Metrics(), lambda: NOW)).get("/livez").status_code == 503
+
+
+def test_library_lines_are_json_with_the_org_and_cycle_bound(capfd: pytest.CaptureFixture[str]) -> None:
+    import structlog
+
+    configure_logging(json=True)
+    with structlog.contextvars.bound_contextvars(org_id="00DORG", cycle_id=7):
+        logging.getLogger("apscheduler.scheduler").warning("Run time of job %s was missed", "poll")
+        logging.getLogger("apscheduler.scheduler").info("Added job %s", "poll")  # below its floor
+    (line,) = capfd.readouterr().err.splitlines()
+    assert json.loads(line) | {"timestamp": "t"} == {
+        "event": "Run time of job poll was missed", "logger": "apscheduler.scheduler", "level": "warning",
+        "org_id": "00DORG", "cycle_id": 7, "timestamp": "t",
+    }  # fmt: skip
