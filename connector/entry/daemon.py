@@ -15,6 +15,7 @@ from time import monotonic
 from typing import IO
 
 import structlog
+from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -92,7 +93,8 @@ class Daemon:
         self.server: BaseWSGIServer | None = None
         self.stopping = threading.Event()
         self._login, self.wait = login, wait or self.stopping.wait
-        self._logging_in = True
+        self._logging_in = True  # alive before the scheduler runs: until it has started
+        self.scheduler.add_listener(lambda _event: self._started(), EVENT_SCHEDULER_STARTED)
         self.health = HealthState(
             stale_after=timedelta(seconds=STALE_POLLS * settings.sync.poll_interval_seconds),
             alive=lambda: not self.stopping.is_set() and (self._logging_in or self.scheduler.running),
@@ -188,7 +190,6 @@ class Daemon:
         try:
             if self.log_in():
                 self._schedule()
-                self._logging_in = False
                 self.scheduler.start()
         finally:
             self._logging_in = False
@@ -197,6 +198,9 @@ class Daemon:
             log.info("daemon_stopped")
         if self.failure is not None:
             raise self.failure
+
+    def _started(self) -> None:
+        self._logging_in = False
 
     def _schedule(self) -> None:
         sync = self.settings.sync

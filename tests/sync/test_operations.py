@@ -177,6 +177,7 @@ def test_run_started_before_the_org_is_up_logs_in_once_it_is_without_a_restart(t
         cycle: Callable[..., Any] = daemon.cycle
 
         def one_cycle(kind: str = "poll") -> None:
+            assert daemon.health.alive()  # the scheduler runs
             reports.append(cycle(kind))
             daemon.scheduler.shutdown(wait=False)  # as SIGTERM would, after the first cycle
 
@@ -196,4 +197,5 @@ def test_run_started_before_the_org_is_up_logs_in_once_it_is_without_a_restart(t
     assert [r.status for r in reports] == ["ok"]
     assert daemon.health.logged_in
     assert daemon.failure is None
+    assert not daemon.health.alive()  # stopped: /livez says so
     assert timedelta(0) <= daemon.clock() - daemon.health.last_success_at  # type: ignore[operator]
