@@ -39,6 +39,10 @@ STALE_POLLS = 3  # not ready once no cycle succeeded for this many poll interval
 LOGIN_BACKOFF = (2.0, 300.0)  # seconds: the first wait after a failed login, and the longest
 
 
+class _StopRequested(BaseException):
+    """SIGTERM / SIGINT before the scheduler started: unwinds a login in progress (as KeyboardInterrupt)."""
+
+
 @contextmanager
 def instance_lock(folder: Path) -> Iterator[None]:
     """Hold `daemon.lock` in the state folder: one writer per state; a second one is refused."""
@@ -180,6 +184,8 @@ class Daemon:
             self.stopping.set()
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=True)
+            elif self._logging_in:  # maybe asleep in the client's retry of an unreachable login: end it
+                raise _StopRequested
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
@@ -191,6 +197,8 @@ class Daemon:
             if self.log_in():
                 self._schedule()
                 self.scheduler.start()
+        except _StopRequested:
+            pass  # stopped before the scheduler ran: nothing was being written
         finally:
             self._logging_in = False
             if self.server is not None:

@@ -26,6 +26,7 @@ from connector.entry.metrics import Metrics
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
+LOGGING_IN = "logging in, the org has not answered yet"
 CLIENT_TIMEOUT_SECONDS = 3.0  # a client that sends no full request in this time is dropped
 
 
@@ -47,7 +48,9 @@ class HealthState:
         """Every reason `/readyz` is 503 at `now` (none: ready)."""
         reasons = []
         if not self.logged_in:
-            reasons.append(f"not logged in: {self.login_problem or 'starting'}")
+            reasons.append(
+                f"not logged in: {self.login_problem or 'logging in, the org has not answered yet'}"
+            )
         until = self.breaker_open_until()
         if until is not None and now < until:
             reasons.append(f"breaker open until {until.isoformat()} (REQUEST_LIMIT_EXCEEDED)")

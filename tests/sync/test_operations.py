@@ -6,11 +6,12 @@ started before the org is reachable logs in once it is, without a restart."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -23,9 +24,11 @@ from connector.emulator.testing import running_emulator
 from connector.entry import bootstrap
 from connector.entry.daemon import Daemon
 from connector.entry.health import health_app
+from connector.errors import TransientError
 from connector.ledger import Ledger
 from connector.log import configure_logging
 from connector.sf.client import SalesforceClient
+from connector.sf.port import OrgPort
 from tests.pixel.helpers import hit, write_hits
 from tests.pixel.helpers import settings as pixel_settings
 from tests.test_deploy import named_metrics
@@ -199,3 +202,27 @@ def test_run_started_before_the_org_is_up_logs_in_once_it_is_without_a_restart(t
     assert daemon.failure is None
     assert not daemon.health.alive()  # stopped: /livez says so
     assert timedelta(0) <= daemon.clock() - daemon.health.last_success_at  # type: ignore[operator]
+
+
+def test_sigterm_while_waiting_for_the_org_stops_the_daemon_at_once(tmp_path: Path) -> None:
+    settings = load_settings(EXAMPLE).model_copy(update={"sync": SyncSettings(health_port=0)})
+    calls: list[float] = []
+
+    def unreachable() -> None:
+        raise TransientError("cannot reach https://127.0.0.1:9: ConnectionError")
+
+    def wait(seconds: float) -> bool:
+        calls.append(seconds)
+        os.kill(os.getpid(), signal.SIGTERM)  # as `docker stop` while the daemon waits for the org
+        raise AssertionError("the signal handler ends the wait")
+
+    daemon = Daemon(settings, bootstrap.open_ledger, cast(OrgPort, None), login=unreachable, wait=wait)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        daemon.run()  # returns: no exception, no scheduler started
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert calls == [2.0]
+    assert daemon.stopping.is_set()
+    assert not daemon.scheduler.running
