@@ -114,9 +114,12 @@ def test_the_unit_is_one_writer_non_root_read_only_probed_and_given_time_to_fini
     assert "salesforce" not in tomllib.loads(config["data"]["config.toml"])  # the org is the overlay's
 
 
-def test_the_base_config_is_a_config_the_daemon_loads(tmp_path: Path) -> None:
+def test_the_base_config_is_the_example_config_the_daemon_loads() -> None:
     settings = load_settings(DEPLOY / "base" / "config.toml")
     assert settings.scoring.rules
+    example = DEPLOY.parents[1] / "config.example.toml"
+    # One set of rules to keep: the base carries the example's, with a header on where the org comes from.
+    assert tomllib.loads((DEPLOY / "base" / "config.toml").read_text()) == tomllib.loads(example.read_text())
 
 
 def test_the_service_monitor_scrapes_the_service_port_named_in_the_statefulset() -> None:
