@@ -281,8 +281,9 @@ def sync_once(
 def run(config: ConfigOption = None) -> None:
     """Run the daemon: poll the org on a schedule and re-score everyone daily, until SIGTERM."""
     settings = bootstrap.scoring_settings(config)
-    with instance_lock(paths.state_home()), bootstrap.org_connection(settings) as (client, _):
-        Daemon(settings, bootstrap.open_ledger, client).run()
+    with instance_lock(paths.state_home()):
+        client = bootstrap.org_client(settings)  # logged in by the daemon, which waits for the org
+        Daemon(settings, bootstrap.open_ledger, client, login=client.connect).run()
 
 
 @app.command()

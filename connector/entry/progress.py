@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -102,6 +103,10 @@ class WatchedOrg:
     @property
     def breaker(self) -> Breaker:
         return self.inner.breaker
+
+    @property
+    def calls_by_kind(self) -> Counter[str]:
+        return self.inner.calls_by_kind
 
     def start_cycle(self) -> None:
         self.inner.start_cycle()

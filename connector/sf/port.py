@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Protocol
 
 from connector.config.salesforce import SalesforceSettings
@@ -29,6 +30,11 @@ class OrgPort(QueryPort, WritePort, Protocol):
 
     @property
     def breaker(self) -> Breaker: ...
+
+    @property
+    def calls_by_kind(self) -> Counter[str]:
+        """Requests sent, by kind: rest_query, rest_write, bulk."""
+        ...
 
     def start_cycle(self) -> None:
         """Begin the cycle's budget guard (refused while the breaker is open)."""
