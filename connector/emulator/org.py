@@ -234,16 +234,23 @@ class Emulator:
         """The 18-character organization id."""
         return next(iter(self.store.rows["Organization"]))
 
+    @property
+    def user_id(self) -> str:
+        """The 18-character id of the integration user every session belongs to."""
+        return next(iter(self.store.rows["User"]))
+
     def _bootstrap(self) -> None:
-        """The rows every org has: the Organization and Contact's record types."""
+        """The rows every org has: the Organization, its integration user and Contact's record types."""
         if self.state_file is not None and self.state_file.exists():
             self.load(self.state_file)
             return
         when = truncate(self.clock.now() - timedelta(days=400))
         self.store.insert_raw("Organization", {
-            "Id": self.store.ids.new("00D"), "Name": "MSR Emulated Agency",
-            "OrganizationType": "Enterprise Edition", "IsSandbox": True,
+            "Id": self.store.ids.new("00D"), "Name": "MSR Emulated Agency", "InstanceName": "EU45",
+            "OrganizationType": "Enterprise Edition", "IsSandbox": True, "NamespacePrefix": None,
+            "TrialExpirationDate": None, "LanguageLocaleKey": "nl_NL", "TimeZoneSidKey": "Europe/Amsterdam",
         })  # fmt: skip
+        self._add_user(when)
         c = self.mapping.contact
         for dev_name in (c.candidate_record_type, c.contact_person_record_type):
             rt_id = self.store.ids.new("012")
@@ -253,6 +260,19 @@ class Emulator:
                 "CreatedDate": when, "LastModifiedDate": when, "SystemModstamp": when,
             })  # fmt: skip
         self._index_record_types()
+
+    def _add_user(self, when: datetime) -> None:
+        """The integration user (the `username` of the JWT grant), unless the org has one already."""
+        if self.store.rows["User"]:
+            return
+        self.store.insert_raw("User", {
+            "Id": self.store.ids.new("005"), "IsDeleted": False, "Name": "Integration User",
+            "Username": self.settings.username, "FirstName": "Integration", "LastName": "User",
+            "Alias": "integ", "Email": "integration@msr-engage.emulator", "IsActive": True,
+            "UserType": "Standard", "TimeZoneSidKey": "Europe/Amsterdam", "LocaleSidKey": "nl_NL",
+            "LanguageLocaleKey": "en_US", "CreatedDate": when, "LastModifiedDate": when,
+            "SystemModstamp": when,
+        })  # fmt: skip
 
     def _index_record_types(self) -> None:
         self.record_types = {r["DeveloperName"]: r["Id"] for r in self.store.rows["RecordType"].values()}
@@ -289,4 +309,5 @@ class Emulator:
             self.api_used = int(data.get("api_used", 0))
             port = str(data.get("base_url", "")).rpartition(":")[2]
             self.saved_port = int(port) if port.isdigit() else 0
+            self._add_user(truncate(self.clock.now()))  # a state file saved before orgs had one
             self._index_record_types()

@@ -138,7 +138,18 @@ def build_schema(mapping: ObjectMapping | None = None) -> dict[str, ObjectDef]:
     objects = [
         _obj("Organization", "Organization", "00D", [
             _id(), _text("Name", "Name", 80), _text("OrganizationType", "Edition", 40),
-            FieldDef("IsSandbox", "Is Sandbox", "boolean"),
+            FieldDef("IsSandbox", "Is Sandbox", "boolean"), _text("InstanceName", "Instance Name", 5),
+            _text("NamespacePrefix", "Namespace Prefix", 15), FieldDef("TrialExpirationDate",
+            "Trial Expiration Date", "datetime"), _text("LanguageLocaleKey", "Language", 40),
+            _text("TimeZoneSidKey", "Time Zone", 40),
+        ], createable=False),
+        _obj("User", "User", "005", [
+            *_common(FieldDef("Name", "Full Name", "string", 121, createable=False, updateable=False)),
+            _text("Username", "Username", 80, required=True), _text("FirstName", "First Name", 40),
+            _text("LastName", "Last Name", 80, required=True), _text("Alias", "Alias", 8),
+            _text("Email", "Email", 128, type="email"), FieldDef("IsActive", "Active", "boolean"),
+            _text("UserType", "User Type", 40), _text("TimeZoneSidKey", "Time Zone", 40),
+            _text("LocaleSidKey", "Locale", 40), _text("LanguageLocaleKey", "Language", 40),
         ], createable=False),
         _obj("RecordType", "Record Type", "012", [
             *_common(_text("Name", "Name", 80)), _text("DeveloperName", "Record Type Name", 80),
