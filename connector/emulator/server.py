@@ -19,7 +19,7 @@ from typing import Any
 import trustme
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from connector.emulator.app import make_app
 from connector.emulator.org import Emulator
@@ -45,18 +45,19 @@ class _Handler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_SECONDS
 
+    server: _Server
+
     def setup(self) -> None:
         """Register the connection, so stopping the server can close it."""
         super().setup()
         # Headers and body go out in separate writes: without this, Nagle's algorithm and the client's
         # delayed ACK hold every response on a kept-alive connection for ~40 ms.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connections: set[socket.socket] = getattr(self.server, "open_connections", set())
-        connections.add(self.connection)
+        self.server.open_connections.add(self.connection)
 
     def finish(self) -> None:
         """Forget the connection."""
-        getattr(self.server, "open_connections", set()).discard(self.connection)
+        self.server.open_connections.discard(self.connection)
         super().finish()
 
     def run_wsgi(self) -> None:
@@ -93,6 +94,22 @@ class _Handler(WSGIRequestHandler):
 
     def log(self, type: str, message: str, *args: Any) -> None:
         """Drop werkzeug's access log line."""
+
+
+class _Server(ThreadedWSGIServer):
+    """One thread per connection; idle kept-alive connections are closed on stop, never waited for."""
+
+    block_on_close = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.open_connections: set[socket.socket] = set()
+
+    def close_connections(self) -> None:
+        """Shut every open connection, so a client's pooled one ends with the server."""
+        for conn in list(self.open_connections):
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 @dataclass(frozen=True)
@@ -160,7 +177,7 @@ class EmulatorServer:
         self.host = host
         self.port = port
         self.jwt_key_path: Path | None = None
-        self._server: BaseWSGIServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._saver: threading.Thread | None = None
@@ -170,17 +187,7 @@ class EmulatorServer:
         ca = load_or_make_ca(self.state_dir)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ca.issue_cert(self.host, "localhost").configure_cert(context)
-        server = make_server(
-            self.host,
-            self.port,
-            make_app(self.emu),
-            threaded=True,
-            request_handler=_Handler,
-            ssl_context=context,
-        )
-        # Idle keep-alive connections must not hold up stop(): they are closed there, not waited for.
-        server.block_on_close = False  # type: ignore[attr-defined]
-        server.open_connections = set()  # type: ignore[attr-defined]
+        server = _Server(self.host, self.port, make_app(self.emu), _Handler, ssl_context=context)
         self._server = server
         self.port = server.server_port
         self.emu.base_url = f"https://{self.host}:{self.port}"
@@ -208,9 +215,7 @@ class EmulatorServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-            for conn in list(getattr(self._server, "open_connections", ())):
-                with contextlib.suppress(OSError):  # a client's pooled connection ends with the server
-                    conn.shutdown(socket.SHUT_RDWR)
+            self._server.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
         if self._saver is not None:

@@ -164,7 +164,9 @@ def _connection(em: RunningEmulator) -> http.client.HTTPSConnection:
 
 
 def _open_connections(em: RunningEmulator) -> int:
-    return len(em.server._server.open_connections)  # type: ignore[union-attr]
+    server = em.server._server
+    assert server is not None
+    return len(server.open_connections)
 
 
 def test_two_requests_reuse_one_kept_alive_connection(emulator: RunningEmulator) -> None:
