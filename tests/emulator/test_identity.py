@@ -163,10 +163,11 @@ def _connection(em: RunningEmulator) -> http.client.HTTPSConnection:
     return http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
 
 
-def _open_connections(em: RunningEmulator) -> int:
+def _served_peers(em: RunningEmulator) -> set[Any]:
+    """The client ends of the connections the server holds open."""
     server = em.server._server
     assert server is not None
-    return len(server.open_connections)
+    return {c.getpeername() for c in list(server.open_connections)}
 
 
 def test_two_requests_reuse_one_kept_alive_connection(emulator: RunningEmulator) -> None:
@@ -179,12 +180,14 @@ def test_two_requests_reuse_one_kept_alive_connection(emulator: RunningEmulator)
     assert (first.status, first.getheader("Connection")) == (404, None)
     first.read()
     sock = conn.sock
+    assert sock is not None
+    ours = sock.getsockname()
     conn.request("GET", "/services/data/v59.0/limits", headers=auth)
     second = conn.getresponse()
     assert second.status == 200
     assert int(second.getheader("Content-Length")) == len(second.read())
-    assert conn.sock is sock is not None  # the same TCP connection carried both
-    assert _open_connections(emulator) == 1
+    assert conn.sock is sock  # the same TCP connection carried both, and the server still holds it
+    assert ours in _served_peers(emulator)
     # A chunked body (how the CLI uploads bulk CSV) is read whole, and the connection still stays in step.
     conn.putrequest("POST", "/services/data/v59.0/sobjects/Account")
     for name, value in {**auth, "Content-Type": "application/json", "Transfer-Encoding": "chunked"}.items():
@@ -231,3 +234,30 @@ def test_an_org_saved_before_it_had_a_user_gets_one_on_load(tmp_path: Any) -> No
     assert org.records("User")[0]["Username"] == org.settings.username
     org.save()
     assert Emulator(state_file=state).user_id == org.user_id  # saved once, kept from then on
+
+
+def test_a_request_sent_before_the_previous_answer_is_not_swallowed(emulator: RunningEmulator) -> None:
+    """Two requests sent at once (as a pipelining client does) get two answers, in order.
+
+    (The kept-alive test above is the one that catches werkzeug's post-response drain eating a request
+    sent right after an answer.)"""
+    access = _token(emulator)["access_token"]
+    head = "GET /services/data/v59.0/limits HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    request = f"{head}Authorization: Bearer {access}\r\n\r\n".encode()
+    conn = _connection(emulator)
+    conn.connect()
+    assert conn.sock is not None
+    conn.sock.sendall(request + request)  # both at once, as a pipelining client sends them
+    reader = conn.sock.makefile("rb")  # one buffered reader for both answers
+    answers = []
+    for _ in range(2):
+        status = int(reader.readline().split()[1])
+        headers = {}
+        while (line := reader.readline().strip()) != b"":
+            name, _, value = line.decode().partition(":")
+            headers[name.lower()] = value.strip()
+        body = json.loads(reader.read(int(headers["content-length"])))
+        answers.append((status, body["DailyApiRequests"]["Max"]))
+    assert answers == [(200, 100_000), (200, 100_000)]
+    reader.close()
+    conn.close()
