@@ -115,6 +115,20 @@ def test_ingest_reports_added_then_duplicates(tmp_path: Path, capsys: pytest.Cap
     assert run(capsys, "ingest", str(events))[1].strip() == "added 0, duplicate 3, rejected 0"
 
 
+def test_ingest_of_an_unknown_event_kind_lists_the_known_kinds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = {"contact_id": "003A", "kind": "email.bounced", "at": "2026-06-01T09:00:00Z"}
+    events = write(tmp_path / "e.ndjson", [LINES[0], odd])
+    code, out, err = run(capsys, "ingest", str(events))
+    assert code == 2
+    assert f"{events}:2: kind: unknown event kind 'email.bounced'" in err
+    assert "(known kinds: application.step, appointment.made," in err
+    assert "contact.updated" in err
+    assert "web.visit" in err
+    assert out == ""
+
+
 def test_rescore_then_explain(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

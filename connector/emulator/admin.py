@@ -65,6 +65,18 @@ def _faults(emu: Emulator, body: dict[str, Any]) -> None:
         emu.set_commit_lag(float(body["commit_lag_seconds"]))
 
 
+def _setup(emu: Emulator, body: dict[str, Any]) -> None:
+    """Setup changes: `hide` / `show` {object, field?} for the integration user (field-level security),
+    `track` {object, field, on} for field history tracking."""
+    for key, apply in (("hide", emu.access.hide), ("show", emu.access.show)):
+        if key in body:
+            spec = body[key]
+            apply(str(spec["object"]), str(spec.get("field", "")))
+    if "track" in body:
+        spec = body["track"]
+        emu.set_tracked(str(spec["object"]), str(spec["field"]), bool(spec.get("on", True)))
+
+
 def _activity(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     action = body.get("action")
     if action == "move_application":
@@ -104,6 +116,9 @@ def handle(emu: Emulator, request: Request) -> Response:
         if request.method == "POST" and route == "faults":
             _faults(emu, body)
             return _ok(state(emu))
+        if request.method == "POST" and route == "setup":
+            _setup(emu, body)
+            return _ok({})
         if request.method == "POST" and route == "activity":
             return _ok(_activity(emu, body))
         if request.method == "POST" and route == "calls/reset":

@@ -16,6 +16,7 @@ import structlog
 from werkzeug.wrappers import Request, Response
 
 from connector.emulator import admin, bulk, identity, rest
+from connector.emulator.access import query_view
 from connector.emulator.auth import OAuthError, grant
 from connector.emulator.columns import column_metadata
 from connector.emulator.describe import describe, describe_basic, describe_global, limits
@@ -60,7 +61,8 @@ def _query(emu: Emulator, request: Request, params: dict[str, str], include_dele
         raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
     try:
         parsed = parse(text)
-        evaluator = Evaluator(emu.store, emu.clock.now())
+        tables = query_view(emu.store, emu.access, emu.schema, parsed.sobject)
+        evaluator = Evaluator(tables, emu.clock.now())
         if request.args.get("columns", "").lower() == "true":
             return json_response(column_metadata(evaluator, parsed))
         total, rows, shape = evaluator.select(
@@ -103,19 +105,20 @@ def query_more(emu: Emulator, request: Request, params: dict[str, str]) -> Respo
 # ----- describe, limits, versions ------------------------------------------------------------------------
 def get_global(emu: Emulator, request: Request, params: dict[str, str]) -> Response:
     """`GET /sobjects/`."""
-    return json_response(describe_global(emu.schema, params["ver"]))
+    return json_response(describe_global(emu.user_schema(), params["ver"]))
 
 
 def get_basic(emu: Emulator, request: Request, params: dict[str, str]) -> Response:
     """`GET /sobjects/{Obj}`: basic information (objectDescribe and recentItems)."""
-    obj = emu.schema[sobject(emu, params["obj"])]
+    obj = emu.user_schema()[sobject(emu, params["obj"])]
     return json_response(describe_basic(obj, params["ver"]))
 
 
 def get_describe(emu: Emulator, request: Request, params: dict[str, str]) -> Response:
     """`GET /sobjects/{Obj}/describe`."""
-    obj = emu.schema[sobject(emu, params["obj"])]
-    return json_response(describe(emu.schema, obj, emu.record_types, params["ver"]))
+    schema = emu.user_schema()
+    obj = schema[sobject(emu, params["obj"])]
+    return json_response(describe(schema, obj, emu.record_types, params["ver"]))
 
 
 def get_limits(emu: Emulator, request: Request, params: dict[str, str]) -> Response:

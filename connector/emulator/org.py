@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.config.salesforce import ObjectMapping
+from connector.emulator.access import Access
 from connector.emulator.faults import Faults
 from connector.emulator.schema import ObjectDef, build_schema
 from connector.emulator.store import Store
@@ -69,6 +70,7 @@ class Emulator:
             self.schema, self.clock, IdMaker({"00D": self.settings.org_serial}, pod=self.settings.pod)
         )
         self.faults = Faults()
+        self.access = Access()  # what the integration user may see (field-level security)
         self.store.write_hook = self.faults.row_lock
         self.lock = self.store.lock
         self.calls: Counter[str] = Counter()
@@ -199,6 +201,22 @@ class Emulator:
         """Delete a record (it stays visible to queryAll)."""
         with self.lock:
             self.store.delete(obj, record_id)
+
+    # ----- setup: what the integration user sees, which fields keep history ---------------------------
+    def user_schema(self) -> dict[str, ObjectDef]:
+        """The objects and fields the integration user can see (describe, queries)."""
+        return self.access.schema(self.schema)
+
+    def set_tracked(self, obj: str, field_name: str, tracked: bool) -> None:
+        """Switch field history tracking on or off for one field of an object that keeps history."""
+        with self.lock:
+            odef = self.schema[obj]
+            if odef.history_name not in self.schema:
+                raise ValueError(f"{obj} keeps no field history in this emulator")
+            if odef.field(field_name) is None:
+                raise ValueError(f"{obj} has no field {field_name}")
+            rest = tuple(f for f in odef.tracked if f != field_name)
+            odef.tracked = (*rest, field_name) if tracked else rest
 
     # ----- simulated recruiter and candidate activity ------------------------------------------------
     def move_application(self, application_id: str, step: str) -> None:

@@ -12,7 +12,7 @@ from typing import IO
 from connector import paths
 from connector.config import Settings, load_settings
 from connector.errors import ConfigError, InputError
-from connector.events import EventReader, parse_time
+from connector.events import BUILT_IN_KINDS, CONTACT_UPDATED, EventReader, parse_time
 from connector.ledger import Ledger
 from connector.sf.client import SalesforceClient, connect
 
@@ -49,6 +49,18 @@ def settings_from(config: Path | None) -> Settings:
     return load_settings(path)
 
 
+def known_kinds() -> frozenset[str]:
+    """The event kinds an events file may hold: the built-in ones, `contact.updated`, and those of the
+    sources configured in the default config.toml (when there is one)."""
+    kinds = {*BUILT_IN_KINDS, CONTACT_UPDATED}
+    path = paths.default_config_path()
+    if path is not None:
+        sources = load_settings(path).org_sources(tracked=True)
+        kinds |= {spec.kind for source in sources for spec in source.events}
+        kinds |= {source.history.kind for source in sources if source.history is not None}
+    return frozenset(kinds)
+
+
 def scoring_settings(config: Path | None) -> Settings:
     """Settings for a command that scores: a config without any rule would give everyone 0."""
     settings = settings_from(config)
@@ -61,7 +73,9 @@ def scoring_settings(config: Path | None) -> Settings:
 
 
 @contextmanager
-def event_reader(source: str, *, skip_invalid: bool) -> Iterator[EventReader]:
+def event_reader(
+    source: str, *, skip_invalid: bool, kinds: frozenset[str] | None = None
+) -> Iterator[EventReader]:
     """An EventReader over a file path or `-` (stdin); bad lines raise InputError unless skipped."""
     stream: IO[str]
     if source == "-":
@@ -73,7 +87,7 @@ def event_reader(source: str, *, skip_invalid: bool) -> Iterator[EventReader]:
             raise InputError(f"{source}: cannot open: {exc.strerror}") from None
         name = source
     try:
-        yield EventReader(stream, name, skip_invalid=skip_invalid)
+        yield EventReader(stream, name, skip_invalid=skip_invalid, kinds=kinds)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     except UnicodeDecodeError as exc:

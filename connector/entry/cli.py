@@ -26,11 +26,10 @@ from connector.errors import ConfigError, InputError, MsrEngageError
 from connector.events import EventReader
 from connector.ledger.sync_state import dead_letters
 from connector.log import configure_logging
-from connector.sf.mapping import CheckRow, DescribePort
-from connector.sf.rules_check import check_rules
 from connector.shell import rescore as jobs
 from connector.shell.apply import retry_dead_letters
 from connector.shell.cycle import backfill_plan, run_backfill
+from connector.shell.org_check import discover_note, org_check
 from connector.shell.rules import rules_in_force_of
 from connector.shell.service import CycleService
 from connector.shell.status import status_facts
@@ -87,7 +86,7 @@ def ingest(events: EventsArg, skip_invalid: SkipOption = False) -> None:
     """Append an NDJSON events file to the ledger; events already there are not added twice."""
     with (
         bootstrap.open_ledger() as ledger,
-        bootstrap.event_reader(events, skip_invalid=skip_invalid) as reader,
+        bootstrap.event_reader(events, skip_invalid=skip_invalid, kinds=bootstrap.known_kinds()) as reader,
     ):
         result = ledger.append(reader)
     _report_rejections(reader, valid=result.added + result.duplicates)
@@ -210,7 +209,9 @@ def _sample_demo(settings: Settings, rows: int) -> None:
 def discover(config: ConfigOption = None) -> None:
     """Print a proposed [salesforce.objects] mapping for this org, marking what it could not find."""
     client = sf.connect(sf.require(bootstrap.settings_from(config)))
-    out.print(sf.proposal_toml(sf.discover(client)), markup=False, highlight=False, soft_wrap=True)
+    proposals = sf.discover(client)
+    text = sf.proposal_toml(proposals) + discover_note(client, proposals)
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -218,16 +219,12 @@ def check(config: ConfigOption = None) -> None:
     """Verify login, every mapped object and field, picklists and the API budget; exit 0 only if all pass."""
     full = bootstrap.settings_from(config)
     settings = sf.require(full)
-    kinds = {spec.kind for source in full.org_sources() for spec in source.events}
-    kinds |= {source.history.kind for source in full.org_sources() if source.history is not None}
-
-    def rules(client: DescribePort) -> list[CheckRow]:
-        return check_rules(client.describe, full.scoring, full.medals, settings.objects, kinds)
-
-    rows = sf.run_check(lambda: sf.connect(settings), settings.objects, settings.max_org_share, rules)
+    rows = org_check(full, settings, lambda: sf.connect(settings))
     table = Table("check", "result", "found", "what to do", title=f"Salesforce org at {settings.login_url}")
     for row in rows:
-        verdict = "[green]ok[/green]" if row.ok else "[red]FAIL[/red]"
+        verdict = (
+            "[red]FAIL[/red]" if not row.ok else "[yellow]WARN[/yellow]" if row.warn else "[green]ok[/green]"
+        )
         table.add_row(escape(row.item), verdict, escape(row.detail), escape(row.fix))
     out.print(table)
     if not all(row.ok for row in rows):

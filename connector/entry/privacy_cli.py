@@ -15,7 +15,7 @@ from connector.entry.options import ConfigOption, out
 from connector.errors import InputError
 from connector.ledger.erasure import lift_tombstone
 from connector.shell.erasure import erase_on_request
-from connector.shell.gather import mapping_of
+from connector.shell.sources import mapping_of
 
 
 def unerase(contact_id: str) -> None:

@@ -35,10 +35,11 @@ from connector.sf.writer import WriteResult
 from connector.shell.apply import write_children_first
 from connector.shell.consent import delete_withdrawn_web
 from connector.shell.erasure import erase_in_org
-from connector.shell.gather import ensure_org, gather_source, mapping_of, refresh_shown
+from connector.shell.gather import ensure_org, gather_source, refresh_shown
 from connector.shell.readback import read_back
 from connector.shell.rescore import rescore
 from connector.shell.rules import score_under_rail
+from connector.shell.sources import mapping_of, org_sources
 from connector.shell.stages import (
     CycleStatus,
     FailureReason,
@@ -164,7 +165,7 @@ def _gather(
     windows: dict[str, list[Window]] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    for source in settings.org_sources():
+    for source in org_sources(client, settings):
         given: list[Window] = (windows or {}).get(source.name, [])
         planned: list[Window | None] = [*given] if given else [None]
         for window in planned:
@@ -352,7 +353,7 @@ def backfill_plan(
     end = now - timedelta(seconds=client.settings.lag_seconds)
     return {
         s.name: backfill_windows(client, Source(s.object, (), s.where), since, end)
-        for s in settings.org_sources()
+        for s in org_sources(client, settings)
     }
 
 
