@@ -117,6 +117,10 @@ def test_columns_true_describes_the_selected_columns_without_running_the_query(
         emulator, "/services/data/v59.0/query", access, q="SELECT Nope__c FROM Contact", columns="true"
     )
     assert (bad.status_code, bad.json()[0]["errorCode"]) == (400, "INVALID_FIELD")
+    emulator.org.access.hide("Contact", "Email")  # field-level security applies as in the query itself
+    soql = "SELECT Email FROM Contact"
+    hidden = _get(emulator, "/services/data/v59.0/query", access, q=soql, columns="true")
+    assert (hidden.status_code, hidden.json()[0]["errorCode"]) == (400, "INVALID_FIELD")
 
 
 def test_get_on_an_sobject_is_describe_basic_and_a_wrong_method_names_the_allowed_ones(
