@@ -95,7 +95,11 @@ def _node_env(home: Path, served: dict[str, str], net_log: Path) -> dict[str, st
         "FIDELITY_NET_LOG": str(net_log),
         # The CLI's own switches for everything that would phone home or wait on a network.
         "SF_DISABLE_TELEMETRY": "true",
+        # The CLI reads SF_AUTOUPDATE_DISABLE; oclif's update hook reads only SF_DISABLE_AUTOUPDATE and,
+        # without it, spawns a detached `sf update --autoupdate` that outlives the test and later tries the
+        # network.
         "SF_AUTOUPDATE_DISABLE": "true",
+        "SF_DISABLE_AUTOUPDATE": "true",
         "SF_SKIP_NEW_VERSION_CHECK": "true",
         "SF_HIDE_RELEASE_NOTES": "true",
         "SF_HIDE_RELEASE_NOTES_FOOTER": "true",
@@ -155,6 +159,9 @@ def _sf(served: Served, *args: str, extra: dict[str, str] | None = None) -> dict
 def _assert_no_traffic_outside_loopback(served: Served) -> None:
     log = served.net_log.read_text() if served.net_log.exists() else ""
     assert log == "", f"node tried to reach beyond 127.0.0.1:\n{log}"
+    # The updater would be a detached process the guard cannot vouch for after the test: never started.
+    updater = Path(served.env["XDG_CACHE_HOME"]) / "sf" / "autoupdate.log"
+    assert not updater.exists(), updater.read_text()
 
 
 def test_the_loopback_guard_refuses_and_logs_an_outside_connection(served: Served) -> None:
