@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TOOLS := tools/node_modules
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: demo test lint typecheck unit tools bench-smoke clean
+.PHONY: demo test lint typecheck unit tools fidelity bench-smoke clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ unit: $(STAMP) $(TOOLS_STAMP)
 test: lint typecheck unit
 
 tools: $(TOOLS_STAMP)
+
+# jsforce and the Salesforce CLI against `emulator serve` (also part of `unit`).
+fidelity: $(STAMP) $(TOOLS_STAMP)
+	$(BIN)/pytest -q tests/fidelity
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .pytest_cache .ruff_cache
