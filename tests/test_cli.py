@@ -217,3 +217,25 @@ def test_simulate_compares_with_the_rules_the_ledger_applied_by_default(
     code, out, _ = run(capsys, "simulate", "--config", str(edited), "--now", "2026-06-30T12:00:00Z")
     assert code == 0
     assert "1 would change" in out
+
+
+def test_ingest_with_a_config_accepts_the_kinds_its_sources_make(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "agency.toml"  # not ./config.toml, which ingest would read by default
+    config.write_text(
+        EXAMPLE.read_text()
+        + """
+[[sources.salesforce]]
+name = "placements"
+object = "Placement__c"
+contact = "Candidate__c"
+watched = ["Start__c"]
+events = [{ kind = "placement.started", time = "Start__c" }]
+"""
+    )
+    custom = {"contact_id": "003A", "kind": "placement.started", "at": "2026-06-01T09:00:00Z"}
+    events = write(tmp_path / "e.ndjson", [custom])
+    assert run(capsys, "ingest", str(events))[0] == 2  # without the config: an unknown kind
+    code, out, _ = run(capsys, "ingest", str(events), "--config", str(config))
+    assert (code, out.strip()) == (0, "added 1, duplicate 0, rejected 0")

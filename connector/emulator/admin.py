@@ -72,6 +72,9 @@ def _faults(emu: Emulator, body: dict[str, Any]) -> None:
     if "api_limit" in body:
         spec = body["api_limit"]
         emu.set_api_limit(int(spec["total"]), spec.get("used"))
+    if "field_edit" in body:  # {"object", "field", "editable"}: field-level edit access of the user
+        spec = body["field_edit"]
+        emu.set_field_edit(str(spec["object"]), str(spec["field"]), bool(spec.get("editable", False)))
     if "commit_lag_seconds" in body:
         emu.set_commit_lag(float(body["commit_lag_seconds"]))
 

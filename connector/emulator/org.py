@@ -10,7 +10,7 @@ import secrets
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from connector.emulator.values import Clock, IdMaker, truncate
 DEFAULT_API_VERSION = "59.0"
 PRODUCTION_AUDIENCE = "https://login.salesforce.com"
 SANDBOX_AUDIENCE = "https://test.salesforce.com"
+API_ONLY_PROFILE = "Minimum Access - API Only Integrations"
 
 
 @dataclass
@@ -77,7 +78,7 @@ class Emulator:
         self.mapping = mapping or ObjectMapping()
         self.settings = settings or OrgSettings()
         self.clock = clock or Clock()
-        self.schema: dict[str, ObjectDef] = build_schema(self.mapping)
+        self.schema: dict[str, ObjectDef] = build_schema()
         self.store = Store(
             self.schema, self.clock, IdMaker({"00D": self.settings.org_serial}, pod=self.settings.pod)
         )
@@ -304,16 +305,24 @@ class Emulator:
         """The 18-character organization id."""
         return next(iter(self.store.rows["Organization"]))
 
+    @property
+    def user_id(self) -> str:
+        """The 18-character id of the integration user every session belongs to."""
+        return next(iter(self.store.rows["User"]))
+
     def _bootstrap(self) -> None:
-        """The rows every org has: the Organization and Contact's record types."""
+        """The rows every org has: the Organization, its integration user and Contact's record types."""
         if self.state_file is not None and self.state_file.exists():
             self.load(self.state_file)
             return
         when = truncate(self.clock.now() - timedelta(days=400))
         self.store.insert_raw("Organization", {
-            "Id": self.store.ids.new("00D"), "Name": "MSR Emulated Agency",
+            "Id": self.store.ids.new("00D"), "Name": "MSR Emulated Agency", "InstanceName": "EU45",
             "OrganizationType": "Enterprise Edition", "IsSandbox": self.settings.environment == "sandbox",
+            "NamespacePrefix": None, "TrialExpirationDate": None, "LanguageLocaleKey": "nl_NL",
+            "TimeZoneSidKey": "Europe/Amsterdam",
         })  # fmt: skip
+        self._add_user(when)
         c = self.mapping.contact
         for dev_name in (c.candidate_record_type, c.contact_person_record_type):
             rt_id = self.store.ids.new("012")
@@ -323,6 +332,38 @@ class Emulator:
                 "CreatedDate": when, "LastModifiedDate": when, "SystemModstamp": when,
             })  # fmt: skip
         self._index_record_types()
+
+    def _add_user(self, when: datetime) -> None:
+        """The integration user (the `username` of the JWT grant) with its licence Salesforce Integration
+        and the API-only profile, unless the org has a user already."""
+        if self.store.rows["User"]:
+            return
+        licence = self.store.ids.new("100")
+        self.store.insert_raw(
+            "UserLicense", {"Id": licence, "IsDeleted": False, "Name": "Salesforce Integration"}
+        )
+        profile = self.store.ids.new("00e")
+        self.store.insert_raw("Profile", {
+            "Id": profile, "IsDeleted": False, "Name": API_ONLY_PROFILE, "UserLicenseId": licence,
+        })  # fmt: skip
+        self.store.insert_raw("User", {
+            "Id": self.store.ids.new("005"), "IsDeleted": False, "Name": "MSR Engage Integration",
+            "Username": self.settings.username, "FirstName": "MSR Engage", "LastName": "Integration",
+            "Alias": "integ", "Email": "integration@msr-engage.emulator", "IsActive": True,
+            "ProfileId": profile, "UserType": "Standard", "TimeZoneSidKey": "Europe/Amsterdam",
+            "LocaleSidKey": "nl_NL", "LanguageLocaleKey": "en_US", "CreatedDate": when,
+            "LastModifiedDate": when, "SystemModstamp": when,
+        })  # fmt: skip
+
+    def set_field_edit(self, obj: str, field: str, editable: bool) -> None:
+        """Give or take the integration user's edit access to one field (what describe and writes see)."""
+        with self.lock:
+            odef = self.schema[obj]
+            fdef = odef.field(field)
+            if fdef is None:
+                raise ValueError(f"{obj} has no field {field}")
+            odef.fields[fdef.name] = replace(fdef, createable=editable, updateable=editable)
+            odef.__post_init__()
 
     def _index_record_types(self) -> None:
         self.record_types = {r["DeveloperName"]: r["Id"] for r in self.store.rows["RecordType"].values()}
@@ -359,4 +400,5 @@ class Emulator:
             self.api_used = int(data.get("api_used", 0))
             port = str(data.get("base_url", "")).rpartition(":")[2]
             self.saved_port = int(port) if port.isdigit() else 0
+            self._add_user(truncate(self.clock.now()))  # a state file saved before orgs had one
             self._index_record_types()

@@ -262,7 +262,7 @@ class Store:
     def _derive(self, odef: ObjectDef, row: Row) -> None:
         """Fields an org computes: Contact's Name, auto-number names."""
         name = odef.fields.get("Name")
-        if odef.name == "Contact" and name is not None:
+        if odef.name in ("Contact", "User") and name is not None:
             row["Name"] = " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p)
         elif name is not None and not name.createable and not row.get("Name"):
             initials = "".join(w[0] for w in odef.label.split())

@@ -14,7 +14,7 @@ from connector.config import Settings, load_settings
 from connector.errors import ConfigError, InputError
 from connector.events import BUILT_IN_KINDS, CONTACT_UPDATED, EventReader, parse_time
 from connector.ledger import Ledger
-from connector.sf.client import SalesforceClient, connect
+from connector.sf.client import SalesforceClient
 
 
 def clock(now: str | None = None) -> datetime:
@@ -49,11 +49,11 @@ def settings_from(config: Path | None) -> Settings:
     return load_settings(path)
 
 
-def known_kinds() -> frozenset[str]:
+def known_kinds(config: Path | None = None) -> frozenset[str]:
     """The event kinds an events file may hold: the built-in ones, `contact.updated`, and those of the
-    sources configured in the default config.toml (when there is one)."""
+    sources configured in the given config.toml, else the default one (when there is one)."""
     kinds = {*BUILT_IN_KINDS, CONTACT_UPDATED}
-    path = paths.default_config_path()
+    path = config if config is not None else paths.default_config_path()
     if path is not None:
         sources = load_settings(path).org_sources(tracked=True)
         kinds |= {spec.kind for source in sources for spec in source.events}
@@ -97,9 +97,8 @@ def event_reader(
             stream.close()
 
 
-@contextmanager
-def org_connection(settings: Settings) -> Iterator[tuple[SalesforceClient, Ledger]]:
-    """A logged-in Salesforce client and the ledger, with the breaker state the last run left."""
+def org_client(settings: Settings) -> SalesforceClient:
+    """A Salesforce client, not logged in yet, with the breaker state the last run left."""
     if settings.salesforce is None:
         raise ConfigError(
             "salesforce: section missing: add [salesforce] with login_url, auth and client_id to config.toml"
@@ -107,5 +106,13 @@ def org_connection(settings: Settings) -> Iterator[tuple[SalesforceClient, Ledge
         )
     with open_ledger() as ledger:
         stored = ledger.meta("breaker_open_until")
-        open_until = parse_time(stored) if stored else None
-        yield connect(settings.salesforce, breaker_open_until=open_until), ledger
+    return SalesforceClient(settings.salesforce, breaker_open_until=parse_time(stored) if stored else None)
+
+
+@contextmanager
+def org_connection(settings: Settings) -> Iterator[tuple[SalesforceClient, Ledger]]:
+    """A logged-in Salesforce client and the ledger, with the breaker state the last run left."""
+    client = org_client(settings)
+    client.connect()
+    with open_ledger() as ledger:
+        yield client, ledger

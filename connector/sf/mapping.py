@@ -102,7 +102,8 @@ class CheckRow:
     ok: bool
     detail: str
     fix: str = ""
-    warn: bool = False
+    warn: bool = False  # passed, but not as it should be (untracked step history, a profile not API-only)
+    topic: str = ""  # "access": the field exists, the integration user lacks access to it
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,9 @@ def _check_field(
             key,
             False,
             f"{name} is not {', '.join(missing)}",
-            "grant the integration user field-level access (or mark it as unique external id)",
+            topic="access" if set(missing) <= {"createable", "updateable"} else "",
+            fix="assign the permission set MSR_Engage_Integration (org/) to the integration user, or "
+            "grant it field-level access (an external id must be a unique external id)",
         )
     return CheckRow(key, True, f"{name} ({kind})")
 

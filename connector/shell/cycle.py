@@ -102,6 +102,7 @@ class CycleReport:
     in_flight: int = 0  # writes in a bulk job left running: collected by a later cycle
     collected: int = 0  # writes of earlier cycles' bulk jobs collected in this one
     write_calls: int = 0
+    held_back: str = ""  # the rule change the rail held back ('' when none): a `stopped` cycle's cause
     oddities: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)  # lines of other sources, by reason
     failures: list[SourceFailure] = field(default_factory=list)  # what of other sources was skipped
@@ -192,6 +193,7 @@ def _score(
         ledger, settings, now, everyone=report.kind == "daily", force=force, first=first
     )
     report.scored, work.held_back = scored.scored, scored.held_back
+    report.held_back = scored.held_back
     work.plans = plan_writes(ledger)
     if refresh_shown(client, ledger, settings, [p.contact_id for p in work.plans if p.values], now):
         rescore(ledger, settings, now)  # only those the org changed meanwhile: merged, then planned again
@@ -266,6 +268,7 @@ def _run_stages(
 ) -> None:
     """Run the steps in order under the one error policy (`stages.decide`), logging the cycle."""
     cycle_id = start_cycle(ledger, report.kind, now)
+    bound = structlog.contextvars.bind_contextvars(cycle_id=cycle_id)  # on every line until the end
     log.info("cycle_start", kind=report.kind)
     try:
         for stage, source, step in steps:
@@ -291,6 +294,7 @@ def _run_stages(
         client.end_cycle()
         finish_cycle(ledger, cycle_id, report.status, now, report.summary())
         log.info("cycle_done", **report.summary())
+        structlog.contextvars.reset_contextvars(**bound)
 
 
 def run_cycle(

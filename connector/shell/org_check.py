@@ -10,7 +10,9 @@ from typing import Protocol
 
 from connector.config import Settings
 from connector.config.salesforce import SalesforceSettings
-from connector.sf.mapping import CheckRow, DescribePort, Proposal, run_check
+from connector.sf.client import SalesforceClient
+from connector.sf.mapping import CheckRow, DescribePort, Proposal
+from connector.sf.org_check import run_org_check
 from connector.sf.readers import QueryPort
 from connector.sf.rules_check import check_rules
 from connector.sf.sources_check import check_reads
@@ -22,9 +24,11 @@ class CheckPort(DescribePort, QueryPort, Protocol):
     """What `check` uses of a logged-in client: describes, limits and queries."""
 
 
-def org_check(settings: Settings, sf: SalesforceSettings, connect: Callable[[], CheckPort]) -> list[CheckRow]:
-    """Every row of `check`: login, mapping, budget; then (when the mapping holds) the rules, what the
-    sources read, and whether steps between polls are read."""
+def org_check(
+    settings: Settings, sf: SalesforceSettings, connect: Callable[[], SalesforceClient]
+) -> list[CheckRow]:
+    """Every row of `check`: login, the integration user, mapping, budget; then (when the mapping holds)
+    the rules, what the sources read, and whether steps between polls are read."""
 
     def more(client: CheckPort) -> list[CheckRow]:
         sources = org_sources(client, settings)
@@ -36,7 +40,7 @@ def org_check(settings: Settings, sf: SalesforceSettings, connect: Callable[[], 
             rows.append(history_row(client, settings))
         return rows
 
-    return run_check(connect, sf.objects, sf.max_org_share, more)
+    return run_org_check(connect, sf.objects, sf.max_org_share, more)
 
 
 def history_row(client: QueryPort, settings: Settings) -> CheckRow:
