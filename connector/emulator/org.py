@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.config.salesforce import ObjectMapping
+from connector.emulator import email
 from connector.emulator.access import Access
 from connector.emulator.faults import Faults
 from connector.emulator.schema import ObjectDef, build_schema
@@ -260,44 +261,16 @@ class Emulator:
     def open_email(self, message_id: str, *, clicked: bool = False) -> None:
         """The recipient opens an e-mail (and optionally clicks a link in it)."""
         with self.lock:
-            row = self.store.get("EmailMessage", message_id)
-            if row is None:
-                raise KeyError(message_id)
-            now = truncate(self.clock.now())
-            changes: dict[str, Any] = {"LastOpenedDate": now.isoformat()}
-            if row["FirstOpenedDate"] is None:
-                changes["FirstOpenedDate"] = now.isoformat()
-            if clicked and row["FirstLinkClickedDate"] is None:
-                changes["FirstLinkClickedDate"] = now.isoformat()
-            self.store.update(
-                "EmailMessage", message_id, changes, stamp=self.settings.tracking_moves_modstamp
+            stamp = self.settings.tracking_moves_modstamp
+            email.open_message(
+                self.store, message_id, truncate(self.clock.now()), clicked=clicked, stamp=stamp
             )
 
     def reply_email(self, message_id: str) -> str:
-        """The recipient replies to an e-mail: the reply is an incoming message from the contact, and
-        the original gets HasReply; returns the reply's id."""
+        """The recipient replies to an e-mail (an incoming message; HasReply on the original)."""
         with self.lock:
-            row = self.store.get("EmailMessage", message_id)
-            if row is None:
-                raise KeyError(message_id)
-            relations = [
-                r for r in self.store.rows["EmailMessageRelation"].values()
-                if r["EmailMessageId"] == row["Id"] and r["RelationType"] == "ToAddress"
-                and not r["IsDeleted"]
-            ]  # fmt: skip
-            now = truncate(self.clock.now()).isoformat()
-            reply = self.store.create("EmailMessage", {
-                "Subject": f"RE: {row.get('Subject') or ''}"[:3000], "Incoming": True, "MessageDate": now,
-                "ReplyToEmailMessageId": row["Id"], "Status": "0",
-            })  # fmt: skip
-            for relation in relations[:1]:
-                self.store.create("EmailMessageRelation", {
-                    "EmailMessageId": reply, "RelationId": relation["RelationId"],
-                    "RelationType": "FromAddress",
-                })  # fmt: skip
-            self.store.update("EmailMessage", row["Id"], {"HasReply": True},
-                              stamp=self.settings.tracking_moves_modstamp)  # fmt: skip
-            return reply
+            stamp = self.settings.tracking_moves_modstamp
+            return email.reply_to(self.store, message_id, truncate(self.clock.now()), stamp=stamp)
 
     # ----- bootstrap and persistence -------------------------------------------------------------------
     @property
