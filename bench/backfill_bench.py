@@ -21,7 +21,6 @@ from typing import Any
 
 from connector.config import load_settings
 from connector.emulator.org import OrgSettings
-from connector.emulator.schema import STEPS
 from connector.emulator.testing import running_emulator
 from connector.emulator.values import Clock
 from connector.ledger import Ledger
@@ -37,6 +36,7 @@ def seed(org: Any, applications: int, contacts: int, days: int, seed: int = 14) 
     """Candidates and their applications, spread evenly at random over `days` before T0."""
     rng = random.Random(seed)
     store, rt = org.store, org.record_types["Candidate"]
+    steps = [str(v) for v in org.schema["msf__Job_Application__c"].field("msf__Step__c").picklist]
     since = T0 - timedelta(days=days)
     people = [store.create("Contact", {"LastName": f"C{i:06d}", "RecordTypeId": rt}, at=since)
               for i in range(contacts)]  # fmt: skip
@@ -47,7 +47,7 @@ def seed(org: Any, applications: int, contacts: int, days: int, seed: int = 14) 
         at = T0 - timedelta(seconds=rng.uniform(120, days * 86400 - 60))
         store.create("msf__Job_Application__c", {
             "msf__Candidate__c": rng.choice(people), "msf__Job__c": rng.choice(jobs),
-            "msf__Step__c": rng.choice(STEPS),
+            "msf__Step__c": rng.choice(steps),
         }, at=at)  # fmt: skip
 
 
