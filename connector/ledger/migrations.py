@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import sqlite_utils
+
+from connector.events import from_micros, legacy_org_event_id, org_event_id
 
 
 def initial() -> str:
@@ -302,6 +306,51 @@ def erasure_in_org() -> str:
     """
 
 
+def merges() -> str:
+    """A merged contact's tombstone names the survivor and keeps the keys of the loser's org records."""
+    # A merge loser is tombstoned like an erasure (no row may name it again), but its history moved to
+    # the survivor. What the org may still hold keyed to the loser stays on the tombstone, the one row
+    # allowed to name it, until those records are deleted.
+    return """
+        ALTER TABLE tombstones ADD COLUMN merged_into TEXT;               -- the survivor of a merge
+        ALTER TABLE tombstones ADD COLUMN org_keys TEXT NOT NULL DEFAULT '[]';  -- JSON: external ids
+    """
+
+
+def org_event_ids() -> str:
+    """Org event ids without the contact: re-key the stored ones that provably have the old form."""
+    # `rekey_org_event` (registered by `migrate`) gives an event its new id when its stored id is the
+    # old hash of (source, record id, contact, kind, time) for a source the ledger has a cursor of and
+    # a record id among its attributes; any other event keeps its id.
+    return """
+        UPDATE OR IGNORE events SET id = rekey_org_event(contact_id, id, kind, at, attrs)
+        WHERE kind != 'contact.updated' AND kind NOT LIKE 'web.%';
+    """
+
+
+_RECORD_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
+
+
+def _rekeyer(sources: Sequence[str]) -> Callable[[str, str, str, int, str], str]:
+    def rekey(contact_id: str, event_id: str, kind: str, at: int, attrs: str) -> str:
+        when = from_micros(at)
+        values = json.loads(attrs).values() if attrs else ()
+        for record_id in (v for v in values if isinstance(v, str) and _RECORD_ID.match(v)):
+            for source in sources:
+                if legacy_org_event_id(source, record_id, contact_id, kind, when) == event_id:
+                    return org_event_id(source, record_id, kind, when)
+        return event_id
+
+    return rekey
+
+
+def _org_sources(db: sqlite_utils.Database) -> list[str]:
+    if not db["cursors"].exists():
+        return []
+    rows = db.execute("SELECT name FROM cursors WHERE name LIKE 'sf:%' ORDER BY name")
+    return [str(name)[3:] for (name,) in rows]
+
+
 # Each migration is a named function returning its SQL; the list order is the apply order.
 MIGRATIONS: list[Callable[[], str]] = [
     initial,
@@ -316,6 +365,8 @@ MIGRATIONS: list[Callable[[], str]] = [
     tombstones,
     consent_evidence,
     erasure_in_org,
+    merges,
+    org_event_ids,
 ]
 
 
@@ -324,6 +375,7 @@ def migrate(db: sqlite_utils.Database, migrations: list[Callable[[], str]] = MIG
     db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     done = {row[0] for row in db.execute("SELECT name FROM migrations").fetchall()}
     applied: list[str] = []
+    db.conn.create_function("rekey_org_event", 5, _rekeyer(_org_sources(db)), deterministic=True)
     for migration in migrations:
         name = migration.__name__
         if name in done:

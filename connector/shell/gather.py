@@ -27,6 +27,7 @@ from connector.sf.port import OrgPort
 from connector.sf.readers import Source, Window, plan_window, read_window
 from connector.shell.by_id import in_lists
 from connector.shell.consent import append_noting_consent
+from connector.shell.merge import merge_in_ledger
 from connector.sync.changes import Record, detect_changes
 from connector.sync.readback import current_reads
 from connector.sync.sources import (
@@ -35,6 +36,7 @@ from connector.sync.sources import (
     contact_batch,
     detail_fields,
     history_events,
+    merge_fields,
     profile_fields,
     shown_of,
 )
@@ -75,7 +77,7 @@ def _fields(source: OrgSource, settings: Settings) -> tuple[str, ...]:
         wanted += [spec.time, *spec.only_if, *spec.attrs.values()]
     if _is_contacts(source, settings):
         c = mapping_of(settings).contact
-        wanted += [*profile_fields(c), *detail_fields(c)]
+        wanted += [*profile_fields(c), *detail_fields(c), *merge_fields()]
         if settings.sync.anonymised_field:
             wanted.append(settings.sync.anonymised_field)
     return tuple(dict.fromkeys(f for f in wanted if f and f != "Id"))
@@ -151,6 +153,8 @@ def gather_source(
         batch = activity_events(source, changes.changed, recipients)
     # One unit of work: a crash anywhere in it leaves the source exactly as before the read.
     with ledger.transaction():
+        if batch.merged:  # before the events: a survivor's new events join the history moved to it
+            batch.merged = merge_in_ledger(ledger, mapping_of(settings), batch.merged, now)
         erased = set(batch.erased) | _refuse_erased(ledger, batch)
         if batch.erased:
             new = erase_contacts(ledger, batch.erased, now)
