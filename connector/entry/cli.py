@@ -30,6 +30,7 @@ from connector.sf.mapping import CheckRow, DescribePort
 from connector.sf.rules_check import check_rules
 from connector.shell import rescore as jobs
 from connector.shell.apply import retry_dead_letters
+from connector.shell.consent import ingest_events
 from connector.shell.cycle import backfill_plan, run_backfill
 from connector.shell.rules import rules_in_force_of
 from connector.shell.service import CycleService
@@ -89,9 +90,14 @@ def ingest(events: EventsArg, skip_invalid: SkipOption = False) -> None:
         bootstrap.open_ledger() as ledger,
         bootstrap.event_reader(events, skip_invalid=skip_invalid) as reader,
     ):
-        result = ledger.append(reader)
+        result, withdrawn = ingest_events(ledger, reader, bootstrap.clock())
     _report_rejections(reader, valid=result.added + result.duplicates)
     out.print(f"added {result.added}, duplicate {result.duplicates}, rejected {len(reader.rejected)}")
+    if withdrawn:
+        out.print(
+            f"tracking consent withdrawn for {len(withdrawn)} contacts: their web data is deleted;"
+            " the next cycle deletes their visit and job-view records in the org"
+        )
 
 
 @app.command()
