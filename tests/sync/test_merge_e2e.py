@@ -153,3 +153,39 @@ def test_a_kill_at_each_commit_of_the_merging_cycle_then_a_normal_cycle_ends_the
         assert owed_to_org(org.ledger) == [], where
         assert org.cycle().writes == 0, where
         assert _after(org, keep) == reference, where
+
+
+def _visitor_owner(org: Org, visitor: str) -> list[str]:
+    rows = org.ledger.db.execute("SELECT contact_id FROM pixel_visitors WHERE visitor_id = ?", [visitor])
+    return [str(r[0]) for r in rows]
+
+
+def test_the_loser_s_visitor_links_and_open_visits_follow_a_survivor_who_consented(
+    org: Org, tmp_path: Path
+) -> None:
+    keep, _ = _merged_story(org, tmp_path)
+    org.cycle()
+    assert _visitor_owner(org, "v-dup") == [keep]
+    pending = org.ledger.db.execute("SELECT DISTINCT contact_id FROM pixel_pending").fetchall()
+    assert [str(r[0]) for r in pending] == [keep]  # the visit still open goes on under the survivor
+
+
+def test_a_survivor_without_consent_takes_the_history_but_not_the_web_data(org: Org, tmp_path: Path) -> None:
+    keep, loser = _story(org, tmp_path, twin=False)
+    org.em.org.update("Contact", keep, {"Tracking_Consent__c": False})
+    org.cycle()
+    before = org.contact(keep)["Lead_Score__c"]
+    merge_contacts(org.em.org, keep, loser)
+    org.cycle()
+    assert _visitor_owner(org, "v-dup") == []
+    web = org.ledger.db.execute(
+        "SELECT count(*) FROM events WHERE contact_id = ? AND kind LIKE 'web.%'", [keep]
+    ).fetchone()[0]
+    assert web == 0
+    assert _keyed_to(org, loser) == []
+    assert [r for obj in CHILDREN[1:] for r in org.em.org.records(obj)] == []  # no visit, no job view
+    shown = org.contact(keep)
+    # The loser's application (intake, proposed) and appointment count; its website lines do not.
+    assert shown["Lead_Score__c"] == before + 30 + 25 + 10
+    assert shown["Medal__c"] == "Silver"
+    assert rows_naming(org.ledger, loser) == {}
