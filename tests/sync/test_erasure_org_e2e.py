@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import count
 from pathlib import Path
 
 import pytest
@@ -109,19 +110,21 @@ def test_erase_on_request_ends_as_an_anonymisation_with_an_audit_row(org: Org, t
 def test_a_kill_in_the_anonymising_cycle_then_a_normal_cycle_clears_all_of_it(
     make_org: Callable[..., Org], tmp_path: Path
 ) -> None:
-    for crash_at in range(6):
+    for crash_at in count():  # every commit of the cycle, and one run past the last
         run = tmp_path / f"kill-{crash_at}"
         run.mkdir()
         org = _anonymising(make_org)
         fan = _tracked_fan(org, run)
         org.em.org.update("Contact", fan, {ANONYMISED_FIELD: True})
-        cycle_killed_at(org, crash_at)
+        died = cycle_killed_at(org, crash_at)
         org.cycle()
         where = f"killed before commit {crash_at + 1}"
         assert children_in_org(org, fan) == {}, where
         assert shown(org, fan) == (None,) * 5, where
         assert rows_naming(org.ledger, fan) == {}, where
         assert owed_to_org(org.ledger) == [], where
+        if not died:
+            break
 
 
 def test_a_refused_clear_stays_owed_on_the_tombstone_and_is_retried_next_cycle(
