@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import re
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlite_utils
 
-from connector.events import from_micros, legacy_org_event_id, org_event_id
+from connector.ledger.rekey import org_sources, rekeyer
 
 
 def initial() -> str:
@@ -328,29 +326,6 @@ def org_event_ids() -> str:
     """
 
 
-_RECORD_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
-
-
-def _rekeyer(sources: Sequence[str]) -> Callable[[str, str, str, int, str], str]:
-    def rekey(contact_id: str, event_id: str, kind: str, at: int, attrs: str) -> str:
-        when = from_micros(at)
-        values = json.loads(attrs).values() if attrs else ()
-        for record_id in (v for v in values if isinstance(v, str) and _RECORD_ID.match(v)):
-            for source in sources:
-                if legacy_org_event_id(source, record_id, contact_id, kind, when) == event_id:
-                    return org_event_id(source, record_id, kind, when)
-        return event_id
-
-    return rekey
-
-
-def _org_sources(db: sqlite_utils.Database) -> list[str]:
-    if not db["cursors"].exists():
-        return []
-    rows = db.execute("SELECT name FROM cursors WHERE name LIKE 'sf:%' ORDER BY name")
-    return [str(name)[3:] for (name,) in rows]
-
-
 # Each migration is a named function returning its SQL; the list order is the apply order.
 MIGRATIONS: list[Callable[[], str]] = [
     initial,
@@ -375,7 +350,7 @@ def migrate(db: sqlite_utils.Database, migrations: list[Callable[[], str]] = MIG
     db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     done = {row[0] for row in db.execute("SELECT name FROM migrations").fetchall()}
     applied: list[str] = []
-    db.conn.create_function("rekey_org_event", 5, _rekeyer(_org_sources(db)), deterministic=True)
+    db.conn.create_function("rekey_org_event", 5, rekeyer(org_sources(db)), deterministic=True)
     for migration in migrations:
         name = migration.__name__
         if name in done:
