@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from itertools import count
 from pathlib import Path
 
 import pytest
 
+from connector import paths
 from connector.config import load_settings
 from connector.emulator.schema import ANONYMISED_FIELD
+from connector.ledger import Ledger
 from connector.ledger.erasure import audit_of, org_errors, owed_to_org, tombstones
 from connector.shell.erasure import erase_on_request
 from connector.shell.gather import mapping_of
 from connector.shell.status import status_facts
+from tests.sf.test_integration_emulator import write_config
+from tests.test_cli import run
 
 from .conftest import EXAMPLE, Org
 from .crashes import cycle_killed_at
@@ -146,3 +151,25 @@ def test_a_refused_clear_stays_owed_on_the_tombstone_and_is_retried_next_cycle(
     assert (org_errors(org.ledger), owed_to_org(org.ledger)) == ({}, [])
     assert shown(org, fan) == (None,) * 5
     assert rows_naming(org.ledger, fan) == {}
+
+
+def test_the_erase_command_on_a_live_contact_ends_as_an_anonymisation_and_is_audited(
+    org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fan = _tracked_fan(org, tmp_path)
+    org.ledger.close()  # the command opens the ledger of the state folder: this one, copied there
+    shutil.copy(org.ledger.path, paths.ledger_path())
+    config = write_config(org.em, tmp_path, monkeypatch)
+    code, out, _ = run(capsys, "erase", fan, "--dry-run", "--config", str(config))
+    assert (code, "5 records in the org; nothing changed" in out) == (0, True)
+    assert children_in_org(org, fan) != {}
+    code, out, _ = run(capsys, "erase", fan, "--by", "dpo", "--config", str(config))
+    assert (code, "5 records deleted in the org, audited as dpo" in out) == (0, True)
+    assert (shown(org, fan), children_in_org(org, fan)) == ((None,) * 5, {})
+    with Ledger(paths.ledger_path()) as ledger:
+        audit = audit_of(ledger, fan)
+        assert audit is not None
+        assert (audit["who"], audit["action"]) == ("dpo", "erase")
+        assert rows_naming(ledger, fan) == {}
+    code, out, _ = run(capsys, "erase", fan, "--by", "dpo", "--config", str(config))  # again: nothing
+    assert (code, "0 records deleted" in out) == (0, True)
