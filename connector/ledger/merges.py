@@ -74,19 +74,19 @@ def merge_contacts(
             if tracked:  # the survivor said yes: the loser's visitor links and open visits are its own now
                 for sql in (_MOVE_VISITORS, _MOVE_PENDING):
                     conn.execute(sql, [survivor, loser])
-            _fold_state(ledger, loser, survivor, at)
+            if _fold_state(ledger, loser, survivor, at):  # moved events mark it dirty by themselves
+                ledger.mark_dirty([survivor])
             org_keys = _keys_of(ledger, loser, keys.get(loser, ()))
             erase_contacts(ledger, {loser: ErasureReason.MERGED}, at)
             conn.execute(
                 "UPDATE tombstones SET merged_into = ?, org_keys = ? WHERE contact_id = ?",
                 [survivor, json.dumps(org_keys), loser],
             )
-            ledger.mark_dirty([survivor])
             done[loser] = survivor
     return done
 
 
-def _fold_state(ledger: Ledger, loser: str, survivor: str, at: datetime) -> None:
+def _fold_state(ledger: Ledger, loser: str, survivor: str, at: datetime) -> bool:
     """The survivor's stored details never below the loser's: the best medal, the earliest first dates.
 
     What the org shows on the survivor still stands over this, as any value set there by hand does
@@ -99,7 +99,7 @@ def _fold_state(ledger: Ledger, loser: str, survivor: str, at: datetime) -> None
     elif theirs is not None:
         base = replace(theirs, contact_id=survivor, lines={})
     else:
-        return
+        return False
     found = [s.details for s in (mine, theirs) if s is not None]
     if loser in shown:
         found.append(shown[loser].details)
@@ -109,5 +109,7 @@ def _fold_state(ledger: Ledger, loser: str, survivor: str, at: datetime) -> None
         first_qualified_on=min((d.first_qualified_on for d in found if d.first_qualified_on), default=None),
         first_placed_on=min((d.first_placed_on for d in found if d.first_placed_on), default=None),
     )
-    if details != base.details or mine is None:
-        ledger.save_states([replace(base, details=details)], at)
+    if details == base.details and mine is not None:
+        return False
+    ledger.save_states([replace(base, details=details)], at)
+    return True

@@ -188,3 +188,12 @@ def test_a_survivor_without_consent_takes_the_history_but_not_the_web_data(org: 
     assert shown["Lead_Score__c"] == before + 30 + 25 + 10
     assert shown["Medal__c"] == "Silver"
     assert rows_naming(org.ledger, loser) == {}
+
+
+def test_merging_two_contacts_without_history_writes_nothing(org: Org) -> None:
+    keep, loser = org.candidate("Quiet"), org.candidate("Quiet")
+    org.cycle()
+    merge_contacts(org.em.org, keep, loser)
+    report = org.cycle()
+    assert (report.merged, report.scored, report.writes) == (1, 0, 0)
+    assert org.contact(keep)["Lead_Score__c"] is None
