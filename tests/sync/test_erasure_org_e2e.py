@@ -21,7 +21,7 @@ from tests.sf.test_integration_emulator import write_config
 from tests.test_cli import run
 
 from .conftest import EXAMPLE, Org
-from .crashes import cycle_killed_at
+from .crashes import Crash, CrashingLedger, cycle_killed_at
 from .test_consent_e2e import _tracked_fan
 from .test_erasure_e2e import rows_naming
 
@@ -173,3 +173,31 @@ def test_the_erase_command_on_a_live_contact_ends_as_an_anonymisation_and_is_aud
         assert rows_naming(ledger, fan) == {}
     code, out, _ = run(capsys, "erase", fan, "--by", "dpo", "--config", str(config))  # again: nothing
     assert (code, "0 records deleted" in out) == (0, True)
+
+
+def test_a_kill_in_an_erasure_on_request_then_a_normal_cycle_finishes_it(
+    make_org: Callable[..., Org], tmp_path: Path
+) -> None:
+    for crash_at in count():  # every commit of the request, and one run past the last
+        run = tmp_path / f"kill-{crash_at}"
+        run.mkdir()
+        org = make_org()
+        fan = _tracked_fan(org, run)
+        dying = CrashingLedger(org.ledger.path, crash_at)
+        died = False
+        try:
+            erase_on_request(org.client, dying, mapping_of(org.settings), fan, "dpo", org.em.org.clock.now())
+        except Crash:
+            died = True
+        finally:
+            dying.close()
+        org.cycle()
+        where = f"killed before commit {crash_at + 1}"
+        if crash_at == 0:  # killed before the request was recorded: nothing happened, it is asked again
+            assert (tombstones(org.ledger), shown(org, fan)[0]) == ([], 35), where
+            continue
+        assert (shown(org, fan), children_in_org(org, fan)) == ((None,) * 5, {}), where
+        assert (rows_naming(org.ledger, fan), owed_to_org(org.ledger)) == ({}, []), where
+        assert audit_of(org.ledger, fan) is not None, where
+        if not died:
+            break
