@@ -93,11 +93,8 @@ def ingest(events: EventsArg, skip_invalid: SkipOption = False) -> None:
         result, withdrawn = ingest_events(ledger, reader, bootstrap.clock())
     _report_rejections(reader, valid=result.added + result.duplicates)
     out.print(f"added {result.added}, duplicate {result.duplicates}, rejected {len(reader.rejected)}")
-    if withdrawn:
-        out.print(
-            f"tracking consent withdrawn for {len(withdrawn)} contacts: their web data is deleted;"
-            " the next cycle deletes their visit and job-view records in the org"
-        )
+    if withdrawn:  # the next cycle deletes their visit and job-view records in the org
+        out.print(f"tracking consent withdrawn for {len(withdrawn)} contacts: their web data is deleted")
 
 
 @app.command()
