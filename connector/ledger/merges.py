@@ -16,13 +16,15 @@ from connector.ledger.sync_state import shown_details
 
 # What moves: every event but the loser's own `contact.updated` (kind and consent are the survivor's
 # answer); web events only to a survivor that consented to tracking.
-_MOVE = "INSERT OR IGNORE INTO events (contact_id, id, kind, at, attrs) SELECT ?, id, kind, at, attrs FROM events WHERE contact_id = ? AND kind != 'contact.updated'"  # noqa: E501
-
+_MOVE = (
+    "INSERT OR IGNORE INTO events (contact_id, id, kind, at, attrs) SELECT ?, id, kind, at, attrs"
+    " FROM events WHERE contact_id = ? AND kind != 'contact.updated'"
+)
 _MOVE_VISITORS = "UPDATE pixel_visitors SET contact_id = ? WHERE contact_id = ? AND shared = 0"
 _MOVE_PENDING = "UPDATE pixel_pending SET contact_id = ? WHERE contact_id = ?"
-
-_MOVE_VISITORS = "UPDATE pixel_visitors SET contact_id = ? WHERE contact_id = ? AND shared = 0"
-_MOVE_PENDING = "UPDATE pixel_pending SET contact_id = ? WHERE contact_id = ?"
+_MOVE_EVIDENCE = (
+    "UPDATE consent_changes SET contact_id = ?, source = source || ' (merged)' WHERE contact_id = ?"
+)
 
 
 def final_survivor(ledger: Ledger, contact_id: str, merged: Mapping[str, str]) -> str:
@@ -71,8 +73,9 @@ def merge_contacts(
             tracked = survivor in consented(ledger, [survivor])
             web = "" if tracked else " AND kind NOT LIKE 'web.%'"
             conn.execute(_MOVE + web, [survivor, loser])
-            if tracked:  # the survivor said yes: the loser's visitor links and open visits are its own now
-                for sql in (_MOVE_VISITORS, _MOVE_PENDING):
+            if tracked:  # the survivor said yes: the loser's visitor links and open visits are its own now,
+                # with the evidence of the answers its web data was collected under
+                for sql in (_MOVE_VISITORS, _MOVE_PENDING, _MOVE_EVIDENCE):
                     conn.execute(sql, [survivor, loser])
             if _fold_state(ledger, loser, survivor, at):  # moved events mark it dirty by themselves
                 ledger.mark_dirty([survivor])

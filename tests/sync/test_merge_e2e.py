@@ -15,6 +15,7 @@ from typing import Any
 
 from connector.details import ErasureReason
 from connector.emulator.contacts import merge_contacts
+from connector.ledger.consent import consent_history
 from connector.ledger.erasure import owed_to_org, tombstones
 from connector.shell.pixel import ingest_files
 from connector.shell.status import status_facts
@@ -167,6 +168,8 @@ def test_the_loser_s_visitor_links_and_open_visits_follow_a_survivor_who_consent
     assert _visitor_owner(org, "v-dup") == [keep]
     pending = org.ledger.db.execute("SELECT DISTINCT contact_id FROM pixel_pending").fetchall()
     assert [str(r[0]) for r in pending] == [keep]  # the visit still open goes on under the survivor
+    # The evidence of the answer the moved web data was collected under comes along, marked as merged.
+    assert sorted(src for _, _, src in consent_history(org.ledger, keep)) == ["contacts", "contacts (merged)"]
 
 
 def test_a_survivor_without_consent_takes_the_history_but_not_the_web_data(org: Org, tmp_path: Path) -> None:
@@ -177,6 +180,9 @@ def test_a_survivor_without_consent_takes_the_history_but_not_the_web_data(org: 
     merge_contacts(org.em.org, keep, loser)
     org.cycle()
     assert _visitor_owner(org, "v-dup") == []
+    assert [(yes, src) for yes, _, src in consent_history(org.ledger, keep)] == [
+        (True, "contacts"), (False, "contacts")
+    ]  # fmt: skip
     web = org.ledger.db.execute(
         "SELECT count(*) FROM events WHERE contact_id = ? AND kind LIKE 'web.%'", [keep]
     ).fetchone()[0]
