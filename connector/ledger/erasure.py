@@ -76,6 +76,12 @@ def merged_keys(ledger: Ledger, contact_ids: Sequence[str]) -> dict[str, list[st
     return found
 
 
+def merged_into(ledger: Ledger) -> dict[str, str]:
+    """Every contact merged into another: loser -> survivor."""
+    sql = "SELECT contact_id, merged_into FROM tombstones WHERE merged_into IS NOT NULL"
+    return {str(c): str(s) for c, s in ledger.db.execute(sql)}
+
+
 def owed_to_org(ledger: Ledger) -> list[Tombstone]:
     """Tombstones whose records in the org (score lines, visits, job views, details) may remain."""
     sql = "SELECT contact_id, erased_at, reason FROM tombstones WHERE org_cleared_at IS NULL ORDER BY 1"

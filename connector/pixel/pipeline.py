@@ -222,10 +222,14 @@ def process(
     consented: Collection[str],
     kit: Toolkit,
     now: datetime,
+    merged: Mapping[str, str] | None = None,
 ) -> Outcome:
-    """Hits of one run (parser rejections already in `counts`) → events, new state, counts (pure)."""
+    """Hits of one run (parser rejections already in `counts`) → events, new state, counts (pure).
+
+    `merged` (a merge's loser -> its survivor): a token of a contact merged into another credits the
+    survivor, so tracked links in mail sent to the duplicate keep counting for the person."""
     with _cycle_collector_paused():
-        return _process(hits, counts, state, consented, kit, now)
+        return _process(hits, counts, state, consented, kit, now, merged or {})
 
 
 def _process(
@@ -235,6 +239,7 @@ def _process(
     consented: Collection[str],
     kit: Toolkit,
     now: datetime,
+    merged: Mapping[str, str],
 ) -> Outcome:
     settings = kit.settings
     people = drop_robots(hits, kit, counts)
@@ -254,6 +259,8 @@ def _process(
     counts.shared_visitors += len(found.newly_shared)
     allowed: list[Credited] = []
     for item in found.credited:
+        if merged and item.contact_id in merged:
+            item = item._replace(contact_id=merged[item.contact_id])
         if item.contact_id in consented:
             allowed.append(item)
             counts.credited += item.new
@@ -274,7 +281,8 @@ def _process(
     counts.job_views += visits.job_views
     counts.open_hits = len(visits.open)
     # Links only to consented contacts: nothing about anyone else outlives this run.
-    links = {v: c for v, c in found.links.items() if c in consented}
+    links = {v: merged.get(c, c) for v, c in found.links.items()} if merged else found.links
+    links = {v: c for v, c in links.items() if c in consented}
     new_state = PixelState(
         files=state.files,
         links=links,

@@ -23,6 +23,7 @@ from connector.config import Settings
 from connector.config.pixel import PixelSettings
 from connector.errors import ConfigError, InputError
 from connector.ledger import Ledger
+from connector.ledger.erasure import merged_into
 from connector.ledger.pixel_state import (
     PendingRow,
     StoredPixelState,
@@ -221,7 +222,7 @@ def ingest_files(
     `progress` is told the bytes of each stored batch (complete lines, newlines included).
     """
     kit = kit or Toolkit(settings)
-    consented = consented_contacts(ledger)
+    consented, merged = consented_contacts(ledger), merged_into(ledger)
     report = PixelReport()
     skipped: dict[str, SourceFailure] = {}
     crashed: dict[str, _Crashes] = {}
@@ -236,7 +237,7 @@ def ingest_files(
             _note_crashes(read, crashes, crashed)
             report.files.setdefault(str(read.path), read.status)
         state, scope = _load(ledger, hits)
-        outcome = process(hits, counts, state, consented, kit, now)
+        outcome = process(hits, counts, state, consented, kit, now, merged)
         marks = {**state.files, **{read.mark.key: read.mark for read in reads}}
         _store(
             ledger, report, replace(outcome, state=replace(outcome.state, files=marks)), scope, settings, now
@@ -264,7 +265,7 @@ def ingest_api(
     if settings.api is None:
         raise ConfigError("[pixel.api] is not configured: set url (and the auth secret in the environment)")
     kit = kit or Toolkit(settings)
-    consented = consented_contacts(ledger)
+    consented, merged = consented_contacts(ledger), merged_into(ledger)
     report = PixelReport()
     crashed: dict[str, _Crashes] = {}
     start = ledger.cursor(API_CURSOR)
@@ -276,7 +277,7 @@ def ingest_api(
             crashed[part] = _Crashes(len(crashes), f"item {crashes[0].index}", crashes[0].error)
         start = page.cursor
         state, scope = _load(ledger, hits)
-        outcome = process(hits, counts, state, consented, kit, now)
+        outcome = process(hits, counts, state, consented, kit, now, merged)
         cursors = {API_CURSOR: page.cursor} if page.cursor else None
         _store(ledger, report, outcome, scope, settings, now, cursors)
         report.counts.add(counts)

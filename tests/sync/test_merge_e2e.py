@@ -203,3 +203,21 @@ def test_merging_two_contacts_without_history_writes_nothing(org: Org) -> None:
     report = org.cycle()
     assert (report.merged, report.scored, report.writes) == (1, 0, 0)
     assert org.contact(keep)["Lead_Score__c"] is None
+
+
+def test_a_tracked_link_mailed_to_the_loser_counts_for_the_survivor(org: Org, tmp_path: Path) -> None:
+    keep, loser = _merged_story(org, tmp_path)
+    org.cycle()
+    visits = "SELECT count(*) FROM events WHERE contact_id = ? AND kind = 'web.visit'"
+    before = org.ledger.db.execute(visits, [keep]).fetchone()[0]
+    later = write_hits(tmp_path / "later.ndjson", [
+        hit(4 * 24 * 60, url=f"https://agency.nl/?mt={token(loser)}", visitor="v-mail"),
+    ])  # fmt: skip
+    report = ingest_files(org.ledger, settings(), [later], T0 + timedelta(days=5))
+    assert report.counts.credited == 1
+    # The new visit, and the one the loser left open (its hits moved to the survivor) ending now.
+    assert org.ledger.db.execute(visits, [keep]).fetchone()[0] == before + 2
+    assert _visitor_owner(org, "v-mail") == [keep]
+    org.cycle()
+    assert rows_naming(org.ledger, loser) == {}
+    assert _keyed_to(org, loser) == []
