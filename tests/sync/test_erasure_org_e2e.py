@@ -15,7 +15,7 @@ from connector.emulator.schema import ANONYMISED_FIELD
 from connector.ledger import Ledger
 from connector.ledger.erasure import audit_of, org_errors, owed_to_org, tombstones
 from connector.shell.erasure import erase_on_request
-from connector.shell.gather import mapping_of
+from connector.shell.sources import mapping_of
 from connector.shell.status import status_facts
 from tests.sf.test_integration_emulator import write_config
 from tests.test_cli import run
