@@ -26,9 +26,9 @@ from connector.pixel.hits_csv import csv_header, csv_parser
 from connector.pixel.hits_ndjson import hit_from_json, parse_ndjson
 from connector.pixel.identity import Credited, PendingHit, attribute
 from connector.pixel.privacy import minimise
-from connector.pixel.tokens import Keyring, keyring_of
 from connector.pixel.sessions import DayCaps, VacancyMatcher, sessionise
 from connector.pixel.sources import FileMark
+from connector.pixel.tokens import Keyring, keyring_of
 
 
 @dataclass(frozen=True)
