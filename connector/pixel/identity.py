@@ -2,7 +2,8 @@
 
 A token in a tracked link (`?mt=...`) names a contact and is signed (see `tokens`). A valid token
 links the hit's visitor cookie to that contact; the visitor's earlier anonymous hits within the
-attribution window are then credited too. A visitor seen with two different contacts is a shared computer: it is unlinked and its anonymous hits are credited to nobody from then on.
+attribution window are then credited too. A visitor seen with two different contacts is a shared
+computer: it is unlinked and its anonymous hits are credited to nobody from then on.
 """
 
 from __future__ import annotations
