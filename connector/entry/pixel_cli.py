@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -78,7 +79,7 @@ def pixel_token(contact_id: str, config: PixelConfigOption = None) -> None:
 
     if not SALESFORCE_ID.fullmatch(contact_id):
         raise InputError(f"{contact_id}: not a Salesforce id (15 or 18 letters and digits, like 003...)")
-    typer.echo(pixel_jobs.make_token(_pixel_settings(config), contact_id))
+    typer.echo(pixel_jobs.make_token(_pixel_settings(config), contact_id, datetime.now(UTC)))
 
 
 @pixel_app.command("serve")

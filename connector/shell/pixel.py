@@ -330,10 +330,11 @@ def pixel_settings(settings: Settings) -> PixelSettings:
     return settings.pixel or PixelSettings()
 
 
-def make_token(settings: PixelSettings, contact_id: str) -> str:
-    """A signed contact token for tracked links; InputError for an impossible contact id."""
+def make_token(settings: PixelSettings, contact_id: str, now: datetime) -> str:
+    """A signed contact token for tracked links (expiring after `token_days`); InputError for a bad id."""
+    expires = now + timedelta(days=settings.token_days) if settings.token_days else None
     try:
-        return sign_token(contact_id, token_secret(settings))
+        return sign_token(contact_id, token_secret(settings), expires=expires)
     except ValueError as exc:
         raise InputError(str(exc)) from None
 
