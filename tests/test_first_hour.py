@@ -227,6 +227,7 @@ def test_every_toml_example_in_the_readme_parses() -> None:
 
 def test_an_empty_secret_file_is_named_as_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "empty.secret").write_text("\n")
+    (tmp_path / "empty.secret").chmod(0o600)
     config = tmp_path / "c.toml"
     config.write_text(
         '[salesforce]\nlogin_url = "https://127.0.0.1:1"\nauth = "client_credentials"\nclient_id = "x"\n'

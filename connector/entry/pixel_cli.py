@@ -23,6 +23,7 @@ from connector.shell.stages import FailureReason
 
 SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 pixel_app = typer.Typer(
+    pretty_exceptions_enable=False,  # its tracebacks show locals: a private key, a secret
     help="Website visitors: pixel hits in, consented visits and vacancy views out.",
     no_args_is_help=True,
     rich_markup_mode=None,  # keep [pixel.collector] in the help as written
