@@ -197,6 +197,11 @@ def test_pixel_serve_exits_0_on_sigterm(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
+        env={  # it serves only with an https public URL and the site's hosts
+            **os.environ,
+            "MSR_ENGAGE_PIXEL__COLLECTOR__PUBLIC_URL": "https://pixel.example.nl",
+            "MSR_ENGAGE_PIXEL__SITE_HOSTS": '["www.example.nl"]',
+        },
     )
     assert server.stdout is not None
     assert server.stdout.readline().startswith("pixel collector on 127.0.0.1:")  # listening: handler set

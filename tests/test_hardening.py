@@ -132,12 +132,19 @@ def test_the_emulator_writes_its_secret_files_private_from_the_start(tmp_path: P
     target.chmod(0o644)
     write_private(target, "secret")  # an existing file is narrowed before the secret is written
     assert (stat.S_IMODE(target.stat().st_mode), target.read_text()) == (0o600, "secret")
+    from connector.emulator.org import Emulator
+
     before = os.umask(0o022)
     try:
         key, _ = load_or_make_jwt_key(tmp_path / "emu")
+        state = tmp_path / "org.json"
+        emulator = Emulator(state_file=state)
+        emulator.save()  # holds the org's client secret and refresh token
     finally:
         os.umask(before)
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    assert emulator.settings.client_secret in state.read_text()
 
 
 # -- clean failures -------------------------------------------------------------------------------
