@@ -113,3 +113,15 @@ def test_500_visitor_ids_for_one_token_give_at_most_the_cap_of_visits(ledger: Le
     log2 = write_hits(tmp_path / "more.ndjson", many)
     again = ingest_files(ledger, pixel, [log2], LATER + timedelta(days=5)).as_dict()
     assert (again["visits"], again["rejected"]["over_cap"]) == (20, 5)
+
+
+def test_a_token_in_a_referrer_does_not_survive_in_pending_hits(ledger: Ledger, tmp_path: Path) -> None:
+    token = sign_token("003NOCONSENT", SECRET.encode())
+    line = hit(1, url=f"https://{SITE}/over-ons?name=Jan&phone=0612345678", visitor="anonymous-visitor")
+    line["referrer"] = f"https://{SITE}/vacatures?mt={token}"
+    ingest_files(
+        ledger, settings(), [write_hits(tmp_path / "hits.ndjson", [line])], T0 + timedelta(minutes=2)
+    )
+    assert list(ledger.db.execute("SELECT url, referrer FROM pixel_pending")) == [
+        (f"https://{SITE}/over-ons", SITE)
+    ]
