@@ -20,10 +20,12 @@ RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements.hashed
 USER msr
 # The ledger (SQLite) and the lock file live here; mount a volume so they outlive the container.
 VOLUME ["/state"]
-# /healthz and /metrics ([sync] health_port; set health_host = "0.0.0.0" to scrape from outside).
+# /livez, /readyz, /healthz and /metrics ([sync] health_port; health_host = "0.0.0.0" to scrape from
+# outside). The HEALTHCHECK asks /livez: whether the process works, not whether the org answers (an
+# hour's API-limit breaker or a held-back rule change must not mark the container unhealthy).
 EXPOSE 9464
-HEALTHCHECK --interval=60s --timeout=5s --start-period=120s --retries=3 \
-  CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=4).status != 200)"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:9464/livez', timeout=4).status != 200)"]
 
 ENTRYPOINT ["msr-engage"]
 CMD ["run"]

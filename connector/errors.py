@@ -73,6 +73,10 @@ class ApiLimitError(MsrEngageError):
         super().__init__(message)
 
 
+class ClockWentBackError(MsrEngageError):
+    """This job's time is clearly before the last cycle that scored: the cycle stops until it is past."""
+
+
 class BudgetExceededError(MsrEngageError):
     """A budget guard stopped the cycle early: this run used too large a share of the daily API calls."""
 

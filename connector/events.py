@@ -26,6 +26,9 @@ WEB_JOB_VIEW = "web.job_view"
 APPOINTMENT_MADE = "appointment.made"
 # What the org says about the contact itself (attrs: kind = candidate | contact_person, ...).
 CONTACT_UPDATED = "contact.updated"
+BUILT_IN_KINDS = frozenset(
+    {APPLICATION_STEP, EMAIL_OPENED, EMAIL_CLICKED, EMAIL_REPLIED, WEB_VISIT, WEB_JOB_VIEW, APPOINTMENT_MADE}
+)
 
 _KEYS = frozenset({"id", "contact_id", "kind", "at", "attrs"})
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -181,11 +184,13 @@ class EventReader:
     """Iterate the events of an NDJSON stream; rejected lines are collected in `rejected`.
 
     With `skip_invalid=False` the first bad line raises `ValueError` carrying `FILE:LINE: reason`.
+    With `kinds`, an event of another kind is a bad line whose reason lists the known kinds.
     """
 
     stream: Iterable[str] | IO[str]
     source: str
     skip_invalid: bool = False
+    kinds: frozenset[str] | None = None
     lines: int = 0
     rejected: list[Rejection] = field(default_factory=list)
 
@@ -195,7 +200,11 @@ class EventReader:
             if not line.strip():
                 continue
             try:
-                yield parse_line(line)
+                event = parse_line(line)
+                if self.kinds is not None and event.kind not in self.kinds:
+                    known = ", ".join(sorted(self.kinds))
+                    raise ValueError(f"kind: unknown event kind {event.kind!r} (known kinds: {known})")  # noqa: TRY301
+                yield event
             except ValueError as exc:
                 rejection = Rejection(self.source, number, str(exc))
                 if not self.skip_invalid:

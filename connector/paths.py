@@ -63,12 +63,20 @@ def write_private(path: Path, text: str) -> None:
 
 
 def secret_file_problem(path: Path) -> str | None:
-    """Why a file holding a secret or a key is not private enough, or None when only its owner can read it."""
+    """Why a file holding a secret or a key is not private enough, or None when it is.
+
+    Private: nobody but its owner can read or write it, or it is a platform-mounted secret (a
+    Kubernetes Secret with `fsGroup`, a Docker secret) owned by someone else (root) and shared with
+    this process's own group only (0440 / 0640 with our group). Others may never read it.
+    """
     try:
-        mode = path.stat().st_mode & 0o777
+        st = path.stat()
     except OSError:
         return None  # reading it reports that
-    if mode & 0o077:
+    mode = st.st_mode & 0o777
+    ours = {os.getegid(), *os.getgroups()}
+    mounted_for_our_group = st.st_uid != os.geteuid() and st.st_gid in ours and not mode & 0o027
+    if mode & 0o077 and not mounted_for_our_group:
         return f"{path} is open to group or others (mode {mode:04o}): chmod 600 {path}"
     return None
 

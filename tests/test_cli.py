@@ -115,6 +115,20 @@ def test_ingest_reports_added_then_duplicates(tmp_path: Path, capsys: pytest.Cap
     assert run(capsys, "ingest", str(events))[1].strip() == "added 0, duplicate 3, rejected 0"
 
 
+def test_ingest_of_an_unknown_event_kind_lists_the_known_kinds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = {"contact_id": "003A", "kind": "email.bounced", "at": "2026-06-01T09:00:00Z"}
+    events = write(tmp_path / "e.ndjson", [LINES[0], odd])
+    code, out, err = run(capsys, "ingest", str(events))
+    assert code == 2
+    assert f"{events}:2: kind: unknown event kind 'email.bounced'" in err
+    assert "(known kinds: application.step, appointment.made," in err
+    assert "contact.updated" in err
+    assert "web.visit" in err
+    assert out == ""
+
+
 def test_rescore_then_explain(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -203,3 +217,25 @@ def test_simulate_compares_with_the_rules_the_ledger_applied_by_default(
     code, out, _ = run(capsys, "simulate", "--config", str(edited), "--now", "2026-06-30T12:00:00Z")
     assert code == 0
     assert "1 would change" in out
+
+
+def test_ingest_with_a_config_accepts_the_kinds_its_sources_make(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "agency.toml"  # not ./config.toml, which ingest would read by default
+    config.write_text(
+        EXAMPLE.read_text()
+        + """
+[[sources.salesforce]]
+name = "placements"
+object = "Placement__c"
+contact = "Candidate__c"
+watched = ["Start__c"]
+events = [{ kind = "placement.started", time = "Start__c" }]
+"""
+    )
+    custom = {"contact_id": "003A", "kind": "placement.started", "at": "2026-06-01T09:00:00Z"}
+    events = write(tmp_path / "e.ndjson", [custom])
+    assert run(capsys, "ingest", str(events))[0] == 2  # without the config: an unknown kind
+    code, out, _ = run(capsys, "ingest", str(events), "--config", str(config))
+    assert (code, out.strip()) == (0, "added 1, duplicate 0, rejected 0")

@@ -18,7 +18,9 @@ import requests
 from werkzeug.test import Client
 
 from connector.emulator.testing import RunningEmulator, running_emulator
-from connector.entry.daemon import Metrics, health_app, instance_lock
+from connector.entry.daemon import instance_lock
+from connector.entry.health import HealthState, health_app
+from connector.entry.metrics import Metrics
 from connector.errors import FatalError
 from connector.shell.cycle import CycleReport
 
@@ -53,17 +55,25 @@ def test_second_daemon_on_the_same_state_is_refused_naming_the_pid(tmp_path: Pat
 
 def test_health_is_stale_until_a_cycle_succeeds_and_metrics_count_cycles() -> None:
     now = datetime(2026, 3, 2, 9, tzinfo=UTC)
-    metrics = Metrics()
-    client = Client(health_app(metrics, timedelta(minutes=6), lambda: now))
+    metrics, state = Metrics(), HealthState(stale_after=timedelta(minutes=6), logged_in=True)
+    metrics.login("00DORG", 120)
+    client = Client(health_app(state, metrics, lambda: now))
     assert client.get("/healthz").status_code == 503
+    assert json.loads(client.get("/readyz").data)["reasons"] == ["stale: no successful cycle yet"]
     report = CycleReport("poll", events_added=7, succeeded=3)
-    metrics.record(report, None, now - timedelta(minutes=1))
+    metrics.record(report, now - timedelta(minutes=1), 2.5)
+    state.last_success_at, state.last_status = now - timedelta(minutes=1), report.status
     health = client.get("/healthz")
     assert health.status_code == 200
     assert json.loads(health.data)["last_cycle_status"] == "ok"
     text = client.get("/metrics").get_data(as_text=True)
-    assert 'msr_engage_cycles_total{status="ok"} 1.0' in text
-    assert "msr_engage_events_ingested_total 7.0" in text
+    assert 'msr_engage_cycles_total{org="00DORG",status="ok"} 1.0' in text
+    assert 'msr_engage_events_ingested_total{org="00DORG"} 7.0' in text
+    assert 'msr_engage_cycle_duration_seconds_count{kind="poll",org="00DORG"} 1.0' in text
+    assert 'msr_engage_ready{org="00DORG"} 1.0' in text  # the probe just answered 200
+    state.last_success_at = now - timedelta(minutes=7)  # three polls of two minutes, and one more
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/livez").status_code == 200  # stale is no reason to restart the process
     assert client.get("/nope").status_code == 404
 
 
@@ -119,6 +129,15 @@ def test_daemon_serves_health_refuses_a_twin_and_stops_cleanly_on_sigterm(
         twin = subprocess.run(cli("run"), env=env, capture_output=True, text=True, timeout=60, check=False)
         assert twin.returncode == 1
         assert f"PID {daemon.pid}" in twin.stderr
+        # One writer per state folder: a sync beside the daemon is refused, naming it; reading answers.
+        once = subprocess.run(cli("sync", "--once"), env=env, capture_output=True, text=True, timeout=60)
+        assert once.returncode == 1
+        assert once.stderr.splitlines()[-1:] == [
+            f"error: another msr-engage process (PID {daemon.pid}) writes to {env['MSR_ENGAGE_HOME']}: stop"
+            " it first (or let it finish), or give this one its own state folder (MSR_ENGAGE_HOME)"
+        ]
+        status = subprocess.run(cli("status"), env=env, capture_output=True, text=True, timeout=60)
+        assert status.returncode == 0, status.stderr
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=30) == 0
         _, logs = daemon.communicate()
@@ -182,13 +201,14 @@ def test_pixel_rejections_reach_the_metrics_by_reason(tmp_path: Path) -> None:
     with Ledger(tmp_path / "l.db") as ledger:
         run = files.run(ledger, LATER)
     assert (run.read, run.added, run.rejected) == (1, 0, {"bot": 1})
-    daemon.metrics.record(CycleReport("poll", rejected=Counter(run.rejected)), None, LATER)
+    daemon.metrics.login("00DORG", 120)
+    daemon.metrics.record(CycleReport("poll", rejected=Counter(run.rejected)), LATER, 0.1)
     text = (
-        Client(health_app(daemon.metrics, timedelta(minutes=5), lambda: LATER))
+        Client(health_app(daemon.health, daemon.metrics, lambda: LATER))
         .get("/metrics")
         .get_data(as_text=True)
     )
-    assert 'msr_engage_pixel_lines_rejected_total{reason="bot"} 1.0' in text
+    assert 'msr_engage_pixel_lines_rejected_total{org="00DORG",reason="bot"} 1.0' in text
 
 
 def test_backfill_reads_history_from_a_date_and_writes(tmp_path: Path, live_org: RunningEmulator) -> None:

@@ -158,8 +158,10 @@ def test_backfill_since_a_future_date_is_an_error(capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.parametrize(
-    "args", [["score", "e.ndjson"], ["rescore"], ["sync", "--once"], ["backfill", "--since", "2026-01-01"]]
-)
+    "args",
+    [["score", "e.ndjson"], ["rescore"], ["sync", "--once"], ["backfill", "--since", "2026-01-01"],
+     ["explain", "003A"], ["simulate"], ["run"]],
+)  # fmt: skip
 def test_a_config_without_rules_stops_every_command_that_scores(
     args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -245,10 +247,10 @@ def test_an_empty_secret_file_is_named_as_empty(tmp_path: Path, capsys: pytest.C
     ]
 
 
-def _readme_commands() -> dict[str, set[str]]:
-    """Each command the README's table shows, with the options it shows for it."""
+def _readme_commands() -> dict[str, tuple[set[str], str]]:
+    """Each command the README's table shows, with the options it shows for it and its row."""
     table = README.read_text(encoding="utf-8").split("## Commands", 1)[1].split("\n\n", 1)[0]
-    shown: dict[str, set[str]] = {}
+    shown: dict[str, tuple[set[str], str]] = {}
     for row in table.splitlines()[2:]:
         first_cell = row.split(" | ")[0]
         group = ""
@@ -259,7 +261,7 @@ def _readme_commands() -> dict[str, set[str]]:
             name = " ".join(w for w in words[:2] if re.fullmatch(r"[a-z][a-z-]*", w))
             name = name if name.split()[0] in ("pixel", "emulator") else name.split()[0]
             group = name.split()[0] if " " in name else ""
-            shown[name] = set(re.findall(r"--[a-z][a-z-]*", span))
+            shown[name] = set(re.findall(r"--[a-z][a-z-]*", span)), row
     return shown
 
 
@@ -268,10 +270,30 @@ def test_the_readme_command_table_matches_the_commands_and_their_options() -> No
     walked = _commands(typer.main.get_group(app))
     leaves = {" ".join(path) for path, c in walked if not hasattr(c, "commands")}
     assert leaves - set(shown) == {"version"}  # every command a user needs is in the table
-    for name, flags in shown.items():
+    for name, (flags, _) in shown.items():
         result = runner.invoke(app, [*name.split(), "--help"])
         assert result.exit_code == 0, name
         assert flags <= set(re.findall(r"--[a-z][a-z-]*", result.stdout)), name
+
+
+def test_commands_without_config_say_so_and_why_in_help_and_readme() -> None:
+    runner, shown = CliRunner(), _readme_commands()
+    without = set()
+    for path, command in _commands(typer.main.get_group(app)):
+        if hasattr(command, "commands"):
+            continue
+        text = " ".join(runner.invoke(app, [*path, "--help"]).stdout.split())
+        name = " ".join(path)
+        if "--config" in text:
+            assert name not in shown or "no config" not in shown[name][1], name
+            continue
+        without.add(name)
+        assert re.search(r"Needs no config: \S.{15,}", text), f"{name} --help does not say why it needs none"
+        assert name == "version" or "no config" in shown[name][1], f"README row of {name}"
+    # The ones a newcomer tried with --config and got "No such option" are among them (ingest takes one:
+    # its config's sources name the event kinds an events file may hold).
+    assert {"status", "dead-letters"} <= without
+    assert "ingest" not in without
 
 
 def test_plan_summary_counts_contacts_per_field_and_score_line() -> None:
@@ -303,3 +325,15 @@ def test_summary_without_dry_run_is_bad_input(capsys: pytest.CaptureFixture[str]
     code, _, err = run(capsys, "sync", "--once", "--summary", "--config", str(EXAMPLE))
     assert code == 2
     assert err.splitlines() == ["input error: --summary: only with --dry-run (it summarises the write plan)"]
+
+
+@pytest.mark.parametrize("args", [["rescore"], ["discover"], ["sync", "--once"], ["explain", "003A"]])
+def test_no_config_anywhere_is_one_line_naming_the_three_ways_to_give_one(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, *args)  # the fixture runs in an empty folder, MSR_ENGAGE_CONFIG unset
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "config error: no config.toml found: pass --config PATH, set MSR_ENGAGE_CONFIG, or copy"
+        " config.example.toml to config.toml"
+    ]

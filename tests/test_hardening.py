@@ -71,6 +71,25 @@ def test_a_private_key_others_can_read_is_refused(tmp_path: Path) -> None:
         SalesforceSettings(auth="jwt", client_id="c", username="u", private_key_file=key)
 
 
+def test_a_platform_mounted_secret_shared_with_our_group_only_is_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connector.paths import secret_file_problem
+
+    key = tmp_path / "private.key"
+    key.write_text("k")
+    os.chown(key, -1, os.getegid())
+    key.chmod(0o440)  # a Kubernetes Secret with fsGroup: owned by root, readable by the pod's group
+    assert secret_file_problem(key) is not None  # our own file: 0440 is still too open
+    owner = key.stat().st_uid
+    monkeypatch.setattr(os, "geteuid", lambda: owner + 1)  # as the daemon sees it: someone else's file
+    assert secret_file_problem(key) is None
+    key.chmod(0o444)
+    assert secret_file_problem(key) is not None  # others may never read it
+    key.chmod(0o460)
+    assert secret_file_problem(key) is not None  # nor our group write it
+
+
 def test_a_secret_in_config_toml_is_refused_even_when_the_environment_sets_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

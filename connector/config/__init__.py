@@ -60,12 +60,16 @@ class Settings(BaseSettings):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     sources: Sources = Field(default_factory=lambda: Sources())
 
-    def org_sources(self) -> tuple[OrgSource, ...]:
-        """The configured org sources, or MSR's defaults for the configured object mapping."""
+    def org_sources(self, *, tracked: bool = False) -> tuple[OrgSource, ...]:
+        """The configured org sources, or MSR's defaults for the configured object mapping.
+
+        `tracked`: whether the org keeps history on the application step field (the shell asks the
+        org, `shell/sources.org_sources`); it decides `step_history = "auto"`."""
         if self.sources.salesforce is not None:
             return self.sources.salesforce
         mapping = self.salesforce.objects if self.salesforce else ObjectMapping()
-        return default_sources(mapping, step_history=self.sync.step_history)
+        history = self.sync.step_history
+        return default_sources(mapping, step_history=tracked if history == "auto" else history)
 
     @classmethod
     def settings_customise_sources(

@@ -1,8 +1,8 @@
 """Salesforce object and field names: MSR defaults, in one place.
 
-The emulator builds its schema from these defaults, so the fake org and the connector's defaults cannot
-drift apart. Names of the non-public MSR objects (job application, lead-score line, website visit,
-website job view) are our choice; `msr-engage discover` proposes the real ones for an org.
+The objects and fields we deploy are in `org/` (the SFDX project), MSR's own in `org/msr-schema.json`; the
+emulator builds its org from both and a test holds these defaults to them, so the fake org, the deployed
+org and the defaults cannot drift apart. `msr-engage discover` proposes the names an org really uses.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ class SalesforceSettings(Strict):
     auth: AuthMode = "jwt"
     client_id: str = ""
     username: str = ""  # JWT bearer: the integration user the token is issued for
-    private_key_file: Path | None = None  # JWT bearer: PEM private key of the connected app's certificate
+    private_key_file: Path | None = None  # JWT bearer: PEM key of the External Client App's certificate
     # JWT `aud`: empty means login_url. With a My Domain login_url Salesforce still wants
     # https://login.salesforce.com (or https://test.salesforce.com for sandboxes) here.
     jwt_audience: str = ""

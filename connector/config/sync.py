@@ -7,7 +7,7 @@ job applications, e-mail engagement, appointments and the contacts themselves.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -78,9 +78,10 @@ class SyncSettings(Strict):
     health_port: Annotated[int, Field(ge=0, le=65535)] = 9464  # 0 switches the endpoint off
     # a Contact checkbox meaning "erase this contact" (besides deletion)
     anonymised_field: OptionalApiName = ""
-    # The org tracks field history for the application step: read it, so A→B→C within one poll
-    # interval gives both B and C (polling the record alone sees only C).
-    step_history: bool = False
+    # Read the field history of the application step, so A→B→C within one poll interval gives both
+    # B and C (polling the record alone sees only C). "auto": when the org tracks history on that
+    # field (asked at the start of every job); true / false force it.
+    step_history: bool | Literal["auto"] = "auto"
 
 
 def default_sources(m: ObjectMapping, *, step_history: bool = False) -> tuple[OrgSource, ...]:

@@ -61,8 +61,23 @@ def _faults(emu: Emulator, body: dict[str, Any]) -> None:
     if "api_limit" in body:
         spec = body["api_limit"]
         emu.set_api_limit(int(spec["total"]), spec.get("used"))
+    if "field_edit" in body:  # {"object", "field", "editable"}: field-level edit access of the user
+        spec = body["field_edit"]
+        emu.set_field_edit(str(spec["object"]), str(spec["field"]), bool(spec.get("editable", False)))
     if "commit_lag_seconds" in body:
         emu.set_commit_lag(float(body["commit_lag_seconds"]))
+
+
+def _setup(emu: Emulator, body: dict[str, Any]) -> None:
+    """Setup changes: `hide` / `show` {object, field?} for the integration user (field-level security),
+    `track` {object, field, on} for field history tracking."""
+    for key, apply in (("hide", emu.access.hide), ("show", emu.access.show)):
+        if key in body:
+            spec = body[key]
+            apply(str(spec["object"]), str(spec.get("field", "")))
+    if "track" in body:
+        spec = body["track"]
+        emu.set_tracked(str(spec["object"]), str(spec["field"]), bool(spec.get("on", True)))
 
 
 def _activity(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
@@ -104,6 +119,9 @@ def handle(emu: Emulator, request: Request) -> Response:
         if request.method == "POST" and route == "faults":
             _faults(emu, body)
             return _ok(state(emu))
+        if request.method == "POST" and route == "setup":
+            _setup(emu, body)
+            return _ok({})
         if request.method == "POST" and route == "activity":
             return _ok(_activity(emu, body))
         if request.method == "POST" and route == "calls/reset":

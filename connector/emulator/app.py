@@ -16,6 +16,7 @@ import structlog
 from werkzeug.wrappers import Request, Response
 
 from connector.emulator import admin, bulk, rest
+from connector.emulator.access import query_view
 from connector.emulator.auth import OAuthError, grant
 from connector.emulator.describe import describe, describe_global, limits
 from connector.emulator.faults import HTTP_ERROR_BODIES
@@ -59,7 +60,8 @@ def _query(emu: Emulator, request: Request, params: dict[str, str], include_dele
         raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
     try:
         parsed = parse(text)
-        total, rows, shape = Evaluator(emu.store, emu.clock.now()).select(
+        tables = query_view(emu.store, emu.access, emu.schema, parsed.sobject)
+        total, rows, shape = Evaluator(tables, emu.clock.now()).select(
             parsed, include_deleted=include_deleted, api_version=params["ver"]
         )
     except SoqlError as exc:
@@ -99,13 +101,14 @@ def query_more(emu: Emulator, request: Request, params: dict[str, str]) -> Respo
 # ----- describe, limits, versions ------------------------------------------------------------------------
 def get_global(emu: Emulator, request: Request, params: dict[str, str]) -> Response:
     """`GET /sobjects/`."""
-    return json_response(describe_global(emu.schema, params["ver"]))
+    return json_response(describe_global(emu.user_schema(), params["ver"]))
 
 
 def get_describe(emu: Emulator, request: Request, params: dict[str, str]) -> Response:
     """`GET /sobjects/{Obj}/describe`."""
-    obj = emu.schema[sobject(emu, params["obj"])]
-    return json_response(describe(emu.schema, obj, emu.record_types, params["ver"]))
+    schema = emu.user_schema()
+    obj = schema[sobject(emu, params["obj"])]
+    return json_response(describe(schema, obj, emu.record_types, params["ver"]))
 
 
 def get_limits(emu: Emulator, request: Request, params: dict[str, str]) -> Response:

@@ -10,18 +10,21 @@ import secrets
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from connector.config.salesforce import ObjectMapping
+from connector.emulator.access import Access
 from connector.emulator.faults import Faults
 from connector.emulator.schema import ObjectDef, build_schema
 from connector.emulator.store import Store
 from connector.emulator.values import Clock, IdMaker, truncate
 
 DEFAULT_API_VERSION = "59.0"
+INTEGRATION_USER_ID = "005Kb0000000001AAA"  # the user of every session (the token's identity URL)
+API_ONLY_PROFILE = "Minimum Access - API Only Integrations"
 
 
 @dataclass
@@ -64,11 +67,12 @@ class Emulator:
         self.mapping = mapping or ObjectMapping()
         self.settings = settings or OrgSettings()
         self.clock = clock or Clock()
-        self.schema: dict[str, ObjectDef] = build_schema(self.mapping)
+        self.schema: dict[str, ObjectDef] = build_schema()
         self.store = Store(
             self.schema, self.clock, IdMaker({"00D": self.settings.org_serial}, pod=self.settings.pod)
         )
         self.faults = Faults()
+        self.access = Access()  # what the integration user may see (field-level security)
         self.store.write_hook = self.faults.row_lock
         self.lock = self.store.lock
         self.calls: Counter[str] = Counter()
@@ -200,6 +204,22 @@ class Emulator:
         with self.lock:
             self.store.delete(obj, record_id)
 
+    # ----- setup: what the integration user sees, which fields keep history ---------------------------
+    def user_schema(self) -> dict[str, ObjectDef]:
+        """The objects and fields the integration user can see (describe, queries)."""
+        return self.access.schema(self.schema)
+
+    def set_tracked(self, obj: str, field_name: str, tracked: bool) -> None:
+        """Switch field history tracking on or off for one field of an object that keeps history."""
+        with self.lock:
+            odef = self.schema[obj]
+            if odef.history_name not in self.schema:
+                raise ValueError(f"{obj} keeps no field history in this emulator")
+            if odef.field(field_name) is None:
+                raise ValueError(f"{obj} has no field {field_name}")
+            rest = tuple(f for f in odef.tracked if f != field_name)
+            odef.tracked = (*rest, field_name) if tracked else rest
+
     # ----- simulated recruiter and candidate activity ------------------------------------------------
     def move_application(self, application_id: str, step: str) -> None:
         """A recruiter moves a job application to `step` (tracked in field history)."""
@@ -244,6 +264,7 @@ class Emulator:
             "Id": self.store.ids.new("00D"), "Name": "MSR Emulated Agency",
             "OrganizationType": "Enterprise Edition", "IsSandbox": True,
         })  # fmt: skip
+        self._integration_user()
         c = self.mapping.contact
         for dev_name in (c.candidate_record_type, c.contact_person_record_type):
             rt_id = self.store.ids.new("012")
@@ -253,6 +274,31 @@ class Emulator:
                 "CreatedDate": when, "LastModifiedDate": when, "SystemModstamp": when,
             })  # fmt: skip
         self._index_record_types()
+
+    def _integration_user(self) -> None:
+        """The user every session logs in as: licence Salesforce Integration, the API-only profile."""
+        licence = self.store.ids.new("100")
+        self.store.insert_raw(
+            "UserLicense", {"Id": licence, "IsDeleted": False, "Name": "Salesforce Integration"}
+        )
+        profile = self.store.ids.new("00e")
+        self.store.insert_raw("Profile", {
+            "Id": profile, "IsDeleted": False, "Name": API_ONLY_PROFILE, "UserLicenseId": licence,
+        })  # fmt: skip
+        self.store.insert_raw("User", {
+            "Id": INTEGRATION_USER_ID, "IsDeleted": False, "Username": self.settings.username,
+            "Name": "MSR Engage Integration", "IsActive": True, "ProfileId": profile,
+        })  # fmt: skip
+
+    def set_field_edit(self, obj: str, field: str, editable: bool) -> None:
+        """Give or take the integration user's edit access to one field (what describe and writes see)."""
+        with self.lock:
+            odef = self.schema[obj]
+            fdef = odef.field(field)
+            if fdef is None:
+                raise ValueError(f"{obj} has no field {field}")
+            odef.fields[fdef.name] = replace(fdef, createable=editable, updateable=editable)
+            odef.__post_init__()
 
     def _index_record_types(self) -> None:
         self.record_types = {r["DeveloperName"]: r["Id"] for r in self.store.rows["RecordType"].values()}

@@ -11,17 +11,32 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from connector.emulator.schema import FieldDef, ObjectDef, resolve_object
 from connector.emulator.soql import Compare, Condition, InList, Junction, Like, Literal, Not, Query, SoqlError
-from connector.emulator.store import Row, Store
+from connector.emulator.store import Row
 from connector.emulator.values import normalise_id, to_json
 
 _STRINGY = frozenset(
     {"id", "string", "textarea", "email", "url", "phone", "picklist", "reference", "anyType", "multipicklist"}
 )
 Predicate = Callable[[Row], bool]
+
+
+class Tables(Protocol):
+    """What a query reads: the names it may resolve and the rows behind them (`Store` is one)."""
+
+    schema: dict[str, ObjectDef]
+    rows: dict[str, dict[str, Row]]
+
+    def visible(self, obj: str) -> list[Row]:
+        """The rows of `obj` queries see now."""
+        ...
+
+    def find(self, record_id: str) -> tuple[str, Row] | None:
+        """The object and row of an id of any object."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -68,7 +83,7 @@ def resolve(schema: dict[str, ObjectDef], root: ObjectDef, text: str) -> Path:
 class Evaluator:
     """Evaluates one query against a store at a given moment."""
 
-    def __init__(self, store: Store, now: datetime) -> None:
+    def __init__(self, store: Tables, now: datetime) -> None:
         self.store = store
         self.now = now
 

@@ -1,27 +1,18 @@
-"""The emulated org's schema, built from the connector's default mapping (one source of truth).
+"""The emulated org's schema: its types, and `build_schema` from the files an implementer deploys.
 
-Every object and field name the connector maps comes from `ObjectMapping`; the rest (timestamps,
-`EmailMessage`, `Event`, history objects) follows the real standard objects. Lookups, picklists,
-lengths and external ids are declared here so the store can validate writes the way an org does.
+The objects and fields come from `org/` (our SFDX project) and `org/msr-schema.json` (standard and
+MSR's managed objects), read by `orgsource.py`: the org the emulator plays is the one the implementer
+deploys, and the connector's default mapping is tested against the same files. History objects follow
+Salesforce's naming. Lookups, picklists, lengths and external ids let the store validate writes the way
+an org does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from connector.config.salesforce import ObjectMapping
-
-STEPS = (
-    "Match",
-    "Websollicitatie",
-    "Intake verwerkt",
-    "Voorgesteld",
-    "Gesprek klant",
-    "Aangenomen",
-    "Afgewezen",
-    "Teruggetrokken",
-)
 SYSTEM_FIELDS = ("CreatedDate", "LastModifiedDate", "SystemModstamp")
 
 
@@ -102,135 +93,34 @@ def _common(name_field: FieldDef | None = None) -> list[FieldDef]:
     return fields
 
 
-def _text(name: str, label: str, length: int = 255, **kw: Any) -> FieldDef:
-    return FieldDef(name, label, kw.pop("type", "string"), length, **kw)
+def common_fields() -> list[FieldDef]:
+    """The fields every object has: Id, IsDeleted and the three timestamps."""
+    return _common()
 
 
-def _number(name: str, label: str, scale: int = 0) -> FieldDef:
-    return FieldDef(name, label, "double", precision=18, scale=scale)
+def relationship_of(field_name: str) -> str:
+    """Relationship name of a lookup: custom `X__c` → `X__r`, standard `XId` → `X`."""
+    return _rel(field_name)
 
 
-def _ref(name: str, label: str, to: str | tuple[str, ...], rel: str, **kw: Any) -> FieldDef:
-    targets = (to,) if isinstance(to, str) else to
-    return FieldDef(name, label, "reference", 18, reference_to=targets, relationship_name=rel, **kw)
+def _ref(name: str, label: str, to: str, rel: str) -> FieldDef:
+    return FieldDef(name, label, "reference", 18, reference_to=(to,), relationship_name=rel)
 
 
 def _rel(field_name: str) -> str:
-    """Relationship name of a lookup: custom `X__c` → `X__r`, standard `XId` → `X`."""
     if field_name.endswith("__c"):
         return field_name[:-3] + "__r"
     return field_name[:-2] if field_name.endswith("Id") else field_name
 
 
-def _obj(name: str, label: str, prefix: str, fields: list[FieldDef], **kw: Any) -> ObjectDef:
-    return ObjectDef(name, label, prefix, {f.name: f for f in fields}, **kw)
-
-
 ANONYMISED_FIELD = "Anonymised__c"  # MSR's checkbox for a contact anonymised under the GDPR
 
 
-def build_schema(mapping: ObjectMapping | None = None) -> dict[str, ObjectDef]:
-    """All objects of the MSR-shaped org, named after `mapping` (default: the connector's defaults)."""
-    m = mapping or ObjectMapping()
-    c, j, a = m.contact, m.job, m.application
-    sl, wv, jv = m.score_line, m.website_visit, m.job_view
-    auto_name = FieldDef("Name", "Name", "string", 80, createable=False, updateable=False)
-    objects = [
-        _obj("Organization", "Organization", "00D", [
-            _id(), _text("Name", "Name", 80), _text("OrganizationType", "Edition", 40),
-            FieldDef("IsSandbox", "Is Sandbox", "boolean"),
-        ], createable=False),
-        _obj("RecordType", "Record Type", "012", [
-            *_common(_text("Name", "Name", 80)), _text("DeveloperName", "Record Type Name", 80),
-            _text("SobjectType", "SObject Type Name", 40),
-        ], createable=False),
-        _obj("Account", "Account", "001", [*_common(_text("Name", "Account Name", 255, required=True))]),
-        _obj(c.object, "Contact", "003", [
-            *_common(FieldDef("Name", "Full Name", "string", 121, createable=False, updateable=False)),
-            _text("FirstName", "First Name", 40), _text("LastName", "Last Name", 80, required=True),
-            _text("Email", "Email", 80, type="email"), _text("Phone", "Business Phone", 40, type="phone"),
-            _ref("AccountId", "Account ID", "Account", "Account"),
-            _ref("RecordTypeId", "Record Type ID", "RecordType", "RecordType"),
-            _ref("MasterRecordId", "Master Record ID", c.object, "MasterRecord", createable=False,
-                 updateable=False),
-            _number(c.score, "Lead Score"),
-            FieldDef(c.band, "Lead Score Band", "picklist", 255,
-                     picklist=tuple(c.band_values.values()), restricted=True),
-            FieldDef(c.medal, "Medal", "picklist", 255,
-                     picklist=tuple(c.medal_values.values()), restricted=True),
-            FieldDef(c.first_qualified_on, "Date First Qualification", "date"),
-            FieldDef(c.first_placed_on, "Date First Placement", "date"),
-            FieldDef(c.tracking_consent, "Tracking Consent", "boolean", default=False),
-            FieldDef(ANONYMISED_FIELD, "Anonymised", "boolean", default=False),
-        ], record_types=(c.candidate_record_type, c.contact_person_record_type),
-            tracked=(c.tracking_consent,)),
-        _obj(j.object, "Job", "a0B", [
-            *_common(_text(j.name, "Job Name", 80, required=True)),
-            FieldDef("msf__Status__c", "Status", "picklist", 255, picklist=("Open", "On hold", "Closed")),
-            _ref("msf__Account__c", "Account", "Account", "msf__Account__r"),
-        ]),
-        _obj(a.object, "Job Application", "a0C", [
-            *_common(auto_name),
-            _ref(a.contact, "Candidate", c.object, _rel(a.contact), required=True),
-            _ref(a.job, "Job", j.object, _rel(a.job), required=True),
-            FieldDef(a.step, "Step", "picklist", 255, picklist=STEPS, restricted=True, required=True),
-        ], tracked=(a.step,)),
-        _obj("EmailMessage", "Email Message", "02s", [
-            *_common(),
-            _text("Subject", "Subject", 3000), _text("FromAddress", "From Address", 1000, type="email"),
-            _text("ToAddress", "To Address", 4000), FieldDef("MessageDate", "Message Date", "datetime"),
-            FieldDef("Incoming", "Is Incoming", "boolean", default=False),
-            FieldDef("IsTracked", "Is Tracked", "boolean", default=False),
-            FieldDef("HasReply", "Has Reply", "boolean", default=False),
-            FieldDef("FirstOpenedDate", "First Opened", "datetime"),
-            FieldDef("LastOpenedDate", "Last Opened", "datetime"),
-            FieldDef("FirstLinkClickedDate", "First Link Clicked", "datetime"),
-            FieldDef("Status", "Status", "picklist", 40, picklist=("0", "1", "2", "3", "4", "5")),
-            _ref("ReplyToEmailMessageId", "Reply To Email Message ID", "EmailMessage", "ReplyToEmailMessage"),
-            _ref("RelatedToId", "Related To ID", (j.object, a.object), "RelatedTo"),
-        ]),
-        _obj("EmailMessageRelation", "Email Message Relation", "0Rm", [
-            *_common(),
-            _ref("EmailMessageId", "Email Message ID", "EmailMessage", "EmailMessage", required=True),
-            _ref("RelationId", "Relation ID", (c.object,), "Relation"),
-            FieldDef("RelationType", "Relation Type", "picklist", 40,
-                     picklist=("FromAddress", "ToAddress", "CcAddress", "BccAddress"), restricted=True),
-            _text("RelationAddress", "Relation Address", 1000),
-        ]),
-        _obj("Event", "Event", "00U", [
-            *_common(),
-            _text("Subject", "Subject", 255), _text("Type", "Type", 40),
-            FieldDef("StartDateTime", "Start", "datetime"), FieldDef("EndDateTime", "End", "datetime"),
-            FieldDef("ActivityDateTime", "Due Date Time", "datetime"),
-            _ref("WhoId", "Name ID", (c.object,), "Who"),
-            _ref("WhatId", "Related To ID", (j.object, a.object), "What"),
-        ]),
-        _obj(sl.object, "Lead Score Line", "a0D", [
-            *_common(auto_name),
-            _ref(sl.contact, "Contact", c.object, _rel(sl.contact), required=True,
-                 master_detail=True),
-            _text(sl.rule, "Rule", 80), _number(sl.points, "Points"),
-            _text(sl.external_id, "External Id", 255, external_id=True, unique=True),
-        ]),
-        _obj(wv.object, "Website Visit", "a0E", [
-            *_common(auto_name),
-            _ref(wv.contact, "Contact", c.object, _rel(wv.contact), required=True,
-                 master_detail=True),
-            FieldDef(wv.visited_at, "Visited At", "datetime"), _number(wv.pages, "Pages"),
-            _text(wv.landing_url, "Landing URL", 255, type="url"), _number(wv.duration_seconds, "Duration"),
-            _text(wv.external_id, "External Id", 255, external_id=True, unique=True),
-        ]),
-        _obj(jv.object, "Website Job View", "a0F", [
-            *_common(auto_name),
-            _ref(jv.contact, "Contact", c.object, _rel(jv.contact), required=True,
-                 master_detail=True),
-            _ref(jv.job, "Job", j.object, _rel(jv.job), required=True),
-            FieldDef(jv.first_viewed, "First Viewed", "datetime"),
-            FieldDef(jv.last_viewed, "Last Viewed", "datetime"), _number(jv.view_count, "View Count"),
-            _text(jv.external_id, "External Id", 255, external_id=True, unique=True),
-        ]),
-    ]  # fmt: skip
-    schema = {o.name: o for o in objects}
+def build_schema(org_dir: Path | None = None) -> dict[str, ObjectDef]:
+    """All objects of the MSR-shaped org, from `org/` and its `msr-schema.json` (default: the packaged)."""
+    from connector.emulator.orgsource import load_objects  # orgsource builds on this module's types
+
+    schema = {o.name: o for o in load_objects(org_dir)}
     for obj in list(schema.values()):
         if obj.tracked:
             schema[obj.history_name] = _history(obj)
@@ -244,13 +134,13 @@ def _history(parent: ObjectDef) -> ObjectDef:
         _id(),
         FieldDef("IsDeleted", "Deleted", "boolean", createable=False, updateable=False),
         _ref(parent_field, "Parent ID", parent.name, _rel(parent_field)),
-        _text("Field", "Changed Field", 255),
+        FieldDef("Field", "Changed Field", "string", 255),
         FieldDef("OldValue", "Old Value", "anyType"),
         FieldDef("NewValue", "New Value", "anyType"),
         FieldDef("CreatedDate", "Created Date", "datetime", createable=False, updateable=False),
     ]
-    return _obj(parent.history_name, parent.label + " History", "017", fields, history_of=parent.name,
-                createable=False)  # fmt: skip
+    return ObjectDef(parent.history_name, parent.label + " History", "017", {f.name: f for f in fields},
+                     history_of=parent.name, createable=False)  # fmt: skip
 
 
 def history_parent_field(history: ObjectDef) -> str:

@@ -18,6 +18,8 @@ from types import FrameType
 
 from connector.emulator.org import DEFAULT_API_VERSION, Emulator, OrgSettings
 from connector.emulator.server import EmulatorServer, Endpoint, load_or_make_jwt_key
+from connector.emulator.values import BASE62, checksum
+from connector.errors import InputError
 from connector.paths import write_private
 
 # A source checkout's copy (the one the README says to edit); any install also has the packaged one.
@@ -76,6 +78,32 @@ def new_pod() -> str:
     return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(2))
 
 
+ORG_ID = re.compile(r"00D[A-Za-z0-9]{15}")
+
+
+def org_settings(org_id: str | None) -> OrgSettings:
+    """Settings for a new org: its own random org id, or the given one (an 18-character `00D...` id).
+
+    The org id is made like every other id: prefix, the two-character pod, a base-62 number and the
+    case-safe checksum, so the pod and number are read back from it and the org's other ids share its pod.
+    """
+    if org_id is None:
+        return OrgSettings(pod=new_pod(), org_serial=secrets.randbelow(62**6))
+    if not ORG_ID.fullmatch(org_id):
+        raise InputError(
+            f"--org-id: {org_id!r} is not an org id: 18 letters and digits starting with 00D"
+            " (like 00DKb0000000001MAA)"
+        )
+    if org_id[15:] != checksum(org_id[:15]):
+        raise InputError(
+            f"--org-id: {org_id} has a wrong checksum: its last 3 characters must be {checksum(org_id[:15])}"
+        )
+    number = 0
+    for char in org_id[5:15]:
+        number = number * 62 + BASE62.index(char)
+    return OrgSettings(pod=org_id[3:5], org_serial=number - 1)  # the id maker counts from serial + 1
+
+
 def serve(
     *,
     port: int | None,
@@ -86,15 +114,19 @@ def serve(
     config_path: Path | None,
     emit: Callable[[str], None],
     stop: threading.Event | None = None,
+    org_id: str | None = None,
 ) -> None:
     """Run until SIGINT / SIGTERM (or `stop` is set): announce the endpoint, then save and stop cleanly."""
     fresh = state_file is None or not state_file.exists()
     # A new org gets its own pod (part of every id, the org id too): two emulators are two orgs, so a
     # ledger bound to one refuses the other, as with a sandbox and production. A saved org keeps its ids.
-    emu = Emulator(
-        state_file=state_file,
-        settings=OrgSettings(pod=new_pod(), org_serial=secrets.randbelow(62**6)) if fresh else None,
-    )
+    wanted = org_settings(org_id)  # checks --org-id also when a saved org is loaded
+    emu = Emulator(state_file=state_file, settings=wanted if fresh else None)
+    if org_id is not None and emu.org_id != org_id:
+        raise InputError(
+            f"--org-id: the org saved in {state_file} is {emu.org_id}, not {org_id}: drop --org-id,"
+            " or name a new --state file"
+        )
     key_path, public_pem = load_or_make_jwt_key(state_dir)
     emu.settings.jwt_public_key = public_pem
     if fresh:

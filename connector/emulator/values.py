@@ -17,7 +17,7 @@ from typing import Any
 from connector.emulator.schema import FieldDef
 
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -74,7 +74,7 @@ class IdMaker:
         digits = ""
         while n:
             n, rem = divmod(n, 62)
-            digits = _BASE62[rem] + digits
+            digits = BASE62[rem] + digits
         id15 = prefix + self.pod + digits.rjust(10, "0")
         return id15 + checksum(id15)
 

@@ -39,7 +39,7 @@ def body_json(request: Request) -> Any:
 
 def sobject(emu: Emulator, name: str) -> str:
     """The canonical name of an sObject in a URL; 404 NOT_FOUND when the org has none."""
-    obj = resolve_object(emu.schema, name)
+    obj = resolve_object(emu.user_schema(), name)  # an object hidden from the user is not there
     if obj is None:
         raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
     return obj.name

@@ -12,9 +12,9 @@ from typing import IO
 from connector import paths
 from connector.config import Settings, load_settings
 from connector.errors import ConfigError, InputError
-from connector.events import EventReader, parse_time
+from connector.events import BUILT_IN_KINDS, CONTACT_UPDATED, EventReader, parse_time
 from connector.ledger import Ledger
-from connector.sf.client import SalesforceClient, connect
+from connector.sf.client import SalesforceClient
 
 
 def clock(now: str | None = None) -> datetime:
@@ -49,6 +49,18 @@ def settings_from(config: Path | None) -> Settings:
     return load_settings(path)
 
 
+def known_kinds(config: Path | None = None) -> frozenset[str]:
+    """The event kinds an events file may hold: the built-in ones, `contact.updated`, and those of the
+    sources configured in the given config.toml, else the default one (when there is one)."""
+    kinds = {*BUILT_IN_KINDS, CONTACT_UPDATED}
+    path = config if config is not None else paths.default_config_path()
+    if path is not None:
+        sources = load_settings(path).org_sources(tracked=True)
+        kinds |= {spec.kind for source in sources for spec in source.events}
+        kinds |= {source.history.kind for source in sources if source.history is not None}
+    return frozenset(kinds)
+
+
 def scoring_settings(config: Path | None) -> Settings:
     """Settings for a command that scores: a config without any rule would give everyone 0."""
     settings = settings_from(config)
@@ -61,7 +73,9 @@ def scoring_settings(config: Path | None) -> Settings:
 
 
 @contextmanager
-def event_reader(source: str, *, skip_invalid: bool) -> Iterator[EventReader]:
+def event_reader(
+    source: str, *, skip_invalid: bool, kinds: frozenset[str] | None = None
+) -> Iterator[EventReader]:
     """An EventReader over a file path or `-` (stdin); bad lines raise InputError unless skipped."""
     stream: IO[str]
     if source == "-":
@@ -73,7 +87,7 @@ def event_reader(source: str, *, skip_invalid: bool) -> Iterator[EventReader]:
             raise InputError(f"{source}: cannot open: {exc.strerror}") from None
         name = source
     try:
-        yield EventReader(stream, name, skip_invalid=skip_invalid)
+        yield EventReader(stream, name, skip_invalid=skip_invalid, kinds=kinds)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     except UnicodeDecodeError as exc:
@@ -83,9 +97,8 @@ def event_reader(source: str, *, skip_invalid: bool) -> Iterator[EventReader]:
             stream.close()
 
 
-@contextmanager
-def org_connection(settings: Settings) -> Iterator[tuple[SalesforceClient, Ledger]]:
-    """A logged-in Salesforce client and the ledger, with the breaker state the last run left."""
+def org_client(settings: Settings) -> SalesforceClient:
+    """A Salesforce client, not logged in yet, with the breaker state the last run left."""
     if settings.salesforce is None:
         raise ConfigError(
             "salesforce: section missing: add [salesforce] with login_url, auth and client_id to config.toml"
@@ -93,5 +106,13 @@ def org_connection(settings: Settings) -> Iterator[tuple[SalesforceClient, Ledge
         )
     with open_ledger() as ledger:
         stored = ledger.meta("breaker_open_until")
-        open_until = parse_time(stored) if stored else None
-        yield connect(settings.salesforce, breaker_open_until=open_until), ledger
+    return SalesforceClient(settings.salesforce, breaker_open_until=parse_time(stored) if stored else None)
+
+
+@contextmanager
+def org_connection(settings: Settings) -> Iterator[tuple[SalesforceClient, Ledger]]:
+    """A logged-in Salesforce client and the ledger, with the breaker state the last run left."""
+    client = org_client(settings)
+    client.connect()
+    with open_ledger() as ledger:
+        yield client, ledger

@@ -13,7 +13,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from connector import paths, sf
 from connector.config import Settings, load_settings
@@ -21,18 +20,20 @@ from connector.demo import live as live_demo
 from connector.demo import sample as sample_demo
 from connector.entry import bootstrap, views
 from connector.entry.daemon import Daemon, instance_lock
-from connector.entry.options import ConfigOption, NowOption, command_name, err, out
+from connector.entry.emulator_cli import emulator_app
+from connector.entry.options import ConfigOption, KindsConfigOption, NowOption, command_name, err, out
 from connector.entry.pixel_cli import pixel_app
 from connector.entry.privacy_cli import register as register_privacy
+from connector.entry.progress import watched
 from connector.errors import ConfigError, InputError, MsrEngageError
 from connector.events import EventReader
 from connector.ledger.sync_state import dead_letters
 from connector.log import configure_logging
-from connector.sf.mapping import CheckRow, DescribePort
-from connector.sf.rules_check import check_rules
+from connector.sf.org_check import checklist
 from connector.shell import rescore as jobs
 from connector.shell.apply import retry_dead_letters
 from connector.shell.cycle import backfill_plan, run_backfill
+from connector.shell.org_check import discover_note, org_check
 from connector.shell.rules import rules_in_force_of
 from connector.shell.service import CycleService
 from connector.shell.status import status_facts
@@ -86,11 +87,15 @@ def score(
 
 
 @app.command()
-def ingest(events: EventsArg, skip_invalid: SkipOption = False) -> None:
-    """Append an NDJSON events file to the ledger; events already there are not added twice."""
+def ingest(events: EventsArg, skip_invalid: SkipOption = False, config: KindsConfigOption = None) -> None:
+    """Append an NDJSON events file to the ledger; events already there are not added twice.
+
+    The config is read only for the event kinds its sources make; rescore or sync --once scores the events.
+    """
+    kinds = bootstrap.known_kinds(config)
     with (
         bootstrap.open_ledger() as ledger,
-        bootstrap.event_reader(events, skip_invalid=skip_invalid) as reader,
+        bootstrap.event_reader(events, skip_invalid=skip_invalid, kinds=kinds) as reader,
     ):
         result = ledger.append(reader)
     _report_rejections(reader, valid=result.added + result.duplicates)
@@ -159,7 +164,10 @@ def demo(
         float | None, typer.Option("--pace", help="Seconds between steps (default: 1 on a terminal, else 0).")
     ] = None,
 ) -> None:
-    """Sync a local emulated MSR org while simulated recruiters work, and show the fields change live."""
+    """Sync a local emulated MSR org while simulated recruiters work, and show the fields change live.
+
+    Needs no config: it runs its own emulator with the bundled example rules, in MSR_ENGAGE_HOME/demo.
+    """
     settings, example = load_settings(paths.example_config()), paths.example_config()
     if sample:
         _sample_demo(settings, rows)
@@ -213,61 +221,21 @@ def _sample_demo(settings: Settings, rows: int) -> None:
 def discover(config: ConfigOption = None) -> None:
     """Print a proposed [salesforce.objects] mapping for this org, marking what it could not find."""
     client = sf.connect(sf.require(bootstrap.settings_from(config)))
-    out.print(sf.proposal_toml(sf.discover(client)), markup=False, highlight=False, soft_wrap=True)
+    proposals = sf.discover(client)
+    text = sf.proposal_toml(proposals) + discover_note(client, proposals)
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
 def check(config: ConfigOption = None) -> None:
-    """Verify login, every mapped object and field, picklists and the API budget; exit 0 only if all pass."""
+    """Verify login, the user, mapped objects, fields and access, rules, budget; exit 0 only if all pass."""
     full = bootstrap.settings_from(config)
     settings = sf.require(full)
-    kinds = {spec.kind for source in full.org_sources() for spec in source.events}
-    kinds |= {source.history.kind for source in full.org_sources() if source.history is not None}
-
-    def rules(client: DescribePort) -> list[CheckRow]:
-        return check_rules(client.describe, full.scoring, full.medals, settings.objects, kinds)
-
-    rows = sf.run_check(lambda: sf.connect(settings), settings.objects, settings.max_org_share, rules)
-    table = Table("check", "result", "found", "what to do", title=f"Salesforce org at {settings.login_url}")
-    for row in rows:
-        verdict = "[green]ok[/green]" if row.ok else "[red]FAIL[/red]"
-        table.add_row(escape(row.item), verdict, escape(row.detail), escape(row.fix))
-    out.print(table)
+    rows = org_check(full, settings, lambda: sf.connect(settings))
+    out.print(views.check_table(rows, f"Salesforce org at {settings.login_url}"))
+    out.print(views.checklist_table(checklist(rows)))
     if not all(row.ok for row in rows):
         raise typer.Exit(1)
-
-
-emulator_app = typer.Typer(
-    pretty_exceptions_enable=False,  # its tracebacks show locals: a private key, a secret
-    help="The local Salesforce org emulator (HTTPS on 127.0.0.1).",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
-app.add_typer(emulator_app, name="emulator")
-PortOption = Annotated[int | None, typer.Option(help="Port (default: the saved one, else any free port).")]
-StateOption = Annotated[
-    Path | None, typer.Option("--state", help="JSON file keeping the org across restarts.")
-]
-JsonOption = Annotated[bool, typer.Option("--print-json", help="First stdout line: one JSON object.")]
-WriteOption = Annotated[Path | None, typer.Option("--write-config", help="Write a config.toml for it.")]
-
-
-@emulator_app.command("serve")
-def emulator_serve(
-    port: PortOption = None,
-    seed: Annotated[str, typer.Option(help="Data for a new org: demo or empty.")] = "demo",
-    state: StateOption = None,
-    print_json: JsonOption = False,
-    write_config: WriteOption = None,
-) -> None:
-    """Run the local Salesforce org emulator until Ctrl-C / SIGTERM, printing how to log in to it."""
-    from connector.emulator.standalone import serve
-
-    if seed not in ("demo", "empty"):
-        raise InputError(f"--seed: {seed!r} is not one of demo, empty")
-    folder = paths.state_home() / "emulator"
-    serve(port=port, seed=seed, state_file=state, state_dir=folder, print_json=print_json,
-          config_path=write_config, emit=lambda line: print(line, flush=True))  # fmt: skip
 
 
 @app.command(name="sync")
@@ -293,8 +261,12 @@ def sync_once(
     if summary and not dry_run:
         raise InputError("--summary: only with --dry-run (it summarises the write plan)")
     settings = bootstrap.scoring_settings(config)
-    with instance_lock(paths.state_home()), bootstrap.org_connection(settings) as (client, _):
-        service = CycleService(settings, bootstrap.open_ledger, client)
+    with (
+        instance_lock(paths.state_home()),
+        bootstrap.org_connection(settings) as (client, _),
+        watched(client, err) as (org, _),
+    ):
+        service = CycleService(settings, bootstrap.open_ledger, org)
         outcome = service.cycle("daily" if daily else "poll", bootstrap.clock(), dry_run=dry_run, force=force)
     if outcome.stop is not None:
         raise outcome.stop
@@ -312,8 +284,9 @@ def sync_once(
 def run(config: ConfigOption = None) -> None:
     """Run the daemon: poll the org on a schedule and re-score everyone daily, until SIGTERM."""
     settings = bootstrap.scoring_settings(config)
-    with instance_lock(paths.state_home()), bootstrap.org_connection(settings) as (client, _):
-        Daemon(settings, bootstrap.open_ledger, client).run()
+    with instance_lock(paths.state_home()):
+        client = bootstrap.org_client(settings)  # logged in by the daemon, which waits for the org
+        Daemon(settings, bootstrap.open_ledger, client, login=client.connect).run()
 
 
 @app.command()
@@ -333,12 +306,17 @@ def backfill(
     with (
         instance_lock(paths.state_home()),
         bootstrap.org_connection(settings) as (client, ledger),
-        views.progress(err) as bar,
+        watched(client, err) as (org, bars),
     ):
-        windows = backfill_plan(client, settings, start, now)
-        task = bar.add_task("backfill windows", total=sum(len(w) for w in windows.values()))
-        report = run_backfill(client, ledger, settings, now, windows, force=force,
-                              progress=lambda n: bar.advance(task, n))  # fmt: skip
+        windows = backfill_plan(org, settings, start, now)
+        total = sum(len(w) for w in windows.values())
+        task = bars.add_task("backfill windows", total=total, detail=f"0 of {total}")
+
+        def window_done(n: int) -> None:
+            bars.advance(task, n)
+            bars.update(task, detail=f"{int(bars.tasks[task].completed)} of {total}")
+
+        report = run_backfill(org, ledger, settings, now, windows, force=force, progress=window_done)
     out.print(views.cycle_line(report.summary()), highlight=False)
     if not report.status.succeeded:
         raise typer.Exit(1)
@@ -346,7 +324,10 @@ def backfill(
 
 @app.command()
 def status() -> None:
-    """Show ledger counts and cursors, writes waiting, the last cycle, dead letters, API usage, breaker."""
+    """Show ledger counts and cursors, writes waiting, the last cycle, dead letters, API usage, breaker.
+
+    Needs no config: all it shows is kept in the ledger of the state folder (MSR_ENGAGE_HOME).
+    """
     with bootstrap.open_existing_ledger() as ledger:
         facts = status_facts(ledger)
     for title, rows in facts.items():
@@ -359,7 +340,10 @@ def dead_letters_command(
         bool, typer.Option("--retry", help="Forget them so the next cycle re-scores and writes them again.")
     ] = False,
 ) -> None:
-    """List writes the org refused for good; --retry queues them for the next cycle."""
+    """List writes the org refused for good; --retry queues them for the next cycle.
+
+    Needs no config: the dead letters are in the ledger; the next cycle, with its config, writes them.
+    """
     lock = instance_lock(paths.state_home()) if retry else nullcontext()
     opened = bootstrap.open_ledger if retry else bootstrap.open_existing_ledger
     with lock, opened() as ledger:
@@ -373,13 +357,17 @@ def dead_letters_command(
             )
 
 
+app.add_typer(emulator_app, name="emulator")
 app.add_typer(pixel_app, name="pixel")
 register_privacy(app)
 
 
 @app.command()
 def version() -> None:
-    """Print the installed msr-engage version."""
+    """Print the installed msr-engage version.
+
+    Needs no config: the version is the installed package's.
+    """
     from connector import __version__
 
     out.print(__version__)

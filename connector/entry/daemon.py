@@ -1,9 +1,9 @@
-"""The long-running daemon: apscheduler jobs, one instance per state folder, signals, health and metrics."""
+"""The long-running daemon: log in (waiting for the org), apscheduler jobs, one instance per state folder,
+signals; the probes and metrics it serves are in `health.py` and `metrics.py`."""
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import signal
 import threading
@@ -11,19 +11,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import IO, Any
+from time import monotonic
+from typing import IO
 
 import structlog
+from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-from werkzeug.wrappers import Request, Response
+from werkzeug.serving import BaseWSGIServer
 
 from connector.config import Settings
-from connector.errors import FatalError
+from connector.entry.health import HealthState, health_app, serve
+from connector.entry.metrics import Metrics
+from connector.errors import FatalError, RetriableError
 from connector.ledger import Ledger
 from connector.ledger.sync_state import last_cycles
 from connector.sf.port import OrgPort
@@ -33,6 +35,12 @@ from connector.sync.schedule import missed_daily_pass
 
 log = structlog.get_logger(__name__)
 Clock = Callable[[], datetime]
+STALE_POLLS = 3  # not ready once no cycle succeeded for this many poll intervals
+LOGIN_BACKOFF = (2.0, 300.0)  # seconds: the first wait after a failed login, and the longest
+
+
+class _StopRequested(BaseException):
+    """SIGTERM / SIGINT before the scheduler started: unwinds a login in progress (as KeyboardInterrupt)."""
 
 
 @contextmanager
@@ -59,103 +67,13 @@ def instance_lock(folder: Path) -> Iterator[None]:
         handle.close()
 
 
-class Metrics:
-    """The daemon's Prometheus metrics and the facts `/healthz` reports."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.last_success = Gauge(
-            "msr_engage_last_success_timestamp_seconds",
-            "End of the last successful cycle",
-            registry=self.registry,
-        )
-        self.cycles = Counter(
-            "msr_engage_cycles", "Cycles run, by status", ["status"], registry=self.registry
-        )
-        self.events = Counter(
-            "msr_engage_events_ingested", "Events added to the ledger", registry=self.registry
-        )
-        self.writes = Counter(
-            "msr_engage_records_written", "Records the org accepted", registry=self.registry
-        )
-        self.dead = Counter(
-            "msr_engage_dead_letters", "Records the org refused for good", registry=self.registry
-        )
-        self.pixel_rejected = Counter(
-            "msr_engage_pixel_lines_rejected",
-            "Pixel lines not stored, by reason",
-            ["reason"],
-            registry=self.registry,
-        )
-        self.source_failures = Counter(
-            "msr_engage_source_failures",
-            "Parts of other sources (the pixel) a cycle skipped, by source and reason",
-            ["source", "reason"],
-            registry=self.registry,
-        )
-        self.api_used = Gauge(
-            "msr_engage_api_requests_used", "Org API requests used (24 h)", registry=self.registry
-        )
-        self.api_max = Gauge(
-            "msr_engage_api_requests_max", "Org API request limit (24 h)", registry=self.registry
-        )
-        self.last_success_at: datetime | None = None
-        self.last_status = "starting"
-        self.last_failures: dict[str, int] = {}
-
-    def record(self, report: CycleReport, usage: Any, at: datetime) -> None:
-        """Fold one cycle's report into the metrics."""
-        self.cycles.labels(report.status).inc()
-        self.events.inc(report.events_added)
-        self.writes.inc(report.succeeded)
-        self.dead.inc(report.dead)
-        for reason, count in report.rejected.items():
-            self.pixel_rejected.labels(reason).inc(count)
-        for failure in report.failures:
-            self.source_failures.labels(failure.source, failure.reason.value).inc()
-        self.last_status = report.status
-        self.last_failures = report.summary()["failures"]
-        if usage is not None:
-            self.api_used.set(usage.used)
-            self.api_max.set(usage.total)
-        if report.status.succeeded:
-            self.last_success_at = at
-            self.last_success.set(at.timestamp())
-
-
-def health_app(metrics: Metrics, stale_after: timedelta, clock: Clock) -> Callable[..., Any]:
-    """WSGI app: `/healthz` (200 while cycles succeed recently, else 503) and `/metrics`."""
-
-    @Request.application
-    def app(request: Request) -> Response:
-        if request.path == "/metrics":
-            return Response(generate_latest(metrics.registry), mimetype="text/plain; version=0.0.4")
-        if request.path == "/healthz":
-            last = metrics.last_success_at
-            healthy = last is not None and clock() - last <= stale_after
-            # Skipped parts of other sources (the pixel) show here and in /metrics, but do not make
-            # the daemon unhealthy: the org's changes are still being written.
-            body = {
-                "status": "ok" if healthy else "stale",
-                "last_success": last.isoformat() if last else None,
-                "last_cycle_status": metrics.last_status,
-                "last_cycle_failures": metrics.last_failures,
-            }
-            return Response(json.dumps(body), status=200 if healthy else 503, mimetype="application/json")
-        return Response("not found\n", status=404, mimetype="text/plain")
-
-    return app
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """No access log per probe: health checks every few seconds would drown the cycle logs."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return
-
-
 class Daemon:
-    """Poll every `poll_interval_seconds`, re-score everyone daily; one job at a time."""
+    """Poll every `poll_interval_seconds`, re-score everyone daily; one job at a time.
+
+    `login` (the client's `connect`) is tried first, with backoff while the org cannot be reached;
+    without it the client is taken as logged in. `wait(seconds)` pauses between tries and returns
+    True once the daemon is told to stop (tests pass one that does not sleep).
+    """
 
     def __init__(
         self,
@@ -163,6 +81,9 @@ class Daemon:
         open_ledger: Callable[[], Ledger],
         client: OrgPort,
         clock: Clock = lambda: datetime.now(UTC),
+        *,
+        login: Callable[[], None] | None = None,
+        wait: Callable[[float], bool] | None = None,
     ) -> None:
         self.settings, self.client, self.clock = settings, client, clock
         self.service = CycleService(settings, open_ledger, client)
@@ -174,19 +95,67 @@ class Daemon:
             timezone=settings.scoring.zone,
         )
         self.server: BaseWSGIServer | None = None
+        self.stopping = threading.Event()
+        self._login, self.wait = login, wait or self.stopping.wait
+        self._logging_in = True  # alive before the scheduler runs: until it has started
+        self.scheduler.add_listener(lambda _event: self._started(), EVENT_SCHEDULER_STARTED)
+        self.health = HealthState(
+            stale_after=timedelta(seconds=STALE_POLLS * settings.sync.poll_interval_seconds),
+            alive=lambda: not self.stopping.is_set() and (self._logging_in or self.scheduler.running),
+            breaker_open_until=lambda: self.client.breaker.open_until,
+        )
+
+    def log_in(self) -> bool:
+        """Log in, retrying with backoff while the org cannot be reached (readiness says why); False
+        when told to stop first. A login the org refuses (bad key, secret, user) raises."""
+        delay = LOGIN_BACKOFF[0]
+        while self._login is not None:
+            try:
+                self._login()
+                break
+            except RetriableError as exc:
+                retry_at = self.clock() + timedelta(seconds=delay)
+                self.health.login_problem = f"{exc}; next try at {retry_at.isoformat(timespec='seconds')}"
+                log.warning("login_failed", error=str(exc), retry_in_seconds=delay)
+                if self.wait(delay):
+                    return False
+                delay = min(delay * 2, LOGIN_BACKOFF[1])
+        with self.service.open_ledger() as ledger:
+            org = self.client.org_id or ledger.meta("org_id") or ""
+            ok = last_cycles(ledger, status="ok")
+        self.health.logged_in, self.health.login_problem = True, ""
+        self.metrics.login(org, self.settings.sync.poll_interval_seconds)
+        if ok and ok[0]["finished_at"]:  # the ledger's last success counts after a restart too
+            self.health.last_success_at = datetime.fromisoformat(ok[0]["finished_at"])
+            self.metrics.last_success.labels(org).set(self.health.last_success_at.timestamp())
+        log.info("logged_in", org_id=org)
+        return True
 
     def cycle(self, kind: str = "poll") -> CycleReport | None:
         """Run one cycle now; a failure the policy says stops the daemon does, anything else is retried."""
         now = self.clock()
+        started = monotonic()  # the cycle's duration for the metrics; `now` stays the cycle's time
         outcome = self.service.cycle(kind, now)
+        seconds = monotonic() - started
         if outcome.stop is not None:
             log.error("daemon_stopping", reason=str(outcome.stop))
             self.failure = outcome.stop
             self.scheduler.shutdown(wait=False)
             return None
-        if outcome.report is not None:
-            self.metrics.record(outcome.report, self.client.usage, now)
-        return outcome.report
+        breaker = self.client.breaker
+        self.metrics.record_org(
+            self.client.usage, self.client.calls_by_kind, breaker.open_until if breaker.is_open(now) else None
+        )
+        report, health = outcome.report, self.health
+        health.last_status = report.status if report is not None else "failed"
+        if report is not None:
+            self.metrics.record(report, now, seconds)
+            health.held_back, health.last_failures = report.held_back, report.summary()["failures"]
+            if report.status.succeeded:
+                health.last_success_at = now
+        if outcome.facts is not None:
+            self.metrics.record_facts(outcome.facts, now, seconds)
+        return report
 
     def missed_daily_pass(self) -> bool:
         """Whether a nightly pass was due while the daemon was down (and no cycle ran since)."""
@@ -198,19 +167,50 @@ class Daemon:
         return missed_daily_pass(self.clock(), time(hour, minute), self.settings.scoring.zone, *started)
 
     def start_health(self) -> str | None:
-        """Serve /healthz and /metrics on the configured loopback port (0 in config = off)."""
+        """Serve the probes and /metrics on the configured port (0 in config = off)."""
         sync = self.settings.sync
         if sync.health_port == 0:
             return None
-        stale = timedelta(seconds=3 * sync.poll_interval_seconds)
-        self.server = make_server(
-            sync.health_host, sync.health_port, health_app(self.metrics, stale, self.clock)
-        )
-        threading.Thread(target=self.server.serve_forever, name="health", daemon=True).start()
+        app = health_app(self.health, self.metrics, self.clock)
+        self.server = serve(sync.health_host, sync.health_port, app)
         return f"http://{sync.health_host}:{self.server.server_port}"
 
     def run(self) -> None:
         """Block until SIGTERM / SIGINT (the running cycle finishes first) or a fatal error."""
+        sync = self.settings.sync
+
+        def stop(signum: int, _frame: object) -> None:
+            log.info("daemon_signal", signal=signal.Signals(signum).name)
+            self.stopping.set()
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=True)
+            elif self._logging_in:  # maybe asleep in the client's retry of an unreachable login: end it
+                raise _StopRequested
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        url = self.start_health()
+        log.info(
+            "daemon_started", poll_seconds=sync.poll_interval_seconds, daily_at=sync.daily_pass_at, health=url
+        )
+        try:
+            if self.log_in():
+                self._schedule()
+                self.scheduler.start()
+        except _StopRequested:
+            pass  # stopped before the scheduler ran: nothing was being written
+        finally:
+            self._logging_in = False
+            if self.server is not None:
+                self.server.shutdown()
+            log.info("daemon_stopped")
+        if self.failure is not None:
+            raise self.failure
+
+    def _started(self) -> None:
+        self._logging_in = False
+
+    def _schedule(self) -> None:
         sync = self.settings.sync
         hour, minute = (int(part) for part in sync.daily_pass_at.split(":"))
         self.scheduler.add_job(
@@ -223,22 +223,3 @@ class Daemon:
         self.scheduler.add_job(self.cycle, daily, args=["daily"], id="daily")
         if self.missed_daily_pass():  # one executor thread: it runs before the first poll's re-score
             self.scheduler.add_job(self.cycle, args=["daily"], next_run_time=datetime.now(UTC), id="catch_up")
-
-        def stop(signum: int, _frame: object) -> None:
-            log.info("daemon_signal", signal=signal.Signals(signum).name)
-            self.scheduler.shutdown(wait=True)
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        url = self.start_health()
-        log.info(
-            "daemon_started", poll_seconds=sync.poll_interval_seconds, daily_at=sync.daily_pass_at, health=url
-        )
-        try:
-            self.scheduler.start()
-        finally:
-            if self.server is not None:
-                self.server.shutdown()
-            log.info("daemon_stopped")
-        if self.failure is not None:
-            raise self.failure

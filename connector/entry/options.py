@@ -34,6 +34,18 @@ PixelConfigOption = Annotated[
         show_default=False,
     ),
 ]
+KindsConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help=(
+            "config.toml whose sources add event kinds (default: $MSR_ENGAGE_CONFIG, else ./config.toml,"
+            " else the built-in kinds only)."
+        ),
+        show_default=False,
+    ),
+]
 
 NowOption = Annotated[
     str | None,

@@ -15,11 +15,14 @@ from connector.entry.options import ConfigOption, out
 from connector.errors import InputError
 from connector.ledger.erasure import lift_tombstone
 from connector.shell.erasure import erase_on_request
-from connector.shell.gather import mapping_of
+from connector.shell.sources import mapping_of
 
 
 def unerase(contact_id: str) -> None:
-    """Let a contact undeleted in the org start over: its next change is read as a new contact's."""
+    """Let a contact undeleted in the org start over: its next change is read as a new contact's.
+
+    Needs no config: the tombstone is in the ledger; the next cycle reads the contact again.
+    """
     with bootstrap.open_ledger() as ledger:
         if not lift_tombstone(ledger, contact_id):
             raise InputError(f"{contact_id} was never erased: nothing to lift")

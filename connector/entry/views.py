@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -16,6 +17,7 @@ from connector.details import Band
 from connector.events import format_time
 from connector.scoring import ContactState
 from connector.scoring.simulate import BANDS_HOT_FIRST, Simulation
+from connector.sf.mapping import CheckRow
 
 _BAND_STYLE = {Band.HOT: "bold red", Band.WARM: "dark_orange", Band.LUKEWARM: "yellow", Band.COLD: "cyan"}
 _RANK = {Band.HOT: 0, Band.WARM: 1, Band.LUKEWARM: 2, Band.COLD: 3}
@@ -156,6 +158,7 @@ def progress(console: Console) -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # off a terminal rich would still end with a blank line
     )
 
 
@@ -228,4 +231,28 @@ def dead_letter_table(letters: Iterable[Any]) -> Table:
         table.add_column(name)
     for d in letters:
         table.add_row(str(d.id), d.contact_id, d.object, d.key_value, d.error_code, d.message, d.failed_at)
+    return table
+
+
+def check_table(rows: Iterable[CheckRow], title: str) -> Table:
+    """`check`'s rows: what, ok / warn / FAIL, what was found, what to do."""
+    table = Table("check", "result", "found", "what to do", title=title)
+    for row in rows:
+        verdict = (
+            "[red]FAIL[/red]" if not row.ok else "[yellow]WARN[/yellow]" if row.warn else "[green]ok[/green]"
+        )
+        table.add_row(escape(row.item), verdict, escape(row.detail), escape(row.fix))
+    return table
+
+
+def checklist_table(lines: Iterable[tuple[str, bool | None]]) -> Table:
+    """The checklist of docs/implementing.md, each line passed, not passed or not checked."""
+    table = Table("", "checklist (docs/implementing.md)", title="Checklist")
+    marks = {
+        True: "[green]passed[/green]",
+        False: "[red]NOT PASSED[/red]",
+        None: "[yellow]not checked[/yellow]",
+    }
+    for line, passed in lines:
+        table.add_row(marks[passed], escape(line))
     return table

@@ -1,4 +1,8 @@
-"""Rule sets as versions: a canonical text of the rules, its fingerprint, and what changed. Pure."""
+"""Rule sets as versions: a canonical text of the rules, its fingerprint, and what changed. Pure.
+
+The text holds the scoring engine's version too: an upgrade that changes what the same rules score
+is a rule change to the rail (named "the scoring engine changed"), not a silent jump.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,18 @@ from typing import Any
 
 from connector.config import Medals, Scoring
 
+# Raise it whenever the engine scores the same rules and events differently (a connector upgrade).
+ENGINE_VERSION = 1
+
 
 def rules_text(scoring: Scoring, medals: Medals) -> str:
     """The rules that decide scores, as canonical JSON (the same rules always give the same text)."""
     return json.dumps(
-        {"scoring": scoring.model_dump(mode="json"), "medals": medals.model_dump(mode="json")},
+        {
+            "engine": ENGINE_VERSION,
+            "scoring": scoring.model_dump(mode="json"),
+            "medals": medals.model_dump(mode="json"),
+        },
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -30,11 +41,18 @@ def rule_set_of(text: str) -> tuple[Scoring, Medals]:
 
 
 def changed_rules(old: str, new: str) -> list[str]:
-    """What differs between two rule sets: rule names (added, removed, changed), then other settings."""
+    """What differs between two rule sets: the engine, rule names (added, removed, changed), then other
+    settings. A text from before engine versions were recorded names the engine "unrecorded"."""
     before, after = json.loads(old), json.loads(new)
+    engines = before.get("engine", "unrecorded"), after.get("engine", "unrecorded")
+    names = (
+        [f"the scoring engine changed (version {engines[0]} → {engines[1]})"]
+        if engines[0] != engines[1]
+        else []
+    )
     rules_before = _by_name(before["scoring"].pop("rules", []))
     rules_after = _by_name(after["scoring"].pop("rules", []))
-    names = [
+    names += [
         f"{name} ({_how(name in rules_before, name in rules_after)})"
         for name in sorted(rules_before.keys() | rules_after.keys())
         if rules_before.get(name) != rules_after.get(name)

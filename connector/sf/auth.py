@@ -36,6 +36,7 @@ class Token:
     access_token: SecretStr = field(repr=False)
     instance_url: str
     org_id: str = ""  # 15 characters, from the identity URL `.../id/{org}/{user}`; "" when absent
+    user_id: str = ""  # the logged-in (integration) user, from the same URL; "" when absent
 
 
 class TimeoutSession(requests.Session):
@@ -132,7 +133,13 @@ def fetch_token(
     if not isinstance(access_token, str) or not isinstance(instance_url, str):
         raise AuthError(f"login at {settings.login_url} answered without access_token / instance_url")
     log.info("sf_login", auth=settings.auth, instance_url=instance_url)
-    return Token(SecretStr(access_token), instance_url.rstrip("/"), org_from_identity(body.get("id")))
+    identity = body.get("id")
+    return Token(
+        SecretStr(access_token),
+        instance_url.rstrip("/"),
+        org_from_identity(identity),
+        user_from_identity(identity),
+    )
 
 
 def unreachable_cause(exc: BaseException) -> str | None:
@@ -160,6 +167,12 @@ def org_from_identity(identity_url: object) -> str:
     """The org id (15 characters) in a token response's identity URL, or "" when there is none."""
     parts = str(identity_url or "").rstrip("/").split("/")
     return parts[-2][:15] if len(parts) >= 3 and parts[-3] == "id" and parts[-2].startswith("00D") else ""
+
+
+def user_from_identity(identity_url: object) -> str:
+    """The user id in a token response's identity URL `.../id/{org}/{user}`, or "" when there is none."""
+    parts = str(identity_url or "").rstrip("/").split("/")
+    return parts[-1] if org_from_identity(identity_url) and parts[-1].startswith("005") else ""
 
 
 _AUTH_HINTS = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -38,6 +39,7 @@ from connector.sf.policy import (
     classify,
     mapping_hints,
 )
+from connector.sf.readers import Page
 
 log = structlog.get_logger(__name__)
 DEFAULT_RETRY = RetryPolicy()
@@ -72,8 +74,12 @@ class SalesforceClient:
         self.hints = mapping_hints(settings.objects)
         self.usage: ApiUsage | None = None
         self.calls = 0  # HTTP requests sent to the org (metrics; login not included)
+        self.calls_by_kind: Counter[str] = (
+            Counter()
+        )  # the same, by `call_kind` (rest_query, rest_write, bulk)
         self.logins = 0
         self.org_id = ""  # from the login's identity URL; binds the ledger to its org at no API cost
+        self.user_id = ""  # the integration user, from the same URL (`check` reads its profile)
         self._sf: Salesforce | None = None
         self._in_cycle = False
         self._cycle_start: ApiUsage | None = None
@@ -85,6 +91,7 @@ class SalesforceClient:
         token = self._retrying(idempotent=True)(self._login, self.session)
         self.logins += 1
         self.org_id = token.org_id
+        self.user_id = token.user_id
         self._sf = Salesforce(
             session_id=token.access_token.get_secret_value(),
             instance_url=token.instance_url,
@@ -141,14 +148,16 @@ class SalesforceClient:
             raise BudgetExceededError(f"stopping this cycle early: {problem}")
 
     # -- the one call path ----------------------------------------------------------------------
-    def call(self, op: Callable[[Salesforce], T], *, idempotent: bool) -> T:
-        """Run `op` against the session: classify errors, retry transient ones, re-auth once."""
+    def call(self, op: Callable[[Salesforce], T], *, idempotent: bool, kind: str = "rest_query") -> T:
+        """Run `op` against the session: classify errors, retry transient ones, re-auth once.
+
+        `kind` counts each request sent in `calls_by_kind` (see `call_kind`)."""
         self._check_breaker()
         self._check_budget()
         reauthed = False
         while True:
             try:
-                result: T = self._retrying(idempotent)(self._once, op)
+                result: T = self._retrying(idempotent)(self._once, op, kind)
             except SessionExpiredError:
                 if reauthed:
                     raise AuthError(
@@ -162,9 +171,10 @@ class SalesforceClient:
             else:
                 return result
 
-    def _once(self, op: Callable[[Salesforce], T]) -> T:
+    def _once(self, op: Callable[[Salesforce], T], kind: str) -> T:
         sf = self._session_sf()
         self.calls += 1
+        self.calls_by_kind[kind] += 1
         try:
             return op(sf)
         except SalesforceError as exc:
@@ -204,12 +214,18 @@ class SalesforceClient:
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET `path` below `/services/data/vXX.X/`; parsed JSON."""
         return self.call(
-            lambda sf: sf.restful(path, params=dict(params or {}), method="GET"), idempotent=True
+            lambda sf: sf.restful(path, params=dict(params or {}), method="GET"),
+            idempotent=True,
+            kind=call_kind("GET", path),
         )
 
     def send(self, method: str, path: str, body: Any = None, *, idempotent: bool) -> Any:
         """Send a JSON body to `path` below `/services/data/vXX.X/`; parsed JSON (None when empty)."""
-        return self.call(lambda sf: sf.restful(path, method=method, json=body), idempotent=idempotent)
+        return self.call(
+            lambda sf: sf.restful(path, method=method, json=body),
+            idempotent=idempotent,
+            kind=call_kind(method, path),
+        )
 
     def send_raw(
         self, method: str, path: str, *, data: str | None = None, content_type: str = "text/csv"
@@ -228,7 +244,7 @@ class SalesforceClient:
                 exception_handler(response, name=path)
             return response.text
 
-        return self.call(op, idempotent=True)
+        return self.call(op, idempotent=True, kind=call_kind(method, path))
 
     def query_page(self, soql: str, *, include_deleted: bool = True) -> Any:
         """The first page of a SOQL query (`queryAll` by default, so deleted rows are seen)."""
@@ -249,8 +265,11 @@ class SalesforceClient:
     def query_pages(self, soql: str, *, include_deleted: bool = True) -> Iterator[list[dict[str, Any]]]:
         """Every page of a query, following `nextRecordsUrl` lazily."""
         page = self.query_page(soql, include_deleted=include_deleted)
+        total = page.get("totalSize")
         while True:
-            yield [_plain(record) for record in page.get("records", [])]
+            records = Page(_plain(record) for record in page.get("records", []))
+            records.total = total if isinstance(total, int) else None
+            yield records
             if page.get("done", True) or not page.get("nextRecordsUrl"):
                 return
             page = self.next_page(page["nextRecordsUrl"])
@@ -273,6 +292,14 @@ class SalesforceClient:
 
 
 _NEXT_RECORDS = re.compile(r"/services/data/v\d{2,3}\.\d/query(?:All)?/[A-Za-z0-9]{1,18}-\d{1,9}")
+
+
+def call_kind(method: str, path: str) -> str:
+    """What a request counts as in the metrics: `bulk` (Bulk 2.0 jobs), `rest_query` (reads) or
+    `rest_write` (sObject and Collections writes and deletes)."""
+    if path.startswith("jobs/"):
+        return "bulk"
+    return "rest_query" if method.upper() == "GET" else "rest_write"
 
 
 def _plain(record: Mapping[str, Any]) -> dict[str, Any]:

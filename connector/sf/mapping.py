@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from connector.config.salesforce import ObjectMapping
 from connector.errors import MsrEngageError, OrgUnreachableError
@@ -94,12 +94,16 @@ class DescribePort(Protocol):
 
 @dataclass(frozen=True)
 class CheckRow:
-    """One verified item: what, whether it passed, what was found, and what to do if it did not."""
+    """One verified item: what, whether it passed, what was found, and what to do if it did not.
+
+    A warning (`warn`) passes (`check` still exits 0) but says what can go wrong quietly."""
 
     item: str
     ok: bool
     detail: str
     fix: str = ""
+    warn: bool = False  # passed, but not as it should be (untracked step history, a profile not API-only)
+    topic: str = ""  # "access": the field exists, the integration user lacks access to it
 
 
 @dataclass(frozen=True)
@@ -238,7 +242,9 @@ def _check_field(
             key,
             False,
             f"{name} is not {', '.join(missing)}",
-            "grant the integration user field-level access (or mark it as unique external id)",
+            topic="access" if set(missing) <= {"createable", "updateable"} else "",
+            fix="assign the permission set MSR_Engage_Integration (org/) to the integration user, or "
+            "grant it field-level access (an external id must be a unique external id)",
         )
     return CheckRow(key, True, f"{name} ({kind})")
 
@@ -289,11 +295,14 @@ def _check_budget(limits: Mapping[str, Any], max_org_share: float) -> CheckRow:
     return CheckRow("api budget", True, detail)
 
 
+Client = TypeVar("Client", bound=DescribePort)
+
+
 def run_check(
-    connect: Callable[[], DescribePort],
+    connect: Callable[[], Client],
     objects: ObjectMapping,
     max_org_share: float,
-    more: Callable[[DescribePort], list[CheckRow]] | None = None,
+    more: Callable[[Client], list[CheckRow]] | None = None,
 ) -> list[CheckRow]:
     """Log in with `connect`, then `check` (and `more`); a refused login is one failed row, not a crash."""
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Protocol
 
 from connector.config.salesforce import SalesforceSettings
@@ -17,10 +18,23 @@ class OrgPort(QueryPort, WritePort, Protocol):
     named it), `usage` from the last `Sforce-Limit-Info`, `breaker` opens on REQUEST_LIMIT_EXCEEDED.
     """
 
-    settings: SalesforceSettings
-    org_id: str
-    usage: ApiUsage | None
-    breaker: Breaker
+    # Read-only for the shell (a wrapper such as the entry point's progress watcher passes them on).
+    @property
+    def settings(self) -> SalesforceSettings: ...
+
+    @property
+    def org_id(self) -> str: ...
+
+    @property
+    def usage(self) -> ApiUsage | None: ...
+
+    @property
+    def breaker(self) -> Breaker: ...
+
+    @property
+    def calls_by_kind(self) -> Counter[str]:
+        """Requests sent, by kind: rest_query, rest_write, bulk."""
+        ...
 
     def start_cycle(self) -> None:
         """Begin the cycle's budget guard (refused while the breaker is open)."""

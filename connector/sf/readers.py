@@ -20,6 +20,17 @@ from connector.errors import QueryLocatorError, QueryTimeoutError
 log = structlog.get_logger(__name__)
 
 Record = dict[str, Any]
+
+
+class Page(list[Record]):
+    """One page of a query's records, with the query's `totalSize` (all its pages; None if not told).
+
+    A list to every reader; a progress display reads `total` to show how far a read has come.
+    """
+
+    total: int | None = None
+
+
 # Above this many rows in a backfill range, read it in slices of at most one day.
 BACKFILL_SLICE_ROWS = 10_000
 BACKFILL_SLICE = timedelta(days=1)

@@ -7,20 +7,8 @@ from typing import Any
 
 from connector.config import Medals, Scoring
 from connector.config.salesforce import ObjectMapping
-from connector.events import (
-    APPLICATION_STEP,
-    APPOINTMENT_MADE,
-    EMAIL_CLICKED,
-    EMAIL_OPENED,
-    EMAIL_REPLIED,
-    WEB_JOB_VIEW,
-    WEB_VISIT,
-)
+from connector.events import APPLICATION_STEP, BUILT_IN_KINDS
 from connector.sf.mapping import CheckRow
-
-BUILT_IN_KINDS = frozenset(
-    {APPLICATION_STEP, EMAIL_OPENED, EMAIL_CLICKED, EMAIL_REPLIED, WEB_VISIT, WEB_JOB_VIEW, APPOINTMENT_MADE}
-)
 
 
 def check_rules(

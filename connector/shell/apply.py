@@ -8,7 +8,7 @@ from connector.ledger import Ledger
 from connector.ledger.sync_state import clear_dead_letters, dead_letters, shown_details
 from connector.sf.port import OrgPort
 from connector.sf.writer import WriteResult, account, apply_plan
-from connector.shell.gather import mapping_of
+from connector.shell.sources import mapping_of
 from connector.sync.plan import ContactPlan, field_writes, line_writes, settle_refused
 
 

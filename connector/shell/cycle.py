@@ -35,10 +35,11 @@ from connector.sf.writer import WriteResult
 from connector.shell.apply import write_children_first
 from connector.shell.consent import delete_withdrawn_web
 from connector.shell.erasure import erase_in_org
-from connector.shell.gather import ensure_org, gather_source, mapping_of, refresh_shown
+from connector.shell.gather import ensure_org, gather_source, refresh_shown
 from connector.shell.readback import read_back
 from connector.shell.rescore import rescore
 from connector.shell.rules import score_under_rail
+from connector.shell.sources import mapping_of, org_sources
 from connector.shell.stages import (
     CycleStatus,
     FailureReason,
@@ -104,6 +105,7 @@ class CycleReport:
     retriable: int = 0
     not_sent: int = 0  # writes the cycle stopped before: planned again next cycle
     write_calls: int = 0
+    held_back: str = ""  # the rule change the rail held back ('' when none): a `stopped` cycle's cause
     oddities: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)  # lines of other sources, by reason
     failures: list[SourceFailure] = field(default_factory=list)  # what of other sources was skipped
@@ -164,7 +166,7 @@ def _gather(
     windows: dict[str, list[Window]] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    for source in settings.org_sources():
+    for source in org_sources(client, settings):
         given: list[Window] = (windows or {}).get(source.name, [])
         planned: list[Window | None] = [*given] if given else [None]
         for window in planned:
@@ -220,6 +222,7 @@ def _score(
         ledger, settings, now, everyone=report.kind == "daily", force=force, first=first
     )
     report.scored, work.held_back = scored.scored, scored.held_back
+    report.held_back = scored.held_back
     work.plans = plan_writes(ledger)
     if refresh_shown(client, ledger, settings, [p.contact_id for p in work.plans if p.values], now):
         rescore(ledger, settings, now)  # only those the org changed meanwhile: merged, then planned again
@@ -286,6 +289,7 @@ def _run_stages(
 ) -> None:
     """Run the steps in order under the one error policy (`stages.decide`), logging the cycle."""
     cycle_id = start_cycle(ledger, report.kind, now)
+    bound = structlog.contextvars.bind_contextvars(cycle_id=cycle_id)  # on every line until the end
     log.info("cycle_start", kind=report.kind)
     try:
         for stage, source, step in steps:
@@ -311,6 +315,7 @@ def _run_stages(
         client.end_cycle()
         finish_cycle(ledger, cycle_id, report.status, now, report.summary())
         log.info("cycle_done", **report.summary())
+        structlog.contextvars.reset_contextvars(**bound)
 
 
 def run_cycle(
@@ -352,7 +357,7 @@ def backfill_plan(
     end = now - timedelta(seconds=client.settings.lag_seconds)
     return {
         s.name: backfill_windows(client, Source(s.object, (), s.where), since, end)
-        for s in settings.org_sources()
+        for s in org_sources(client, settings)
     }
 
 

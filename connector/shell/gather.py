@@ -9,7 +9,6 @@ from typing import Any
 from simple_salesforce.format import format_soql
 
 from connector.config import OrgSource, Settings
-from connector.config.salesforce import ObjectMapping
 from connector.details import ShownDetails
 from connector.errors import FatalError
 from connector.events import format_time, parse_time
@@ -27,6 +26,7 @@ from connector.sf.port import OrgPort
 from connector.sf.readers import Source, Window, plan_window, read_window
 from connector.shell.by_id import in_lists
 from connector.shell.consent import append_noting_consent
+from connector.shell.sources import HISTORY_FIELDS, history_object, is_contacts, mapping_of, source_fields
 from connector.sync.changes import Record, detect_changes
 from connector.sync.readback import current_reads
 from connector.sync.sources import (
@@ -65,31 +65,6 @@ def ensure_org(client: OrgPort, ledger: Ledger) -> str:
             f" state folder made for that org (MSR_ENGAGE_HOME), or a fresh one for this org"
         )
     return org_id
-
-
-def _fields(source: OrgSource, settings: Settings) -> tuple[str, ...]:
-    wanted: list[str] = [*source.watched, "CreatedDate", "LastModifiedDate"]
-    if source.contact:
-        wanted.append(source.contact)
-    for spec in source.events:
-        wanted += [spec.time, *spec.only_if, *spec.attrs.values()]
-    if _is_contacts(source, settings):
-        c = mapping_of(settings).contact
-        wanted += [*profile_fields(c), *detail_fields(c)]
-        if settings.sync.anonymised_field:
-            wanted.append(settings.sync.anonymised_field)
-    return tuple(dict.fromkeys(f for f in wanted if f and f != "Id"))
-
-
-def mapping_of(settings: Settings) -> ObjectMapping:
-    """The configured object mapping (MSR defaults without a [salesforce] section)."""
-    return settings.salesforce.objects if settings.salesforce else ObjectMapping()
-
-
-def _is_contacts(source: OrgSource, settings: Settings) -> bool:
-    return (
-        source.object == mapping_of(settings).contact.object and source.contact == "Id" and not source.events
-    )
 
 
 def _cursor(ledger: Ledger, name: str, now: datetime) -> datetime:
@@ -133,9 +108,9 @@ def gather_source(
     name = f"sf:{source.name}"
     window = window or source_window(client, ledger, name, now)
     records = list(
-        read_window(client, Source(source.object, _fields(source, settings), source.where), window)
+        read_window(client, Source(source.object, source_fields(source, settings), source.where), window)
     )
-    contacts = _is_contacts(source, settings)
+    contacts = is_contacts(source, settings)
     watched = profile_fields(mapping_of(settings).contact) if contacts else source.watched
     ids = [str(r["Id"]) for r in records]
     changes = detect_changes(records, record_hashes(ledger, source.name, ids), watched)
@@ -231,13 +206,10 @@ def _history(
 ) -> Batch:
     history = source.history
     assert history is not None  # the caller checked
-    obj = history.object or (
-        source.object[:-3] + "__History" if source.object.endswith("__c") else f"{source.object}History"
-    )
     soql = format_soql(
-        "SELECT Id, ParentId, Field, NewValue, CreatedDate FROM {:literal} WHERE Field = {}"
+        "SELECT {:literal} FROM {:literal} WHERE Field = {}"
         " AND CreatedDate >= {} AND CreatedDate < {} ORDER BY CreatedDate, Id",
-        obj, history.field, start, end,
+        ", ".join(HISTORY_FIELDS), history_object(source), history.field, start, end,
     )  # fmt: skip
     rows = [row for page in client.query_pages(soql, include_deleted=False) for row in page]
     parent_ids = sorted({str(r["ParentId"]) for r in rows})

@@ -26,7 +26,8 @@ from connector.ledger.sync_state import (
 )
 from connector.sf.port import OrgPort
 from connector.sf.readers import Source, Window, read_window
-from connector.shell.gather import mapping_of, source_window
+from connector.shell.gather import source_window
+from connector.shell.sources import mapping_of
 from connector.sync.changes import Record
 from connector.sync.readback import child_reads, current_reads, line_reads
 from connector.sync.web import ChildSpec, web_specs

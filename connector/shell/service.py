@@ -6,6 +6,7 @@ health server are the entry point's (`entry/daemon.py`); the demo drives this se
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,8 +14,10 @@ import structlog
 
 from connector.config import Settings
 from connector.config.pixel import PixelSettings
+from connector.events import parse_time
 from connector.ledger import Ledger
-from connector.ledger.sync_state import job_number_table
+from connector.ledger.gauges import contacts_by_band, pending_dead_letters, watch_new_events, written_activity
+from connector.ledger.sync_state import job_number_table, last_cycles
 from connector.pixel.bots import CrawlerFilter
 from connector.pixel.pipeline import Toolkit
 from connector.pixel.sources import HttpSession
@@ -30,11 +33,23 @@ JOB_NUMBERS = "job numbers"
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerFacts:
+    """What the metrics read from the ledger after a cycle (the shell's part of `/metrics`)."""
+
+    bands: dict[str, int]  # scored contacts per band
+    dead_letters: int  # refused writes still pending
+    cursors: dict[str, datetime]  # each org source's cursor: the end of the last window read
+    last_daily: datetime | None  # when the last successful nightly pass ended
+    written_activity: list[datetime]  # times of the activities this cycle added and got written
+
+
+@dataclass(frozen=True, slots=True)
 class CycleOutcome:
     """How one cycle of the service ended: its report, and the failure that must stop the daemon."""
 
     report: CycleReport | None  # None: the cycle could not start or did not finish
     stop: Exception | None = None
+    facts: LedgerFacts | None = None
 
 
 class CycleService:
@@ -58,7 +73,11 @@ class CycleService:
     def cycle(self, kind: str, now: datetime, *, dry_run: bool = False, force: bool = False) -> CycleOutcome:
         """Run one cycle at `now`; never raises: the outcome says whether the daemon must stop."""
         try:
-            with self.open_ledger() as ledger:
+            with (
+                self.open_ledger() as ledger,
+                structlog.contextvars.bound_contextvars(org_id=self.client.org_id),
+            ):
+                watch_new_events(ledger)
                 try:
                     report = run_cycle(
                         self.client, ledger, self.settings, now, kind=kind, dry_run=dry_run, force=force,
@@ -67,6 +86,7 @@ class CycleService:
                 finally:
                     self._keep_org_facts(ledger)
                 remember_failures(ledger, report.failures, now)
+                facts = self.ledger_facts(ledger, now)
         # run_cycle lets out only what the policy says must stop the daemon; opening the ledger can
         # fail too (the start stage). The one policy decides both: for the org's stages it does not
         # depend on which stage it was.
@@ -75,7 +95,21 @@ class CycleService:
                 return CycleOutcome(None, stop=exc)
             log.exception("cycle_failed", error=f"{type(exc).__name__}: {exc}")
             return CycleOutcome(None)
-        return CycleOutcome(report)
+        return CycleOutcome(report, facts=facts)
+
+    def ledger_facts(self, ledger: Ledger, now: datetime) -> LedgerFacts:
+        """The ledger's side of the metrics, after the cycle of `now`."""
+        cursors = {}
+        for source in self.settings.org_sources():
+            value = ledger.cursor(f"sf:{source.name}")
+            if value:
+                cursors[source.name] = parse_time(value)
+        daily = last_cycles(ledger, status="ok", kind="daily")
+        last_daily = datetime.fromisoformat(daily[0]["finished_at"]) if daily else None
+        return LedgerFacts(
+            contacts_by_band(ledger), pending_dead_letters(ledger), cursors, last_daily,
+            written_activity(ledger, now),
+        )  # fmt: skip
 
     def other_sources(self) -> list[OtherSource]:
         """The pixel's sources, in the order a cycle reads them (none without `[pixel]`)."""
@@ -123,3 +157,8 @@ class CycleService:
 def _source_run(report: pixel_shell.PixelReport) -> SourceRun:
     rejected = {reason.value: n for reason, n in report.counts.rejected.items() if n}
     return SourceRun(report.counts.lines, report.added, rejected, tuple(report.failures))
+
+
+def _org_bound(client: OrgPort, ledger: Ledger) -> AbstractContextManager[None]:
+    """The org id on every log line of the cycle: the login's, else the one the ledger is bound to."""
+    return structlog.contextvars.bound_contextvars(org_id=client.org_id or ledger.meta("org_id") or "")

@@ -14,6 +14,7 @@ from enum import StrEnum
 from connector.errors import (
     ApiLimitError,
     BudgetExceededError,
+    ClockWentBackError,
     ConfigError,
     FatalError,
     ProviderGarbageError,
@@ -89,7 +90,7 @@ def decide(stage: Stage, exc: Exception) -> Verdict:
 
 def stopped_status(exc: Exception) -> CycleStatus:
     """The status of a cycle a failure stopped: `stopped` when expected to pass, else `failed`."""
-    expected = isinstance(exc, ApiLimitError | BudgetExceededError | RetriableError)
+    expected = isinstance(exc, ApiLimitError | BudgetExceededError | RetriableError | ClockWentBackError)
     return CycleStatus.STOPPED if expected else CycleStatus.FAILED
 
 

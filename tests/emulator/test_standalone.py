@@ -16,7 +16,7 @@ from connector.config import load_settings
 from connector.emulator.org import Emulator
 from connector.emulator.standalone import scoring_part
 from connector.emulator.testing import running_emulator
-from connector.emulator.values import Clock
+from connector.emulator.values import Clock, checksum
 
 
 def _serve(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
@@ -176,3 +176,88 @@ def test_demo_seed_is_an_msr_shaped_org_with_a_past() -> None:
     twin = Emulator(clock=clock)
     twin.seed("demo")
     assert [r["LastName"] for r in twin.records("Contact")] == [r["LastName"] for r in contacts]
+
+
+@pytest.mark.parametrize(
+    ("org_id", "message"),
+    [
+        ("00DKb00000001MAA", "'00DKb00000001MAA' is not an org id: 18 letters and digits starting with 00D"
+         " (like 00DKb0000000001MAA)"),
+        ("001Kb0000000001MAA", "'001Kb0000000001MAA' is not an org id: 18 letters and digits starting with"
+         " 00D (like 00DKb0000000001MAA)"),
+        ("00DKb0000000001MAB", "00DKb0000000001MAB has a wrong checksum: its last 3 characters must be MAA"),
+    ],
+)  # fmt: skip
+def test_serve_refuses_an_org_id_of_the_wrong_shape(
+    org_id: str,
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.test_cli import run
+
+    home = tmp_path / "nowhere"
+    monkeypatch.setenv("MSR_ENGAGE_HOME", str(home))
+    code, out, err = run(capsys, "emulator", "serve", "--org-id", org_id, "--seed", "empty")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [f"input error: --org-id: {message}"]
+    assert not home.exists()
+
+
+def test_org_id_names_the_org_and_a_saved_org_keeps_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_cli import run
+
+    state = tmp_path / "org.json"
+    org_id = "00Dzz00000000Ab" + checksum("00Dzz00000000Ab")
+    proc, info = _serve("--seed", "empty", "--port", "0", "--state", str(state), "--org-id", org_id)
+    try:
+        assert info["org_id"] == org_id
+        session = _session(info)
+        headers = {"Authorization": "Bearer " + _token(session, info)}
+        found = session.get(
+            info["instance_url"] + "/services/data/v59.0/query",
+            params={"q": "SELECT Id FROM Organization"},
+            headers=headers,
+        ).json()
+        assert [r["Id"] for r in found["records"]] == [org_id]
+        assert all(r["Id"][3:5] == "zz" for r in found["records"])
+    finally:
+        assert _stop(proc) == 0
+    other = "00Dzz0000000002" + checksum("00Dzz0000000002")
+    code, _, err = run(capsys, "emulator", "serve", "--state", str(state), "--org-id", other)
+    assert code == 2
+    assert err.splitlines() == [
+        f"input error: --org-id: the org saved in {state} is {org_id}, not {other}: drop --org-id, or name"
+        " a new --state file"
+    ]
+
+
+def test_a_ledger_bound_to_one_emulator_org_refuses_another(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_cli import run
+
+    ids = [prefix + checksum(prefix) for prefix in ("00DAa0000000001", "00DBb0000000001")]
+    configs = [tmp_path / "a.toml", tmp_path / "b.toml"]
+    first, _ = _serve("--seed", "empty", "--port", "0", "--org-id", ids[0], "--write-config", str(configs[0]))
+    try:
+        code, out, _ = run(capsys, "sync", "--once", "--config", str(configs[0]))
+        assert code == 0, out
+        second, _ = _serve(
+            "--seed", "empty", "--port", "0", "--org-id", ids[1], "--write-config", str(configs[1])
+        )
+        try:
+            code, out, err = run(capsys, "sync", "--once", "--config", str(configs[1]))
+        finally:
+            assert _stop(second) == 0
+    finally:
+        assert _stop(first) == 0
+    assert code == 1  # the cycle's log lines come first on stderr; the refusal is the last line
+    assert err.splitlines()[-1:] == [
+        f"error: this ledger belongs to org {ids[0][:15]} but the configured login reached org"
+        f" {ids[1][:15]}: use the state folder made for that org (MSR_ENGAGE_HOME), or a fresh one for"
+        " this org"
+    ]

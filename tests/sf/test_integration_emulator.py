@@ -291,6 +291,28 @@ def test_check_fails_clearly_when_a_mapped_field_is_missing(
     assert "Medal__c not found" in lines[0]
 
 
+def test_check_fails_on_a_source_field_hidden_from_the_integration_user_and_warns_on_untracked_steps(
+    em: RunningEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(em, tmp_path, monkeypatch)
+    em.org.set_tracked("msf__Job_Application__c", "msf__Step__c", False)
+    with pytest.raises(SystemExit) as warned:
+        main(["check", "--config", str(config)])
+    assert warned.value.code in (0, None)  # a warning passes
+    rows = capsys.readouterr().out.splitlines()
+    assert [line for line in rows if "WARN" in line or "FAIL" in line] == [
+        line for line in rows if "sync.step_history" in line
+    ]
+    assert any("WARN" in line for line in rows)
+    em.org.access.hide("Event", "StartDateTime")  # field-level security on what the sources read
+    with pytest.raises(SystemExit) as failed:
+        main(["check", "--config", str(config)])
+    assert failed.value.code == 1
+    lines = [line for line in capsys.readouterr().out.splitlines() if "FAIL" in line]
+    assert len(lines) == 1
+    assert "Event.StartDateTime" in lines[0]
+
+
 @pytest.mark.parametrize("mode", ["jwt", "client_credentials", "refresh_token"])
 def test_every_auth_mode_logs_in_to_the_emulator(em: RunningEmulator, mode: str) -> None:
     params: dict[str, Any] = {

@@ -109,6 +109,7 @@ def test_children_are_upserted_by_external_id(client: SalesforceClient, rsps: re
     assert result.succeeded == (write,)
     body = json.loads(rsps.calls[-1].request.body)
     assert body["records"][0]["External_Id__c"] == "v-1"
+    assert client.calls_by_kind == {"rest_write": 1}
 
 
 def test_a_plan_above_the_threshold_goes_through_bulk_2(
@@ -137,6 +138,7 @@ def test_a_plan_above_the_threshold_goes_through_bulk_2(
     assert len(result.succeeded) == 4
     assert [(f.error_code, f.message) for f in result.failed] == [("STRING_TOO_LONG", "too long:--")]
     assert pauses == [1.0]
+    assert client.calls_by_kind == {"bulk": len(rsps.calls) - 1}  # all but the login: metrics by kind
 
 
 def test_bulk_csv_leaves_absent_fields_alone_and_nulls_with_na() -> None:

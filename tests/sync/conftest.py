@@ -46,6 +46,11 @@ class Org:
         """Create a vacancy."""
         return self.em.org.create("msf__Job__c", {"Name": name})
 
+    def track_steps(self, on: bool) -> None:
+        """The org's admin switches field history tracking of the application step on or off."""
+        app = self.em.org.mapping.application
+        self.em.org.set_tracked(app.object, app.step, on)
+
     def contact(self, contact_id: str) -> dict[str, object]:
         """The contact as the org shows it now."""
         record = self.em.org.record("Contact", contact_id)

@@ -64,9 +64,11 @@ def test_idle_cycle_costs_one_query_per_source_and_no_writes(org: Org) -> None:
     calls = org.em.org.call_counts()
     queries = sum(n for endpoint, n in calls.items() if "query" in endpoint)
     writes = sum(n for endpoint, n in calls.items() if "composite" in endpoint or "jobs" in endpoint)
-    # One windowed query per source, and one for the score lines read back (no visit or job view was
-    # ever written, so those objects cost nothing); the org binding uses the login's identity URL.
-    assert queries == len(org.settings.org_sources()) + 1, calls
+    # One windowed query per source, one for the score lines read back (no visit or job view was ever
+    # written, so those objects cost nothing), and with the default step_history = "auto" one asking
+    # whether the org tracks the step's history (it does) plus that history's window; the org binding
+    # uses the login's identity URL.
+    assert queries == len(org.settings.org_sources()) + 1 + 2, calls
     assert writes == 0, calls
     assert (report.events_added, report.writes) == (0, 0)
 
@@ -157,6 +159,7 @@ def test_step_history_sees_every_transition_within_one_poll(make_org: Callable[.
 
 
 def test_without_history_only_the_latest_step_is_seen(org: Org) -> None:
+    org.track_steps(False)  # step_history = "auto" then reads no history
     candidate, job = org.candidate(), org.job()
     application = org.em.org.apply(candidate, job, "Websollicitatie")
     org.cycle()
@@ -210,6 +213,7 @@ def test_switching_step_history_on_then_a_backfill_changes_no_score(org: Org) ->
     from connector.config.sync import SyncSettings
     from connector.shell.cycle import backfill_plan, run_backfill
 
+    org.settings = org.settings.model_copy(update={"sync": SyncSettings(step_history=False)})
     candidate, job = org.candidate(), org.job()
     application = org.em.org.apply(candidate, job, "Websollicitatie")
     org.cycle()
@@ -218,7 +222,7 @@ def test_switching_step_history_on_then_a_backfill_changes_no_score(org: Org) ->
         org.cycle()
     before = details(org, candidate)
     assert before[:3] == (55, "Warm", "Silver")
-    org.settings = org.settings.model_copy(update={"sync": SyncSettings(step_history=True)})
+    org.settings = org.settings.model_copy(update={"sync": SyncSettings()})  # "auto": the org tracks it
     now = org.em.org.advance(120)
     report = run_backfill(
         org.client, org.ledger, org.settings, now, backfill_plan(org.client, org.settings, T0, now)

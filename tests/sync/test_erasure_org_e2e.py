@@ -11,7 +11,7 @@ from connector.config import load_settings
 from connector.emulator.schema import ANONYMISED_FIELD
 from connector.ledger.erasure import audit_of, org_errors, owed_to_org, tombstones
 from connector.shell.erasure import erase_on_request
-from connector.shell.gather import mapping_of
+from connector.shell.sources import mapping_of
 from connector.shell.status import status_facts
 
 from .conftest import EXAMPLE, Org
