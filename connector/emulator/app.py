@@ -15,10 +15,11 @@ from typing import Any
 import structlog
 from werkzeug.wrappers import Request, Response
 
-from connector.emulator import admin, bulk, rest
+from connector.emulator import admin, bulk, identity, rest
 from connector.emulator.access import query_view
 from connector.emulator.auth import OAuthError, grant
-from connector.emulator.describe import describe, describe_global, limits
+from connector.emulator.columns import column_metadata
+from connector.emulator.describe import describe, describe_basic, describe_global, limits
 from connector.emulator.faults import HTTP_ERROR_BODIES
 from connector.emulator.org import Cursor, Emulator
 from connector.emulator.query import Evaluator
@@ -61,7 +62,10 @@ def _query(emu: Emulator, request: Request, params: dict[str, str], include_dele
     try:
         parsed = parse(text)
         tables = query_view(emu.store, emu.access, emu.schema, parsed.sobject)
-        total, rows, shape = Evaluator(tables, emu.clock.now()).select(
+        evaluator = Evaluator(tables, emu.clock.now())
+        if request.args.get("columns", "").lower() == "true":
+            return json_response(column_metadata(evaluator, parsed))
+        total, rows, shape = evaluator.select(
             parsed, include_deleted=include_deleted, api_version=params["ver"]
         )
     except SoqlError as exc:
@@ -104,6 +108,12 @@ def get_global(emu: Emulator, request: Request, params: dict[str, str]) -> Respo
     return json_response(describe_global(emu.user_schema(), params["ver"]))
 
 
+def get_basic(emu: Emulator, request: Request, params: dict[str, str]) -> Response:
+    """`GET /sobjects/{Obj}`: basic information (objectDescribe and recentItems)."""
+    obj = emu.user_schema()[sobject(emu, params["obj"])]
+    return json_response(describe_basic(obj, params["ver"]))
+
+
 def get_describe(emu: Emulator, request: Request, params: dict[str, str]) -> Response:
     """`GET /sobjects/{Obj}/describe`."""
     schema = emu.user_schema()
@@ -116,21 +126,16 @@ def get_limits(emu: Emulator, request: Request, params: dict[str, str]) -> Respo
     return json_response(limits(emu.api_used, emu.settings.daily_api_limit))
 
 
-def get_versions(emu: Emulator, request: Request, params: dict[str, str]) -> Response:
-    """`GET /services/data/`: the API versions this org speaks."""
-    versions = ["58.0", "59.0", "60.0", "61.0", "62.0"]
-    return json_response([{"label": f"v{v}", "url": f"/services/data/v{v}", "version": v} for v in versions])
-
-
 ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
     (method, re.compile(pattern + r"/?\Z"), endpoint, handler)
     for method, pattern, endpoint, handler in [
-        ("GET", "/services/data", "versions", get_versions),
+        *identity.ROUTES,
         ("GET", _V + "/query", "query", query),
         ("GET", _V + "/queryAll", "queryAll", query_all),
         ("GET", _V + r"/query(?:All)?/(?P<locator>[\w-]+)", "query_more", query_more),
         ("GET", _V + "/limits", "limits", get_limits),
         ("GET", _V + "/sobjects", "describe_global", get_global),
+        ("GET", _V + r"/sobjects/(?P<obj>\w+)", "describe_basic", get_basic),
         ("GET", _V + r"/sobjects/(?P<obj>\w+)/describe", "describe", get_describe),
         *rest.ROUTES,
         *bulk.ROUTES,
@@ -139,20 +144,21 @@ ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
 
 
 def _route(method: str, path: str) -> tuple[str, Handler, dict[str, str]] | None:
-    known_path = False
+    allowed: list[str] = []
     for verb, pattern, endpoint, handler in ROUTES:
         match = pattern.match(path)
         if match is None:
             continue
-        known_path = True
         if verb == method:
-            return endpoint, handler, match.groupdict()
-    if known_path:
-        raise ApiError(
-            405,
-            "METHOD_NOT_ALLOWED",
-            f"HTTP Method '{method}' not allowed. Allowed are GET,PATCH,POST,DELETE",
-        )
+            params = match.groupdict()
+            if "ver" in params:
+                identity.check_version(params["ver"])
+            return endpoint, handler, params
+        allowed.append(verb)
+    if allowed:
+        methods = ",".join(dict.fromkeys(allowed))  # the methods this resource does allow
+        message = f"HTTP Method '{method}' not allowed. Allowed are {methods}"
+        raise ApiError(405, "METHOD_NOT_ALLOWED", message)
     return None
 
 
@@ -165,10 +171,15 @@ def _token(emu: Emulator, request: Request) -> Response:
             return json_response(exc.body, 400)
 
 
-def _session(emu: Emulator, request: Request) -> None:
-    """401 INVALID_SESSION_ID unless the bearer token is a live session; applies expire-after-N."""
+def _session(emu: Emulator, request: Request, endpoint: str) -> None:
+    """401 INVALID_SESSION_ID unless the bearer token is a live session; applies expire-after-N.
+
+    The identity URL also takes the token as `oauth_token` in its query string (jsforce sends it so).
+    """
     header = request.headers.get("Authorization", "")
     token = header.split(None, 1)[1].strip() if " " in header else ""
+    if not token and endpoint == "identity":
+        token = request.args.get("oauth_token", "")
     if not token or not emu.session_valid(token):
         raise ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
     if emu.expire_after is not None:
@@ -191,7 +202,7 @@ def _call(emu: Emulator, request: Request) -> Response:
     if delay:
         time.sleep(delay)  # the fault itself: a response that arrives late
     with emu.lock:
-        _session(emu, request)
+        _session(emu, request, endpoint)
         if emu.api_used >= emu.settings.daily_api_limit:
             raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         status = emu.faults.http_failure(endpoint)

@@ -63,7 +63,7 @@ def grant(emu: Emulator, form: Mapping[str, str], authorization: str | None) -> 
     return {
         "access_token": token,
         "instance_url": emu.base_url,
-        "id": f"{emu.base_url}/id/{emu.org_id}/005Kb0000000001AAA",
+        "id": f"{emu.base_url}/id/{emu.org_id}/{emu.user_id}",
         "token_type": "Bearer",
         "issued_at": issued_ms,
         "signature": signature,

@@ -24,6 +24,18 @@ def _summary(obj: ObjectDef, version: str) -> dict[str, Any]:
         "labelPlural": obj.label + "s",
         "keyPrefix": obj.key_prefix,
         "custom": obj.custom,
+        "customSetting": False,
+        "activateable": False,
+        "deprecatedAndHidden": False,
+        "feedEnabled": False,
+        "hasSubtypes": False,
+        "isSubtype": False,
+        "layoutable": obj.createable,
+        "mergeable": obj.name in ("Account", "Contact"),
+        "mruEnabled": obj.createable,
+        "replicateable": True,
+        "triggerable": obj.createable,
+        "undeletable": obj.createable,
         "queryable": True,
         "retrieveable": True,
         "searchable": not obj.history_of,
@@ -32,6 +44,11 @@ def _summary(obj: ObjectDef, version: str) -> dict[str, Any]:
         "deletable": obj.createable,
         "urls": _urls(obj, version),
     }
+
+
+def describe_basic(obj: ObjectDef, version: str) -> dict[str, Any]:
+    """`GET /sobjects/{Obj}`: the object's summary and the records the user viewed lately (none)."""
+    return {"objectDescribe": _summary(obj, version), "recentItems": []}
 
 
 def describe_global(schema: dict[str, ObjectDef], version: str) -> dict[str, Any]:

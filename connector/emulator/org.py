@@ -23,7 +23,6 @@ from connector.emulator.store import Store
 from connector.emulator.values import Clock, IdMaker, truncate
 
 DEFAULT_API_VERSION = "59.0"
-INTEGRATION_USER_ID = "005Kb0000000001AAA"  # the user of every session (the token's identity URL)
 API_ONLY_PROFILE = "Minimum Access - API Only Integrations"
 
 
@@ -254,17 +253,23 @@ class Emulator:
         """The 18-character organization id."""
         return next(iter(self.store.rows["Organization"]))
 
+    @property
+    def user_id(self) -> str:
+        """The 18-character id of the integration user every session belongs to."""
+        return next(iter(self.store.rows["User"]))
+
     def _bootstrap(self) -> None:
-        """The rows every org has: the Organization and Contact's record types."""
+        """The rows every org has: the Organization, its integration user and Contact's record types."""
         if self.state_file is not None and self.state_file.exists():
             self.load(self.state_file)
             return
         when = truncate(self.clock.now() - timedelta(days=400))
         self.store.insert_raw("Organization", {
-            "Id": self.store.ids.new("00D"), "Name": "MSR Emulated Agency",
-            "OrganizationType": "Enterprise Edition", "IsSandbox": True,
+            "Id": self.store.ids.new("00D"), "Name": "MSR Emulated Agency", "InstanceName": "EU45",
+            "OrganizationType": "Enterprise Edition", "IsSandbox": True, "NamespacePrefix": None,
+            "TrialExpirationDate": None, "LanguageLocaleKey": "nl_NL", "TimeZoneSidKey": "Europe/Amsterdam",
         })  # fmt: skip
-        self._integration_user()
+        self._add_user(when)
         c = self.mapping.contact
         for dev_name in (c.candidate_record_type, c.contact_person_record_type):
             rt_id = self.store.ids.new("012")
@@ -275,8 +280,11 @@ class Emulator:
             })  # fmt: skip
         self._index_record_types()
 
-    def _integration_user(self) -> None:
-        """The user every session logs in as: licence Salesforce Integration, the API-only profile."""
+    def _add_user(self, when: datetime) -> None:
+        """The integration user (the `username` of the JWT grant) with its licence Salesforce Integration
+        and the API-only profile, unless the org has a user already."""
+        if self.store.rows["User"]:
+            return
         licence = self.store.ids.new("100")
         self.store.insert_raw(
             "UserLicense", {"Id": licence, "IsDeleted": False, "Name": "Salesforce Integration"}
@@ -286,8 +294,12 @@ class Emulator:
             "Id": profile, "IsDeleted": False, "Name": API_ONLY_PROFILE, "UserLicenseId": licence,
         })  # fmt: skip
         self.store.insert_raw("User", {
-            "Id": INTEGRATION_USER_ID, "IsDeleted": False, "Username": self.settings.username,
-            "Name": "MSR Engage Integration", "IsActive": True, "ProfileId": profile,
+            "Id": self.store.ids.new("005"), "IsDeleted": False, "Name": "MSR Engage Integration",
+            "Username": self.settings.username, "FirstName": "MSR Engage", "LastName": "Integration",
+            "Alias": "integ", "Email": "integration@msr-engage.emulator", "IsActive": True,
+            "ProfileId": profile, "UserType": "Standard", "TimeZoneSidKey": "Europe/Amsterdam",
+            "LocaleSidKey": "nl_NL", "LanguageLocaleKey": "en_US", "CreatedDate": when,
+            "LastModifiedDate": when, "SystemModstamp": when,
         })  # fmt: skip
 
     def set_field_edit(self, obj: str, field: str, editable: bool) -> None:
@@ -335,4 +347,5 @@ class Emulator:
             self.api_used = int(data.get("api_used", 0))
             port = str(data.get("base_url", "")).rpartition(":")[2]
             self.saved_port = int(port) if port.isdigit() else 0
+            self._add_user(truncate(self.clock.now()))  # a state file saved before orgs had one
             self._index_record_types()

@@ -135,6 +135,11 @@ def _collection(request: Request) -> tuple[list[dict[str, Any]], bool]:
     return records, bool(body.get("allOrNone", False))
 
 
+def _get(record: dict[str, Any], name: str) -> Any:
+    """A record's value for field `name`, whatever the case of its key (as Salesforce reads it)."""
+    return next((v for k, v in record.items() if k.lower() == name.lower()), None)
+
+
 def _record_type(emu: Emulator, record: dict[str, Any], expected: str | None) -> str:
     attrs = record.get("attributes")
     name = attrs.get("type") if isinstance(attrs, dict) else None
@@ -158,8 +163,8 @@ def _run(emu: Emulator, records: list[Any], all_or_none: bool, write: Any) -> li
                 results.append({**write(record), "success": True, "errors": []})
             except RecordError as exc:
                 failed: dict[str, Any] = {"success": False, "errors": [exc.as_result()]}
-                if isinstance(record, dict) and "Id" in record:
-                    failed = {"id": record["Id"], **failed}
+                if isinstance(record, dict) and _get(record, "Id") is not None:
+                    failed = {"id": _get(record, "Id"), **failed}
                 results.append(failed)
         if all_or_none and any(not r["success"] for r in results):
             rollback()
@@ -177,7 +182,7 @@ def collection_create(emu: Emulator, request: Request, params: dict[str, str]) -
     records, all_or_none = _collection(request)
 
     def write(record: dict[str, Any]) -> dict[str, Any]:
-        if "Id" in record:
+        if _get(record, "Id") is not None:
             raise RecordError("INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])
         return {"id": emu.store.create(_record_type(emu, record, None), record)}
 
@@ -190,10 +195,10 @@ def collection_update(emu: Emulator, request: Request, params: dict[str, str]) -
 
     def write(record: dict[str, Any]) -> dict[str, Any]:
         obj = _record_type(emu, record, None)
-        record_id = record.get("Id")
+        record_id = _get(record, "Id")
         if not record_id:
             raise RecordError("MISSING_ARGUMENT", "Id not specified in an update call", ["Id"])
-        values = {k: v for k, v in record.items() if k != "Id"}
+        values = {k: v for k, v in record.items() if k.lower() != "id"}
         emu.store.update(obj, str(record_id), values)
         return {"id": normalise_id(str(record_id))}
 
@@ -213,12 +218,12 @@ def collection_upsert(emu: Emulator, request: Request, params: dict[str, str]) -
     records, all_or_none = _collection(request)
     seen: dict[str, int] = {}
     for record in records:
-        key = str({k.lower(): v for k, v in record.items()}.get(fdef.name.lower(), "")).lower()
+        key = str(_get(record, fdef.name) or "").lower()
         seen[key] = seen.get(key, 0) + 1
 
     def write(record: dict[str, Any]) -> dict[str, Any]:
         _record_type(emu, record, obj)
-        value = {k.lower(): v for k, v in record.items()}.get(fdef.name.lower())
+        value = _get(record, fdef.name)
         if value is not None and seen.get(str(value).lower(), 0) > 1:
             raise RecordError(
                 "DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {value}", [fdef.name]

@@ -19,6 +19,7 @@ from typing import Any
 from connector.emulator.schema import ObjectDef, history_parent_field
 from connector.emulator.values import Clock, IdMaker, RecordError, coerce, from_json, normalise_id, to_json
 from connector.emulator.values import truncate as truncate_time
+from connector.paths import write_private
 
 Row = dict[str, Any]
 WriteHook = Callable[[str, "str | None"], "RecordError | None"]
@@ -253,7 +254,7 @@ class Store:
     def _derive(self, odef: ObjectDef, row: Row) -> None:
         """Fields an org computes: Contact's Name, auto-number names."""
         name = odef.fields.get("Name")
-        if odef.name == "Contact" and name is not None:
+        if odef.name in ("Contact", "User") and name is not None:
             row["Name"] = " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p)
         elif name is not None and not name.createable and not row.get("Name"):
             initials = "".join(w[0] for w in odef.label.split())
@@ -365,5 +366,5 @@ class Store:
             blob = json.dumps(self.dump(extra), separators=(",", ":"))
             self.dirty = False
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(blob, encoding="utf-8")
+        write_private(tmp, blob)  # the org's state holds its client secret: 0600 from the first byte
         os.replace(tmp, path)

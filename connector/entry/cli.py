@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sqlite3
 import sys
 from contextlib import nullcontext
 from datetime import UTC, date, datetime, time
@@ -38,6 +40,7 @@ from connector.shell.service import CycleService
 from connector.shell.status import status_facts
 
 app = typer.Typer(
+    pretty_exceptions_enable=False,  # its tracebacks show locals: a private key, a secret
     help="msr-engage: lead scores, bands and medals for Mysolution Recruitment candidates.",
     no_args_is_help=True,
     add_completion=False,
@@ -375,6 +378,7 @@ def version() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning our errors into one-line messages and exit codes."""
+    os.umask(paths.PRIVATE_UMASK)  # ledger, WAL, lock, hit files: for this user only
     configure_logging()
     try:
         app(args=argv, prog_name="msr-engage")
@@ -385,4 +389,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except MsrEngageError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        sys.exit(1)
+    except (sqlite3.Error, OSError) as exc:  # a read-only or full disk, a folder we may not write
+        err.print(f"[red]error:[/red] {escape(paths.unusable_state(exc))}", highlight=False)
         sys.exit(1)

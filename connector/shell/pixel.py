@@ -54,6 +54,7 @@ from connector.pixel.sources import (
     file_key,
     read_new_lines,
 )
+from connector.shell.retention import prune_read_hit_files
 from connector.shell.stages import FailureReason, SourceFailure
 
 log = structlog.get_logger(__name__)
@@ -250,6 +251,7 @@ def ingest_files(
             report.counts.incomplete_lines = sum(read.incomplete for read in reads)
             break
     report.failures = [*skipped.values(), *(_crash_failure(FILES, p, c) for p, c in crashed.items())]
+    prune_read_hit_files(settings, paths, {row[0]: FileMark(*row) for row in load_file_rows(ledger)}, now)
     log.info("pixel_ingest_done", **_summary(report))
     return report
 
@@ -315,7 +317,8 @@ def collector_folder_ready(settings: PixelSettings) -> Path:
     """The collector's output folder, created; a ConfigError when it cannot be written."""
     folder = settings.collector_folder
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)  # hit files say who browsed what: no one else lists or reads them
     except OSError as exc:
         raise ConfigError(f"[pixel.collector] folder {folder}: {exc.strerror}") from None
     if not os.access(folder, os.W_OK):
@@ -328,10 +331,11 @@ def pixel_settings(settings: Settings) -> PixelSettings:
     return settings.pixel or PixelSettings()
 
 
-def make_token(settings: PixelSettings, contact_id: str) -> str:
-    """A signed contact token for tracked links; InputError for an impossible contact id."""
+def make_token(settings: PixelSettings, contact_id: str, now: datetime) -> str:
+    """A signed contact token for tracked links (expiring after `token_days`); InputError for a bad id."""
+    expires = now + timedelta(days=settings.token_days) if settings.token_days else None
     try:
-        return sign_token(contact_id, token_secret(settings))
+        return sign_token(contact_id, token_secret(settings), expires=expires)
     except ValueError as exc:
         raise InputError(str(exc)) from None
 
@@ -340,6 +344,15 @@ def collector_server(
     settings: PixelSettings, host: str | None = None, port: int | None = None
 ) -> BaseWSGIServer:
     """The collector's HTTP server, bound but not yet serving (host/port override the config)."""
+    if not settings.collector.public_url.startswith("https://"):
+        raise ConfigError(
+            "[pixel.collector] public_url: set the https:// URL browsers reach the collector at"
+            " (behind the site's TLS proxy); the snippet is not served without it"
+        )
+    if not settings.site_hosts:
+        raise ConfigError(
+            '[pixel] site_hosts: name the site\'s hosts (e.g. ["www.example.nl"]): only they count'
+        )
     collector_folder_ready(settings)
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     if overrides:
