@@ -1,5 +1,6 @@
-# The msr-engage daemon. Installs this package exactly as `make demo` does (pip, from pyproject.toml),
-# without the dev extra, and runs `msr-engage run` as an unprivileged user.
+# The msr-engage daemon: installs exactly the hashed lock (runtime dependencies and the build backend,
+# every file checked against its sha256), then this package without resolving anything, and runs
+# `msr-engage run` as an unprivileged user.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -8,9 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MSR_ENGAGE_CONFIG=/config/config.toml
 
 WORKDIR /app
-COPY pyproject.toml README.md requirements.lock ./
+COPY pyproject.toml README.md requirements.hashed.lock ./
 COPY connector ./connector
-RUN pip install --no-cache-dir -c requirements.lock . \
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements.hashed.lock \
+ && pip install --no-cache-dir --no-deps --no-build-isolation . \
+ && pip check \
  && useradd --system --uid 10001 --home-dir /state --shell /usr/sbin/nologin msr \
  && mkdir -p /state /config && chown msr /state
 

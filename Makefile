@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TOOLS := tools/node_modules
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: demo test lint typecheck unit tools fidelity bench-smoke clean
+.PHONY: demo test lint typecheck unit tools fidelity bench-smoke clean audit hashed-lock
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,22 @@ tools: $(TOOLS_STAMP)
 # jsforce and the Salesforce CLI against `emulator serve` (also part of `unit`).
 fidelity: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/pytest -q tests/fidelity
+# pip-audit and pip-tools live in their own venv: they are not dependencies of msr-engage.
+AUDIT_VENV := .venv-audit
+$(AUDIT_VENV)/.installed:
+	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet pip-audit pip-tools
+	touch $@
+
+# Known advisories in the versions the Docker image installs. Not part of `make test` nor CI: it needs
+# PyPI's vulnerability API (pypi.org only). Without it, it says so and exits 0.
+audit: $(AUDIT_VENV)/.installed
+	$(AUDIT_VENV)/bin/python tools/audit.py $(AUDIT_VENV)/bin/pip-audit requirements.hashed.lock
+
+hashed-lock: $(AUDIT_VENV)/.installed
+	$(AUDIT_VENV)/bin/pip-compile --quiet --allow-unsafe --constraint=requirements.lock --generate-hashes \
+	  --output-file=requirements.hashed.lock --strip-extras --no-emit-index-url --no-emit-find-links \
+	  pyproject.toml requirements-build.in
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(AUDIT_VENV) $(TOOLS) .mypy_cache .pytest_cache .ruff_cache

@@ -21,11 +21,13 @@ class ContactKind(StrEnum):
 
 
 class ErasureReason(StrEnum):
-    """Why a contact was erased: deleted in the org, anonymised there, or on an admin's request."""
+    """Why a contact was erased: deleted in the org, anonymised there, on an admin's request, or merged
+    into another contact (its history lives on under the survivor)."""
 
     DELETED = "deleted"
     ANONYMISED = "anonymised"
     MANUAL = "manual"
+    MERGED = "merged"
 
 
 class BandBounds(Protocol):

@@ -33,11 +33,20 @@ class FatalError(MsrEngageError):
     """A runtime failure that retrying will not fix: exit code 1."""
 
 
+class StateFolderError(FatalError):
+    """The state folder (ledger, lock) cannot be used: read-only, full, missing rights. Exit code 1."""
+
+
 # --- Salesforce (connector/sf): classified in exactly one function, `connector.sf.client.classify`. ---
 
 
 class TransientError(RetriableError):
     """Network trouble, 5xx, 429/420/406 or a row lock: the one retry policy retries it."""
+
+
+class OrgUnreachableError(RetriableError):
+    """The org's host cannot be reached at all (DNS, connection refused, TLS): not retried within a command
+    (the next cycle tries again), and no credentials are to blame."""
 
 
 class SessionExpiredError(RetriableError):

@@ -89,6 +89,21 @@ def derive_id(*parts: object) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
+def org_event_id(source: str, record_id: object, kind: str, at: datetime) -> str:
+    """The id of an event read from an org record: (source, record id, kind, event time).
+
+    No contact in it: a Salesforce id is unique in its org, and the ledger keys events by (contact,
+    id), so an e-mail to two recipients is still two rows. When a merge moves a record to another
+    contact, its events keep their ids, and reading the record again under that contact adds nothing.
+    """
+    return derive_id(source, record_id, kind, format_time(at))
+
+
+def legacy_org_event_id(source: str, record_id: object, contact_id: str, kind: str, at: datetime) -> str:
+    """The id older ledgers gave org events (the contact in it); migration `org_event_ids` re-keys them."""
+    return derive_id(source, record_id, contact_id, kind, format_time(at))
+
+
 def make_event(
     contact_id: str,
     kind: str,

@@ -199,6 +199,11 @@ def test_pixel_serve_exits_0_on_sigterm(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
+        env={  # it serves only with an https public URL and the site's hosts
+            **os.environ,
+            "MSR_ENGAGE_PIXEL__COLLECTOR__PUBLIC_URL": "https://pixel.example.nl",
+            "MSR_ENGAGE_PIXEL__SITE_HOSTS": '["www.example.nl"]',
+        },
     )
     assert server.stdout is not None
     assert server.stdout.readline().startswith("pixel collector on 127.0.0.1:")  # listening: handler set
@@ -229,6 +234,7 @@ def test_every_toml_example_in_the_readme_parses() -> None:
 
 def test_an_empty_secret_file_is_named_as_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "empty.secret").write_text("\n")
+    (tmp_path / "empty.secret").chmod(0o600)
     config = tmp_path / "c.toml"
     config.write_text(
         '[salesforce]\nlogin_url = "https://127.0.0.1:1"\nauth = "client_credentials"\nclient_id = "x"\n'

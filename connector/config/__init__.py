@@ -5,6 +5,8 @@ Build it once at the entry point with `load_settings` and pass it down.
 
 from __future__ import annotations
 
+import math
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from connector.config.pixel import PixelSettings
 from connector.config.salesforce import ObjectMapping, SalesforceSettings
 from connector.config.scoring import Bands, Inactivity, Medals, Rule, Scoring, Strict
+from connector.config.secrets import SECRET_PATHS
 from connector.config.sync import OrgSource, SyncSettings, default_sources
 from connector.errors import ConfigError
 
@@ -93,10 +96,59 @@ def load_settings(path: Path | None) -> Settings:
             raise ConfigError(f"{path}: cannot read config file: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+        except ValueError as exc:  # an integer of more than 4300 digits
+            raise ConfigError(f"{path}: not valid TOML: {str(exc).split(';')[0]}") from None
+        problems = [*_secrets_in_file(data), *_odd_values(data)]
+        if problems:
+            raise ConfigError([f"{path}: {problem}" for problem in problems])
+    empty = sorted(key for key, value in os.environ.items() if _is_setting(key) and not value.strip())
+    if empty:
+        raise ConfigError([f"{key} is set but empty: give it a value or unset it" for key in empty])
     try:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError([_describe(err) for err in exc.errors()]) from None
+
+
+_TOP = ("SCORING", "MEDALS", "SALESFORCE", "PIXEL", "SYNC", "SOURCES")
+_MAX_DEPTH = 12  # no table of ours nests deeper; more is a mistake or an attack
+_MAX_INT = 2**53  # beyond what any count, port, second or share of ours can mean
+
+
+def _is_setting(name: str) -> bool:
+    """Whether an environment variable is one of our settings (`MSR_ENGAGE_<TABLE>__...`)."""
+    upper = name.upper()
+    return upper.startswith("MSR_ENGAGE_") and upper[len("MSR_ENGAGE_") :].split("__", 1)[0] in _TOP
+
+
+def _secrets_in_file(data: dict[str, Any]) -> list[str]:
+    """Every secret present in config.toml, whether or not the environment sets it too."""
+    found = []
+    for keys, env in SECRET_PATHS:
+        node: Any = data
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is not None:
+            name = ".".join(keys)
+            found.append(f"{name} is a secret and must not be in config.toml: remove it and set {env}")
+    return found
+
+
+def _odd_values(node: Any, where: str = "", depth: int = 0) -> list[str]:
+    """Values no setting can mean: nesting past `_MAX_DEPTH`, huge integers, infinite or NaN floats."""
+    if depth > _MAX_DEPTH:
+        return [f"{where}: nested too deeply"]
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _odd_values(v, f"{where}.{k}" if where else k, depth + 1)]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _odd_values(v, f"{where}[{i}]", depth + 1)]
+    if isinstance(node, int) and not isinstance(node, bool) and abs(node) > _MAX_INT:
+        return [f"{where}: number too large"]
+    if isinstance(node, float) and not math.isfinite(node):
+        return [f"{where}: must be a finite number"]
+    return []
 
 
 def _describe(err: ErrorDetails) -> str:

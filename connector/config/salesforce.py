@@ -10,25 +10,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import structlog
 from pydantic import Field, SecretStr, model_validator
 
+from connector.config.names import ApiName
 from connector.config.scoring import Strict
 from connector.config.secrets import refuse_secret_from_file
+from connector.paths import secret_file_problem
 
 
 class ContactFields(Strict):
     """Contact (candidates and contact persons) and its recruitment-detail fields."""
 
-    object: str = "Contact"
-    record_type: str = "RecordType.DeveloperName"
+    object: ApiName = "Contact"
+    record_type: ApiName = "RecordType.DeveloperName"
     candidate_record_type: str = "Candidate"
     contact_person_record_type: str = "Contact_Person"
-    score: str = "Lead_Score__c"
-    band: str = "Lead_Score_Band__c"
-    medal: str = "Medal__c"
-    first_qualified_on: str = "Date_First_Qualification__c"
-    first_placed_on: str = "Date_First_Placement__c"
-    tracking_consent: str = "Tracking_Consent__c"
+    score: ApiName = "Lead_Score__c"
+    band: ApiName = "Lead_Score_Band__c"
+    medal: ApiName = "Medal__c"
+    first_qualified_on: ApiName = "Date_First_Qualification__c"
+    first_placed_on: ApiName = "Date_First_Placement__c"
+    tracking_consent: ApiName = "Tracking_Consent__c"
     # Picklist values the org uses for our bands and medals.
     band_values: dict[str, str] = Field(
         default_factory=lambda: {
@@ -46,53 +49,53 @@ class ContactFields(Strict):
 class JobFields(Strict):
     """Vacancies (public MSR name)."""
 
-    object: str = "msf__Job__c"
-    name: str = "Name"
+    object: ApiName = "msf__Job__c"
+    name: ApiName = "Name"
     # The vacancy number the website shows in its URLs (for `job_number` vacancy patterns).
-    number: str = "Name"
+    number: ApiName = "Name"
 
 
 class ApplicationFields(Strict):
     """Job applications and their step picklist."""
 
-    object: str = "msf__Job_Application__c"
-    contact: str = "msf__Candidate__c"
-    job: str = "msf__Job__c"
-    step: str = "msf__Step__c"
+    object: ApiName = "msf__Job_Application__c"
+    contact: ApiName = "msf__Candidate__c"
+    job: ApiName = "msf__Job__c"
+    step: ApiName = "msf__Step__c"
 
 
 class ScoreLineFields(Strict):
     """Lead-score lines: one per contact and rule, child of Contact."""
 
-    object: str = "Lead_Score_Line__c"
-    contact: str = "Contact__c"
-    rule: str = "Rule__c"
-    points: str = "Points__c"
-    external_id: str = "External_Id__c"
+    object: ApiName = "Lead_Score_Line__c"
+    contact: ApiName = "Contact__c"
+    rule: ApiName = "Rule__c"
+    points: ApiName = "Points__c"
+    external_id: ApiName = "External_Id__c"
 
 
 class WebsiteVisitFields(Strict):
     """Website visits: one per visit, child of Contact."""
 
-    object: str = "Website_Visit__c"
-    contact: str = "Contact__c"
-    visited_at: str = "Visited_At__c"
-    pages: str = "Pages__c"
-    landing_url: str = "Landing_Url__c"
-    duration_seconds: str = "Duration_Seconds__c"
-    external_id: str = "External_Id__c"
+    object: ApiName = "Website_Visit__c"
+    contact: ApiName = "Contact__c"
+    visited_at: ApiName = "Visited_At__c"
+    pages: ApiName = "Pages__c"
+    landing_url: ApiName = "Landing_Url__c"
+    duration_seconds: ApiName = "Duration_Seconds__c"
+    external_id: ApiName = "External_Id__c"
 
 
 class JobViewFields(Strict):
     """Website job views: one per contact and vacancy, child of Contact and of the vacancy."""
 
-    object: str = "Website_Job_View__c"
-    contact: str = "Contact__c"
-    job: str = "Job__c"
-    first_viewed: str = "First_Viewed__c"
-    last_viewed: str = "Last_Viewed__c"
-    view_count: str = "View_Count__c"
-    external_id: str = "External_Id__c"
+    object: ApiName = "Website_Job_View__c"
+    contact: ApiName = "Contact__c"
+    job: ApiName = "Job__c"
+    first_viewed: ApiName = "First_Viewed__c"
+    last_viewed: ApiName = "Last_Viewed__c"
+    view_count: ApiName = "View_Count__c"
+    external_id: ApiName = "External_Id__c"
 
 
 class ObjectMapping(Strict):
@@ -138,6 +141,9 @@ class SalesforceSettings(Strict):
     refresh_token: SecretStr | None = None
     refresh_token_file: Path | None = None
     ca_bundle: Path | None = None
+    # A secret file or private key that group or others can read: refused (a config error naming it),
+    # or only warned about with "warn" (e.g. a secrets volume whose modes the platform sets).
+    secret_file_modes: Literal["refuse", "warn"] = "refuse"  # noqa: S105 - a policy, not a password
     connect_timeout: Annotated[float, Field(gt=0)] = 10.0
     read_timeout: Annotated[float, Field(gt=0)] = 120.0
     objects: ObjectMapping = Field(default_factory=ObjectMapping)
@@ -180,6 +186,17 @@ class SalesforceSettings(Strict):
     @model_validator(mode="after")
     def _auth_params_present(self) -> SalesforceSettings:
         # Read `<key>_file` secrets now, so a missing file is a config error at start-up, not mid-cycle.
+        for name in (*(f"{key}_file" for key in SECRET_KEYS), "private_key_file"):
+            path = getattr(self, name)
+            problem = secret_file_problem(path) if path is not None else None
+            if problem is not None and self.secret_file_modes == "refuse":  # noqa: S105
+                raise ValueError(f'{name}: {problem} (or set secret_file_modes = "warn")')
+            if problem is not None:
+                structlog.get_logger(__name__).warning(
+                    "secret_file_open_to_others", setting=name, problem=problem
+                )
+        if self.ca_bundle is not None and not self.ca_bundle.is_file():
+            raise ValueError(f"ca_bundle: {self.ca_bundle} is not a file (a PEM bundle of CA certificates)")
         for key in SECRET_KEYS:
             path = getattr(self, f"{key}_file")
             if path is not None and getattr(self, key) is None:

@@ -7,6 +7,15 @@ from typing import Any
 
 from pydantic import SecretStr
 
+# Every secret setting (as a key path in config.toml) and the environment variable it comes from.
+SECRET_PATHS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("salesforce", "client_secret"), "MSR_ENGAGE_SALESFORCE__CLIENT_SECRET (or client_secret_file)"),
+    (("salesforce", "refresh_token"), "MSR_ENGAGE_SALESFORCE__REFRESH_TOKEN (or refresh_token_file)"),
+    (("pixel", "token_secret"), "MSR_ENGAGE_PIXEL__TOKEN_SECRET"),
+    (("pixel", "token_previous_secrets"), "MSR_ENGAGE_PIXEL__TOKEN_PREVIOUS_SECRETS"),
+    (("pixel", "api", "auth_value"), "MSR_ENGAGE_PIXEL__API__AUTH_VALUE"),
+)
+
 
 def env_has(name: str) -> bool:
     """Whether the environment sets `name` (case-insensitively, as pydantic-settings reads it)."""

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from connector.config.names import ApiName, Condition, OptionalApiName
 from connector.config.salesforce import ObjectMapping
 from connector.config.scoring import Strict, WhereValue
 
@@ -19,25 +20,26 @@ class EventSpec(Strict):
     """How one record becomes one event."""
 
     kind: Annotated[str, Field(min_length=1)]
-    time: str  # field path holding the event time; a record without a value gives no event
-    only_if: dict[str, WhereValue] = Field(default_factory=dict)  # field path -> required value(s)
-    attrs: dict[str, str] = Field(default_factory=dict)  # event attribute -> field path
+    time: ApiName  # field path holding the event time; a record without a value gives no event
+    only_if: dict[ApiName, WhereValue] = Field(default_factory=dict)  # field path -> required value(s)
+    attrs: dict[str, ApiName] = Field(default_factory=dict)  # event attribute -> field path
 
 
 class Recipients(Strict):
     """Where a record's contacts live when they are not a field of it (e-mail → its relations)."""
 
-    object: str = "EmailMessageRelation"
-    parent: str = "EmailMessageId"
-    contact: str = "RelationId"
-    where: str = "RelationType IN ('ToAddress', 'CcAddress', 'BccAddress')"
+    object: ApiName = "EmailMessageRelation"
+    parent: ApiName = "EmailMessageId"
+    contact: ApiName = "RelationId"
+    where: Condition = "RelationType IN ('ToAddress', 'CcAddress', 'BccAddress')"
 
 
 class History(Strict):
     """Read the field-history object for `field`, so every transition A→B→C becomes an event."""
 
-    field: str
-    object: str = ""  # default: the org's naming ({Obj}History, or {Name}__History for custom objects)
+    field: ApiName
+    # default: the org's naming ({Obj}History, or {Name}__History for custom objects)
+    object: OptionalApiName = ""
     kind: str = "application.step"
     attr: str = "step"
 
@@ -46,13 +48,13 @@ class OrgSource(Strict):
     """One object polled from the org."""
 
     name: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9_]+$")]
-    object: str
-    contact: str = ""  # field path to the contact id; empty when `recipients` says where they are
+    object: ApiName
+    contact: OptionalApiName = ""  # field path to the contact id; empty when `recipients` says where they are
     recipients: Recipients | None = None
-    watched: tuple[str, ...]
+    watched: tuple[ApiName, ...]
     events: tuple[EventSpec, ...] = ()
     history: History | None = None
-    where: str = ""  # extra SOQL condition
+    where: Condition = ""  # extra SOQL condition
     # Datetime fields whose own value in the window also selects a record, besides SystemModstamp:
     # for changes an org may make without moving SystemModstamp (e-mail tracking).
     window_fields: tuple[str, ...] = ()
@@ -77,7 +79,8 @@ class SyncSettings(Strict):
     max_change_min_contacts: Annotated[int, Field(ge=0)] = 50
     health_host: str = "127.0.0.1"
     health_port: Annotated[int, Field(ge=0, le=65535)] = 9464  # 0 switches the endpoint off
-    anonymised_field: str = ""  # a Contact checkbox meaning "erase this contact" (besides deletion)
+    # a Contact checkbox meaning "erase this contact" (besides deletion)
+    anonymised_field: OptionalApiName = ""
     # Read the field history of the application step, so A→B→C within one poll interval gives both
     # B and C (polling the record alone sees only C). "auto": when the org tracks history on that
     # field (asked at the start of every job); true / false force it.

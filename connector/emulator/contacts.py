@@ -10,7 +10,8 @@ from connector.emulator.values import normalise_id
 def merge_contacts(emu: Emulator, master_id: str, loser_id: str) -> int:
     """Merge `loser_id` into `master_id`: every record pointing at the loser (master-detail children,
     applications, e-mail relations, events) is re-pointed to the master, which moves its
-    SystemModstamp; the loser is deleted with `MasterRecordId` set. Returns the records re-pointed."""
+    SystemModstamp; the loser is deleted with `MasterRecordId` set, then the master is updated (as
+    Salesforce fires delete for the loser and update for the winner). Returns the records re-pointed."""
     obj = emu.mapping.contact.object
     with emu.lock:
         store = emu.store
@@ -32,6 +33,7 @@ def merge_contacts(emu: Emulator, master_id: str, loser_id: str) -> int:
         # MasterRecordId is not writable through the API; the merge itself sets it.
         store.insert_raw(obj, {**store.rows[obj][loser["Id"]], "MasterRecordId": master["Id"]})
         store.delete(obj, loser["Id"])  # its children moved already: nothing cascades
+        store.update(obj, master["Id"], {})  # a merge ends with an update of the winning record
         return moved
 
 

@@ -23,6 +23,7 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from connector.emulator.app import make_app
 from connector.emulator.org import Emulator
+from connector.paths import write_private
 
 CA_CERT = "emulator-ca.pem"
 CA_KEY = "emulator-ca.key"
@@ -147,8 +148,7 @@ def load_or_make_ca(folder: Path) -> trustme.CA:
         return trustme.CA.from_pem(cert.read_bytes(), key.read_bytes())
     ca = trustme.CA(organization_name="msr-engage emulator")
     ca.cert_pem.write_to_path(str(cert))
-    ca.private_key_pem.write_to_path(str(key))
-    key.chmod(0o600)
+    write_private(key, ca.private_key_pem.bytes().decode())
     return ca
 
 
@@ -161,8 +161,7 @@ def load_or_make_jwt_key(folder: Path) -> tuple[Path, str]:
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        path.write_bytes(pem)
-        path.chmod(0o600)
+        write_private(path, pem.decode())  # 0600 from the first byte
     private = serialization.load_pem_private_key(path.read_bytes(), password=None)
     public = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -20,6 +20,7 @@ from connector.emulator.org import DEFAULT_API_VERSION, Emulator, OrgSettings
 from connector.emulator.server import EmulatorServer, Endpoint, load_or_make_jwt_key
 from connector.emulator.values import BASE62, checksum
 from connector.errors import InputError
+from connector.paths import write_private
 
 # A source checkout's copy (the one the README says to edit); any install also has the packaged one.
 CHECKOUT_EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
@@ -51,8 +52,7 @@ def write_config(path: Path, end: Endpoint, example: Path | None = None) -> Path
     """Write a connector config.toml pointed at the emulator; returns the client-secret file it names."""
     path.parent.mkdir(parents=True, exist_ok=True)
     secret_file = path.with_name(path.name + ".client_secret")
-    secret_file.write_text(end.client_secret + "\n", encoding="utf-8")
-    secret_file.chmod(0o600)
+    write_private(secret_file, end.client_secret + "\n")  # 0600 from the first byte
     salesforce = "\n".join([
         "# Written by `msr-engage emulator serve --write-config`: the local org emulator.",
         "[salesforce]",

@@ -20,6 +20,7 @@ from typing import Any
 from connector.emulator.schema import ObjectDef, history_parent_field
 from connector.emulator.values import Clock, IdMaker, RecordError, coerce, from_json, normalise_id, to_json
 from connector.emulator.values import truncate as truncate_time
+from connector.paths import write_private
 
 Row = dict[str, Any]
 WriteHook = Callable[[str, "str | None"], "RecordError | None"]
@@ -374,5 +375,5 @@ class Store:
             blob = json.dumps(self.dump(extra), separators=(",", ":"))
             self.dirty = False
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(blob, encoding="utf-8")
+        write_private(tmp, blob)  # the org's state holds its client secret: 0600 from the first byte
         os.replace(tmp, path)

@@ -26,6 +26,7 @@ from connector.config.salesforce import ObjectMapping, SalesforceSettings
 from connector.emulator.org import DEFAULT_API_VERSION, Emulator, OrgSettings
 from connector.emulator.server import JWT_KEY, EmulatorServer, load_or_make_jwt_key
 from connector.emulator.values import Clock
+from connector.paths import write_private
 
 
 @functools.cache
@@ -116,7 +117,7 @@ def running_emulator(
         folder.mkdir(parents=True, exist_ok=True)
         key_path = folder / JWT_KEY
         if not key_path.exists():
-            key_path.write_bytes(_shared_jwt_key())
+            write_private(key_path, _shared_jwt_key().decode())  # a key others can read is refused
         key_path, public_pem = load_or_make_jwt_key(folder)
         settings = settings or OrgSettings()
         settings.jwt_public_key = settings.jwt_public_key or public_pem

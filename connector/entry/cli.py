@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sqlite3
 import sys
 from contextlib import nullcontext
 from datetime import UTC, date, datetime, time
@@ -30,6 +32,7 @@ from connector.log import configure_logging
 from connector.sf.org_check import checklist
 from connector.shell import rescore as jobs
 from connector.shell.apply import retry_dead_letters
+from connector.shell.consent import ingest_events
 from connector.shell.cycle import backfill_plan, run_backfill
 from connector.shell.org_check import discover_note, org_check
 from connector.shell.rules import rules_in_force_of
@@ -37,6 +40,7 @@ from connector.shell.service import CycleService
 from connector.shell.status import status_facts
 
 app = typer.Typer(
+    pretty_exceptions_enable=False,  # its tracebacks show locals: a private key, a secret
     help="msr-engage: lead scores, bands and medals for Mysolution Recruitment candidates.",
     no_args_is_help=True,
     add_completion=False,
@@ -94,9 +98,11 @@ def ingest(events: EventsArg, skip_invalid: SkipOption = False, config: KindsCon
         bootstrap.open_ledger() as ledger,
         bootstrap.event_reader(events, skip_invalid=skip_invalid, kinds=kinds) as reader,
     ):
-        result = ledger.append(reader)
+        result, withdrawn = ingest_events(ledger, reader, bootstrap.clock())
     _report_rejections(reader, valid=result.added + result.duplicates)
     out.print(f"added {result.added}, duplicate {result.duplicates}, rejected {len(reader.rejected)}")
+    if withdrawn:  # the next cycle deletes their visit and job-view records in the org
+        out.print(f"tracking consent withdrawn for {len(withdrawn)} contacts: their web data is deleted")
 
 
 @app.command()
@@ -372,6 +378,7 @@ def version() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning our errors into one-line messages and exit codes."""
+    os.umask(paths.PRIVATE_UMASK)  # ledger, WAL, lock, hit files: for this user only
     configure_logging()
     try:
         app(args=argv, prog_name="msr-engage")
@@ -382,4 +389,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except MsrEngageError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        sys.exit(1)
+    except (sqlite3.Error, OSError) as exc:  # a read-only or full disk, a folder we may not write
+        err.print(f"[red]error:[/red] {escape(paths.unusable_state(exc))}", highlight=False)
         sys.exit(1)

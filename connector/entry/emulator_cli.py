@@ -11,6 +11,7 @@ from connector import paths
 from connector.errors import InputError
 
 emulator_app = typer.Typer(
+    pretty_exceptions_enable=False,  # its tracebacks show locals: a private key, a secret
     help="The local Salesforce org emulator (HTTPS on 127.0.0.1).",
     no_args_is_help=True,
     rich_markup_mode=None,

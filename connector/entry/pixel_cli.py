@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,7 @@ from connector.shell.stages import FailureReason
 
 SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 pixel_app = typer.Typer(
+    pretty_exceptions_enable=False,  # its tracebacks show locals: a private key, a secret
     help="Website visitors: pixel hits in, consented visits and vacancy views out.",
     no_args_is_help=True,
     rich_markup_mode=None,  # keep [pixel.collector] in the help as written
@@ -78,7 +80,7 @@ def pixel_token(contact_id: str, config: PixelConfigOption = None) -> None:
 
     if not SALESFORCE_ID.fullmatch(contact_id):
         raise InputError(f"{contact_id}: not a Salesforce id (15 or 18 letters and digits, like 003...)")
-    typer.echo(pixel_jobs.make_token(_pixel_settings(config), contact_id))
+    typer.echo(pixel_jobs.make_token(_pixel_settings(config), contact_id, datetime.now(UTC)))
 
 
 @pixel_app.command("serve")

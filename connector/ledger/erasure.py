@@ -64,6 +64,24 @@ def lift_tombstone(ledger: Ledger, contact_id: str) -> bool:
         return bool(ledger.db.conn.execute(sql, [contact_id]).rowcount)
 
 
+def merged_keys(ledger: Ledger, contact_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Of these tombstoned contacts, those merged into another: the external ids of their org records."""
+    found: dict[str, list[str]] = {}
+    for chunk, marks in in_chunks(list(contact_ids)):
+        sql = (
+            "SELECT contact_id, org_keys FROM tombstones"
+            f" WHERE merged_into IS NOT NULL AND contact_id IN ({marks})"
+        )
+        found.update((str(c), list(json.loads(keys))) for c, keys in ledger.db.execute(sql, chunk))
+    return found
+
+
+def merged_into(ledger: Ledger) -> dict[str, str]:
+    """Every contact merged into another: loser -> survivor."""
+    sql = "SELECT contact_id, merged_into FROM tombstones WHERE merged_into IS NOT NULL"
+    return {str(c): str(s) for c, s in ledger.db.execute(sql)}
+
+
 def owed_to_org(ledger: Ledger) -> list[Tombstone]:
     """Tombstones whose records in the org (score lines, visits, job views, details) may remain."""
     sql = "SELECT contact_id, erased_at, reason FROM tombstones WHERE org_cleared_at IS NULL ORDER BY 1"
@@ -77,7 +95,7 @@ def cleared_in_org(
     stamp = at.astimezone(UTC).isoformat()
     with ledger.transaction():
         ledger.db.conn.executemany(
-            "UPDATE tombstones SET org_cleared_at = ?, org_error = '' WHERE contact_id = ?",
+            "UPDATE tombstones SET org_cleared_at = ?, org_error = '', org_keys = '[]' WHERE contact_id = ?",
             [(stamp, c) for c in contact_ids],
         )
         ledger.db.conn.executemany(

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
+from connector.ledger.rekey import org_sources, rekeyer
+
 
 def initial() -> str:
     # Events are clustered by contact so a full re-score is one ordered scan; (contact_id, id) as key
@@ -302,6 +304,28 @@ def erasure_in_org() -> str:
     """
 
 
+def merges() -> str:
+    """A merged contact's tombstone names the survivor and keeps the keys of the loser's org records."""
+    # A merge loser is tombstoned like an erasure (no row may name it again), but its history moved to
+    # the survivor. What the org may still hold keyed to the loser stays on the tombstone, the one row
+    # allowed to name it, until those records are deleted.
+    return """
+        ALTER TABLE tombstones ADD COLUMN merged_into TEXT;               -- the survivor of a merge
+        ALTER TABLE tombstones ADD COLUMN org_keys TEXT NOT NULL DEFAULT '[]';  -- JSON: external ids
+    """
+
+
+def org_event_ids() -> str:
+    """Org event ids without the contact: re-key the stored ones that provably have the old form."""
+    # `rekey_org_event` (registered by `migrate`) gives an event its new id when its stored id is the
+    # old hash of (source, record id, contact, kind, time) for a source the ledger has a cursor of and
+    # a record id among its attributes; any other event keeps its id.
+    return """
+        UPDATE OR IGNORE events SET id = rekey_org_event(contact_id, id, kind, at, attrs)
+        WHERE kind != 'contact.updated' AND kind NOT LIKE 'web.%';
+    """
+
+
 def bulk_jobs() -> str:
     """Bulk 2.0 jobs a cycle left running, and their writes, until a later cycle collects them."""
     return """
@@ -337,6 +361,8 @@ MIGRATIONS: list[Callable[[], str]] = [
     tombstones,
     consent_evidence,
     erasure_in_org,
+    merges,
+    org_event_ids,
     bulk_jobs,
 ]
 
@@ -346,6 +372,7 @@ def migrate(db: sqlite_utils.Database, migrations: list[Callable[[], str]] = MIG
     db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     done = {row[0] for row in db.execute("SELECT name FROM migrations").fetchall()}
     applied: list[str] = []
+    db.conn.create_function("rekey_org_event", 5, rekeyer(org_sources(db)), deterministic=True)
     for migration in migrations:
         name = migration.__name__
         if name in done:

@@ -12,14 +12,22 @@ is sent when the browser asks not to be tracked. Tracked links in e-mails carry 
 (`msr-engage pixel token CONTACT_ID`), which the page URL brings along.
 
 The server never reflects input: every answer is one of a few fixed bodies. Requests over the size
-limit, other methods and too many hits from one address are refused. IP addresses are truncated
-before they are written.
+limit, other methods and too many hits from one address are refused. It keeps nothing it may not:
+
+- a hit with neither a visitor cookie (set only under consent) nor a contact token is not written;
+- only pages on `[pixel] site_hosts` are written, without query strings (but the token and the
+  allow-listed parameters), the referrer as its host only, the address truncated;
+- no access log (werkzeug's prints full addresses and URLs); hit files are 0600 in a 0700 folder;
+- behind `trusted_proxies` reverse proxies the client is the forwarded address (werkzeug's
+  `ProxyFix`), so the rate limit is per visitor, not per proxy; every socket has a timeout;
+- `HEAD` records nothing, and `/p.js` is served only once `public_url` is an https URL.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable
@@ -27,12 +35,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from connector.config.pixel import PixelSettings
 from connector.events import format_time
-from connector.pixel.hits import MAX_URL, truncate_ip
+from connector.pixel.hits import MAX_URL, split_token, truncate_ip
+from connector.pixel.privacy import host_allowed, referrer_host, url_cleaner
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 _VISITOR = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -88,8 +98,10 @@ class HitWriter:
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
         path = self.folder / f"hits-{record['time'][:10]}.ndjson"
         with self._lock:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as out:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # 0600 from the first byte (not chmodded after): hit files hold who browsed what.
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as out:
                 out.write(line)
 
 
@@ -109,16 +121,28 @@ class CollectorApp:
         collector = settings.collector
         self.writer = HitWriter(settings.collector_folder)
         self.limiter = RateLimiter(collector.hits_per_minute_per_ip, self.clock)
-        public = collector.public_url.rstrip("/") or f"http://{collector.host}:{collector.port}"
-        self.snippet = SNIPPET % {
-            "cookie": json.dumps(collector.cookie_name),
-            "flag": json.dumps(collector.consent_flag),
-            "max_age": collector.cookie_days * 86_400,
-            "endpoint": json.dumps(public + settings.pixel_path),
-        }
+        self.on_site = host_allowed(settings.site_hosts)
+        self.clean = url_cleaner(settings.keep_query_params)
+        public = collector.public_url.rstrip("/")
+        self.snippet = (
+            ""
+            if not public.startswith("https://")
+            else SNIPPET
+            % {
+                "cookie": json.dumps(collector.cookie_name),
+                "flag": json.dumps(collector.consent_flag),
+                "max_age": collector.cookie_days * 86_400,
+                "endpoint": json.dumps(public + settings.pixel_path),
+            }
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         return self.respond(Request(environ))(environ, start_response)
+
+    def wsgi(self) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
+        """The application as served: behind `trusted_proxies` hops, the forwarded client is the client."""
+        hops = self.settings.collector.trusted_proxies
+        return ProxyFix(self, x_for=hops, x_proto=0, x_host=0) if hops else self
 
     def respond(self, request: Request) -> Response:
         """The fixed answer to one request (a hit is written as a side effect)."""
@@ -130,10 +154,13 @@ class CollectorApp:
         if (request.content_length or 0) > 0:
             return _fixed("request too large\n", 413)
         if request.path == "/p.js":
+            if not self.snippet:  # a snippet pointing at http:// would send tokens in the clear
+                return _fixed("not configured: [pixel.collector] public_url must be https\n", 404)
             return _fixed(self.snippet, 200, "application/javascript")
         if request.path != self.settings.pixel_path:
             return _fixed("not found\n", 404)
-        self.record(request)
+        if request.method == "GET":  # HEAD: the same answer, nothing recorded
+            self.record(request)
         return _fixed(GIF, 200, "image/gif")
 
     def record(self, request: Request) -> None:
@@ -142,25 +169,44 @@ class CollectorApp:
             return
         args = request.args
         page = args.get("u", "")[:MAX_URL] or request.headers.get("Referer", "")[:MAX_URL]
-        if not page.startswith(("https://", "http://")):
-            return  # only web pages are visits; anything else would be rejected at ingest anyway
+        if not page.startswith(("https://", "http://")) or not self.on_site(page):
+            return  # only pages of the agency's site are visits (a replayed link elsewhere is none)
+        visitor = args.get("v", "")
+        consented = _VISITOR.fullmatch(visitor) is not None  # the snippet sends a cookie only under consent
+        if not consented and f"{self.settings.token_param}=" not in page:
+            return  # neither consent nor a tracked link: nothing about this visitor may be kept
         address = request.remote_addr or ""
         if not self.limiter.allow(address):
             return  # still a GIF: a page must not break because we stopped counting
-        visitor = args.get("v", "")
+        referrer = args.get("r", "")[:MAX_URL]
+        try:
+            page, token = split_token(page, self.settings.token_param)
+        except ValueError:  # urlsplit refuses e.g. a malformed IPv6 netloc
+            return
         record = {
             "time": format_time(self.clock()),
-            "url": page,
-            "referrer": args.get("r", "")[:MAX_URL],
+            "url": self.clean(page),
+            "referrer": referrer_host(referrer) if referrer and self.settings.referrer == "host" else "",
             "user_agent": request.headers.get("User-Agent", "")[:512],
             "ip": truncate_ip(address),
         }
-        if _VISITOR.fullmatch(visitor):
+        if consented:
             record["visitor_id"] = visitor
+        if token:
+            record["token"] = token[:256]  # its own field: the stored URL never carries it
         self.writer.write(record)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """werkzeug's handler without its access log (full client addresses, URLs with tokens)."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        """Nothing: an access or error line would carry the address or the request line."""
 
 
 def serve(settings: PixelSettings, clock: Clock | None = None) -> BaseWSGIServer:
     """A threaded HTTP server for the collector on the configured host and port (0: any free port)."""
     collector = settings.collector
-    return make_server(collector.host, collector.port, CollectorApp(settings, clock), threaded=True)
+    handler = type("CollectorHandler", (_QuietHandler,), {"timeout": collector.request_timeout_seconds})
+    app = CollectorApp(settings, clock).wsgi()
+    return make_server(collector.host, collector.port, app, threaded=True, request_handler=handler)

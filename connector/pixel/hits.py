@@ -36,6 +36,9 @@ class Reason(StrEnum):
     BOT = "bot"
     IMPLAUSIBLE_RATE = "implausible_rate"
     FORGED_TOKEN = "forged_token"  # noqa: S105 - a reason name, not a secret
+    EXPIRED_TOKEN = "expired_token"  # noqa: S105 - a reason name, not a secret
+    FOREIGN_HOST = "foreign_host"  # a page not on a configured site host
+    OVER_CAP = "over_cap"  # a contact's visits or visitor ids of one day above the cap
     NO_CONSENT = "no_consent"
     UNKNOWN_VISITOR = "unknown_visitor"
     PARSER_CRASH = "parser_crash"  # the parser raised (a bug): the line is passed, and reported

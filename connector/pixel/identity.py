@@ -1,17 +1,13 @@
 """Who a hit belongs to: signed contact tokens, visitor links and retroactive attribution.
 
-A token in a tracked link (`?mt=...`) is `CONTACT_ID.SIGNATURE`, an HMAC-SHA256 of the contact id.
-A valid token links the hit's visitor cookie to that contact; the visitor's earlier anonymous hits
-within the attribution window are then credited too. A visitor seen with two different contacts is a
-shared computer: it is unlinked and its anonymous hits are credited to nobody from then on.
+A token in a tracked link (`?mt=...`) names a contact and is signed (see `tokens`). A valid token
+links the hit's visitor cookie to that contact; the visitor's earlier anonymous hits within the
+attribution window are then credited too. A visitor seen with two different contacts is a shared
+computer: it is unlinked and its anonymous hits are credited to nobody from then on.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import re
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -21,31 +17,9 @@ from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 from connector.pixel.hits import Hit, Reason
+from connector.pixel.tokens import Keyring, sign_token, verify_token
 
-_CONTACT = re.compile(r"[A-Za-z0-9]{1,64}")
-_DOMAIN = b"msr-engage/contact-token/v1:"  # so a signature made for another purpose never verifies
-
-
-def _signature(contact_id: str, secret: bytes) -> str:
-    digest = hmac.new(secret, _DOMAIN + contact_id.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def sign_token(contact_id: str, secret: bytes) -> str:
-    """A contact token for tracked links: the contact id and its HMAC signature."""
-    if not _CONTACT.fullmatch(contact_id):
-        raise ValueError(f"{contact_id!r}: a contact id is 1-64 letters and digits")
-    return f"{contact_id}.{_signature(contact_id, secret)}"
-
-
-def verify_token(token: str, secret: bytes) -> str | None:
-    """The contact id of a genuine token; None for a forged, tampered or garbled one."""
-    contact_id, dot, signature = token.partition(".")
-    # A signature is base64url: a non-ASCII one is forged (compare_digest raises TypeError on it).
-    if not dot or not _CONTACT.fullmatch(contact_id) or not signature.isascii():
-        return None
-    # compare_digest: the time taken must not tell a forger how many characters were right.
-    return contact_id if hmac.compare_digest(signature, _signature(contact_id, secret)) else None
+__all__ = ["Attribution", "Credited", "Keyring", "PendingHit", "attribute", "sign_token", "verify_token"]
 
 
 class PendingHit(NamedTuple):
@@ -105,7 +79,7 @@ def attribute(
     links: Mapping[str, str],
     shared: Iterable[str],
     *,
-    secret: bytes | None,
+    secret: bytes | Keyring | None,
     now: datetime,
     window: timedelta,
 ) -> Attribution:
@@ -114,6 +88,7 @@ def attribute(
     `waiting`: the anonymous hits kept from earlier runs (no contact yet).
     """
     out = Attribution(links=dict(links), shared=set(shared))
+    keys = Keyring((secret,)) if isinstance(secret, bytes) else secret
     hits = hits if isinstance(hits, list) else list(hits)
     waiting = waiting if isinstance(waiting, list) else list(waiting)
     # Tokens count only with a secret.
@@ -150,7 +125,7 @@ def attribute(
     for visitor, items in per_visitor.items():
         if visitor in with_pending:
             items.sort(key=_ITEM_AT)  # stable: this run's hits stay ahead of kept ones at equal times
-        _walk(out, visitor, items, secret, window, cutoff)
+        _walk(out, visitor, items, keys, window, cutoff)
     return out
 
 
@@ -205,7 +180,7 @@ def _walk(
     out: Attribution,
     visitor: str,
     items: list[tuple[Hit, bool, str]],
-    secret: bytes | None,
+    keys: Keyring | None,
     window: timedelta,
     cutoff: datetime | None,
 ) -> None:
@@ -225,11 +200,12 @@ def _walk(
 
     for hit, new, hit_id in items:
         contact = None
-        if hit.token and secret is not None:
-            contact = verify_token(hit.token, secret)
-            if contact is None:
-                out.rejected[Reason.FORGED_TOKEN] += 1
+        if hit.token and keys is not None:
+            checked = keys.check(hit.token, hit.at)
+            if isinstance(checked, Reason):
+                out.rejected[checked] += 1  # forged or expired: the line counts for nothing
                 continue
+            contact = checked
         if contact is not None:
             credit(contact, hit, new, hit_id)
             if not visitor or is_shared:

@@ -25,8 +25,10 @@ from connector.pixel.hits_combined import combined_parser
 from connector.pixel.hits_csv import csv_header, csv_parser
 from connector.pixel.hits_ndjson import hit_from_json, parse_ndjson
 from connector.pixel.identity import Credited, PendingHit, attribute
-from connector.pixel.sessions import VacancyMatcher, sessionise
+from connector.pixel.privacy import minimise
+from connector.pixel.sessions import DayCaps, VacancyMatcher, sessionise
 from connector.pixel.sources import FileMark
+from connector.pixel.tokens import Keyring, keyring_of
 
 
 @dataclass(frozen=True)
@@ -94,10 +96,14 @@ class Toolkit:
         self.vacancies = VacancyMatcher(self.settings.vacancy_patterns, self.job_numbers)
 
     @property
-    def secret(self) -> bytes | None:
-        """The token secret as bytes, or None when tokens are not configured."""
-        secret = self.settings.token_secret
-        return None if secret is None else secret.get_secret_value().encode()
+    def secret(self) -> Keyring | None:
+        """The token secrets (newest first), or None when tokens are not configured."""
+        s = self.settings
+        return keyring_of(
+            None if s.token_secret is None else s.token_secret.get_secret_value(),
+            tuple(p.get_secret_value() for p in s.token_previous_secrets),
+            accept_v1=s.accept_v1_tokens,
+        )
 
 
 @contextmanager
@@ -222,10 +228,14 @@ def process(
     consented: Collection[str],
     kit: Toolkit,
     now: datetime,
+    merged: Mapping[str, str] | None = None,
 ) -> Outcome:
-    """Hits of one run (parser rejections already in `counts`) → events, new state, counts (pure)."""
+    """Hits of one run (parser rejections already in `counts`) → events, new state, counts (pure).
+
+    `merged` (a merge's loser -> its survivor): a token of a contact merged into another credits the
+    survivor, so tracked links in mail sent to the duplicate keep counting for the person."""
     with _cycle_collector_paused():
-        return _process(hits, counts, state, consented, kit, now)
+        return _process(hits, counts, state, consented, kit, now, merged or {})
 
 
 def _process(
@@ -235,9 +245,10 @@ def _process(
     consented: Collection[str],
     kit: Toolkit,
     now: datetime,
+    merged: Mapping[str, str],
 ) -> Outcome:
     settings = kit.settings
-    people = drop_robots(hits, kit, counts)
+    people = minimise(drop_robots(hits, kit, counts), settings, counts)
     waiting = [p for p in state.pending if not p.contact_id]
     found = attribute(
         people,
@@ -254,6 +265,8 @@ def _process(
     counts.shared_visitors += len(found.newly_shared)
     allowed: list[Credited] = []
     for item in found.credited:
+        if merged and item.contact_id in merged:
+            item = item._replace(contact_id=merged[item.contact_id])
         if item.contact_id in consented:
             allowed.append(item)
             counts.credited += item.new
@@ -266,15 +279,20 @@ def _process(
         for p in state.pending
         if p.contact_id and p.contact_id in consented
     )
+    caps = DayCaps(settings.max_visits_per_contact_day, settings.max_visitors_per_contact_day)
     visits = sessionise(
-        allowed, now=now, idle=timedelta(minutes=settings.idle_minutes), vacancies=kit.vacancies
+        allowed, now=now, idle=timedelta(minutes=settings.idle_minutes), vacancies=kit.vacancies, caps=caps
     )
+    if visits.over_cap:
+        counts.rejected[Reason.OVER_CAP] += visits.over_cap
+        counts.credited -= visits.over_cap  # lines of this run: no longer credited, but over the cap
     counts.events += len(visits.events)
     counts.visits += visits.visits
     counts.job_views += visits.job_views
     counts.open_hits = len(visits.open)
     # Links only to consented contacts: nothing about anyone else outlives this run.
-    links = {v: c for v, c in found.links.items() if c in consented}
+    links = {v: merged.get(c, c) for v, c in found.links.items()} if merged else found.links
+    links = {v: c for v, c in links.items() if c in consented}
     new_state = PixelState(
         files=state.files,
         links=links,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from connector.events import WEB_JOB_VIEW, WEB_VISIT, Event, derive_id, format_time, make_event
@@ -48,6 +48,14 @@ class VacancyMatcher:
 
 
 @dataclass(frozen=True, slots=True)
+class DayCaps:
+    """The most one contact is credited with in a UTC day: visits, and distinct visitor ids."""
+
+    visits: int
+    visitors: int
+
+
+@dataclass(frozen=True, slots=True)
 class Visits:
     """Events of the visits that ended, and hits of visits still open at `now`."""
 
@@ -55,6 +63,7 @@ class Visits:
     open: list[PendingHit]
     visits: int
     job_views: int
+    over_cap: int = 0  # hits read in this run whose visits the day caps dropped
 
 
 def sessionise(
@@ -63,8 +72,13 @@ def sessionise(
     now: datetime,
     idle: timedelta,
     vacancies: VacancyMatcher,
+    caps: DayCaps | None = None,
 ) -> Visits:
-    """Group each contact's hits per visitor into visits (a gap of `idle` or more starts a new one)."""
+    """Group each contact's hits per visitor into visits (a gap of `idle` or more starts a new one).
+
+    With `caps`, a contact's visits of a day beyond the cap (or by one visitor id too many) are dropped,
+    oldest kept: one leaked token in a script's hands cannot flood the org. The cap holds per run.
+    """
     groups: dict[tuple[str, str], dict[str, Credited]] = {}
     for item in credited:
         # Keyed by hit id: a hit read twice (re-ingest, or kept open and read again) counts once.
@@ -72,9 +86,8 @@ def sessionise(
         groups.setdefault((item.contact_id, item.hit.visitor_id), {})[hit_id] = (
             item if item.known_id else Credited(item.contact_id, item.hit, item.new, hit_id)
         )
-    events: list[Event] = []
+    ended: list[tuple[datetime, str, str, int, list[Event]]] = []  # first hit, contact, visitor, new hits
     still_open: list[PendingHit] = []
-    visits = job_views = 0
     for (contact_id, visitor), by_id in groups.items():
         ordered = sorted(by_id.values(), key=_TIME_THEN_ID)
         start = 0
@@ -87,10 +100,32 @@ def sessionise(
                 still_open.extend(PendingHit.of(c.hit, contact_id, c.known_id) for c in visit)
                 continue
             made = _visit_events(contact_id, visitor, visit, vacancies)
-            events.extend(made)
-            visits += 1
-            job_views += len(made) - 1
-    return Visits(events, still_open, visits, job_views)
+            ended.append((visit[0].hit.at, contact_id, visitor, sum(c.new for c in visit), made))
+    kept, over_cap = _capped(ended, caps) if caps is not None else (ended, 0)
+    events = [event for *_, made in kept for event in made]
+    job_views = sum(len(made) - 1 for *_, made in kept)
+    return Visits(events, still_open, len(kept), job_views, over_cap)
+
+
+def _capped(
+    ended: list[tuple[datetime, str, str, int, list[Event]]], caps: DayCaps
+) -> tuple[list[tuple[datetime, str, str, int, list[Event]]], int]:
+    if len(ended) <= min(caps.visits, caps.visitors):
+        return ended, 0  # too few visits to exceed either cap
+    per_day: dict[tuple[str, date], set[str]] = {}
+    visits: dict[tuple[str, date], int] = {}
+    kept, over = [], 0
+    for item in sorted(ended, key=lambda v: (v[0], v[1], v[2])):
+        at, contact_id, visitor, new_hits, _ = item
+        day = (contact_id, at.date())
+        seen = per_day.setdefault(day, set())
+        if visits.get(day, 0) >= caps.visits or (visitor not in seen and len(seen) >= caps.visitors):
+            over += new_hits
+            continue
+        visits[day] = visits.get(day, 0) + 1
+        seen.add(visitor)
+        kept.append(item)
+    return kept, over
 
 
 def _TIME_THEN_ID(item: Credited) -> tuple[datetime, str]:  # noqa: N802 - a sort key

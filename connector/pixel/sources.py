@@ -191,11 +191,19 @@ def fetch_pages(session: HttpSession, api: PixelApi, cursor: str | None) -> Iter
         if cursor:
             params[api.cursor_param] = cursor
         try:
-            response = session.get(api.url, params=params, headers=headers, timeout=api.timeout_seconds)
+            # No redirects: requests would carry our custom auth header to wherever a 3xx points.
+            response = session.get(
+                api.url, params=params, headers=headers, timeout=api.timeout_seconds, allow_redirects=False
+            )
         except requests.RequestException as exc:
             raise ProviderUnavailableError(f"pixel API: {type(exc).__name__}, will retry next run") from None
         if response.status_code == 429 or response.status_code >= 500:
             raise ProviderUnavailableError(f"pixel API: HTTP {response.status_code}, will retry next run")
+        if 300 <= response.status_code < 400:
+            raise ProviderRefusedError(
+                f"pixel API: HTTP {response.status_code} redirect, not followed: set [pixel.api] url to"
+                " where it points (https)"
+            )
         if response.status_code >= 400:
             raise ProviderRefusedError(
                 f"pixel API: HTTP {response.status_code}: check [pixel.api] url and auth"

@@ -6,6 +6,8 @@ masks its access token in every repr.
 
 from __future__ import annotations
 
+import socket
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ import structlog
 from pydantic import SecretStr
 
 from connector.config.salesforce import SalesforceSettings
-from connector.errors import AuthError, ConfigError, TransientError
+from connector.errors import AuthError, ConfigError, OrgUnreachableError, TransientError
 
 log = structlog.get_logger(__name__)
 
@@ -94,7 +96,12 @@ def jwt_assertion(settings: SalesforceSettings, now: float) -> str:
         "aud": settings.audience,
         "exp": int(now) + JWT_LIFETIME_SECONDS,
     }
-    return jwt.encode(claims, key, algorithm="RS256")
+    try:
+        return jwt.encode(claims, key, algorithm="RS256")
+    except (ValueError, TypeError, jwt.PyJWTError):  # the message may quote the key: never shown
+        raise ConfigError(
+            f"salesforce.private_key_file: {settings.private_key_file} is not a PEM RSA private key"
+        ) from None
 
 
 def fetch_token(
@@ -107,6 +114,9 @@ def fetch_token(
             url, data=token_request(settings, clock), headers={"Accept": "application/json"}
         )
     except requests.RequestException as exc:
+        cause = unreachable_cause(exc)
+        if cause is not None:  # retrying for half a minute will not make a name resolve or a port open
+            raise OrgUnreachableError(f"cannot reach {settings.login_url}: {cause}") from None
         raise TransientError(f"cannot reach {settings.login_url}: {type(exc).__name__}") from None
     if response.status_code >= 500 or response.status_code in (420, 429):
         raise TransientError(f"login at {settings.login_url} answered HTTP {response.status_code}")
@@ -130,6 +140,27 @@ def fetch_token(
         org_from_identity(identity),
         user_from_identity(identity),
     )
+
+
+def unreachable_cause(exc: BaseException) -> str | None:
+    """'DNS lookup failed', 'connection refused' or 'TLS ...' when that is why a request failed; else None."""
+    seen: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        todo += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+    if any(isinstance(item, socket.gaierror) for item in seen):
+        return "DNS lookup failed (check login_url and the network)"
+    if any(isinstance(item, ConnectionRefusedError) for item in seen):
+        return "connection refused (nothing listens there: check login_url and the network)"
+    tls = next((item for item in seen if isinstance(item, ssl.SSLError)), None)
+    if tls is not None or isinstance(exc, requests.exceptions.SSLError):
+        reason = getattr(tls, "reason", None) or "handshake failed"
+        return f"TLS verification failed ({reason}): check ca_bundle and login_url"
+    return None
 
 
 def org_from_identity(identity_url: object) -> str:

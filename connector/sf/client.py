@@ -7,6 +7,7 @@ session and builds URLs; we classify its errors in `classify` and retry in exact
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -25,6 +26,7 @@ from connector.errors import (
     ApiLimitError,
     AuthError,
     BudgetExceededError,
+    SalesforceRequestError,
     SessionExpiredError,
     TransientError,
 )
@@ -258,7 +260,15 @@ class SalesforceClient:
         return self.call(lambda sf: sf.query(soql, include_deleted=include_deleted), idempotent=True)
 
     def next_page(self, next_records_url: str) -> Any:
-        """The page a `nextRecordsUrl` points at."""
+        """The page a `nextRecordsUrl` points at: a `/services/data/` path on the instance, nothing else."""
+        # simple-salesforce pastes it after `https://{instance}`: `@evil.example/...` would send our
+        # bearer token to another host, `//host/...` or a full URL likewise.
+        if not isinstance(next_records_url, str) or not _NEXT_RECORDS.fullmatch(next_records_url):
+            raise SalesforceRequestError(
+                f"the org answered a nextRecordsUrl that is not a query path on the instance: "
+                f"{str(next_records_url)[:80]!r}; not followed",
+                "BAD_NEXT_RECORDS_URL",
+            )
         return self.call(lambda sf: sf.query_more(next_records_url, identifier_is_url=True), idempotent=True)
 
     def pause(self, seconds: float) -> None:
@@ -318,6 +328,9 @@ class SalesforceClient:
     def limits(self) -> dict[str, Any]:
         """`GET limits/`: the org's limits, `DailyApiRequests` among them."""
         return dict(self.get("limits/") or {})
+
+
+_NEXT_RECORDS = re.compile(r"/services/data/v\d{2,3}\.\d/query(?:All)?/[A-Za-z0-9]{1,18}-\d{1,9}")
 
 
 def call_kind(method: str, path: str) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
 from connector.config.salesforce import ObjectMapping
-from connector.errors import MsrEngageError
+from connector.errors import MsrEngageError, OrgUnreachableError
 
 Need = Literal["read", "update", "upsert", "external_id", "reference"]
 NUMBER = frozenset({"double", "int", "long", "currency", "percent"})
@@ -184,7 +184,7 @@ def check(client: DescribePort, objects: ObjectMapping, max_org_share: float = 0
     try:
         names = {str(o.get("name")) for o in client.describe_global().get("sobjects", [])}
     except MsrEngageError as exc:
-        return [CheckRow("login", False, str(exc), "fix the [salesforce] auth settings or secrets")]
+        return [CheckRow("login", False, str(exc), _login_hint(exc))]
     rows.append(CheckRow("login", True, "authenticated; describeGlobal readable"))
     for group, fields in objects:
         key = f"salesforce.objects.{group}.object"
@@ -308,8 +308,14 @@ def run_check(
     try:
         client = connect()
     except MsrEngageError as exc:
-        return [CheckRow("login", False, str(exc), "fix the [salesforce] auth settings or secrets")]
+        return [CheckRow("login", False, str(exc), _login_hint(exc))]
     rows = check(client, objects, max_org_share)
     if more is not None and all(row.ok for row in rows if row.item.startswith("salesforce.objects.")):
         rows += more(client)
     return rows
+
+
+def _login_hint(exc: MsrEngageError) -> str:
+    if isinstance(exc, OrgUnreachableError):
+        return "the org cannot be reached: check [salesforce] login_url, the network and ca_bundle"
+    return "fix the [salesforce] auth settings or secrets"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from simple_salesforce.format import format_soql
 
@@ -38,3 +38,20 @@ def _asked(value: object, asked: Sequence[str]) -> str:
     # The org may answer with the 18-character form of an id asked for in 15, or the other way round.
     text = str(value)
     return next((c for c in asked if c[:15] == text[:15]), text)
+
+
+def records_with_keys(
+    client: OrgPort, objects: Sequence[tuple[str, str]], keys: Mapping[str, Sequence[str]]
+) -> list[RecordWrite]:
+    """The records of `objects` ((object, external id field) pairs) whose external id is one of
+    `keys` (contact -> external ids), as deletes by Id whose parent is that contact."""
+    owner = {key: contact for contact, mine in keys.items() for key in mine}
+    found: list[RecordWrite] = []
+    for obj, field in objects:
+        for chunk in in_lists(sorted(owner)):
+            soql = format_soql(
+                "SELECT Id, {:literal} FROM {:literal} WHERE {:literal} IN {}", field, obj, field, list(chunk)
+            )
+            for page in client.query_pages(soql, include_deleted=False):
+                found += [RecordWrite(obj, "Id", str(r["Id"]), parent=owner[str(r[field])]) for r in page]
+    return found

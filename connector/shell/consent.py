@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +18,7 @@ from connector.ledger.consent import (
     web_withdrawn,
     withdraw_web,
 )
+from connector.ledger.store import AppendResult
 from connector.sf.port import OrgPort
 from connector.sf.writer import Outcome, delete_records
 from connector.shell.by_id import records_of_contacts
@@ -42,6 +43,43 @@ def append_noting_consent(
             deleted = withdraw_web(ledger, withdrawn)
             log.info("consent_withdrawn", contacts=len(withdrawn), web_events_deleted=deleted)
     return added, withdrawn
+
+
+INGEST_CHUNK = 50_000  # events per append of `ingest`: memory stays flat for any file size
+INGEST_SOURCE = "ingest"  # the source consent evidence names for answers from an events file
+
+
+def _chunks(events: Iterable[Event]) -> Iterator[list[Event]]:
+    """Events in chunks that hold at most one consent answer per contact, so every answer in a file
+    is compared with the one before it (evidence of each change, not only of the last)."""
+    chunk: list[Event] = []
+    answered: set[str] = set()
+    for event in events:
+        if event.kind == CONTACT_UPDATED and "tracking_consent" in event.attrs:
+            if event.contact_id in answered:
+                yield chunk
+                chunk, answered = [], set()
+            answered.add(event.contact_id)
+        chunk.append(event)
+        if len(chunk) >= INGEST_CHUNK:
+            yield chunk
+            chunk, answered = [], set()
+    if chunk:
+        yield chunk
+
+
+def ingest_events(ledger: Ledger, events: Iterable[Event], now: datetime) -> tuple[AppendResult, list[str]]:
+    """`msr-engage ingest`: append an events file in one transaction, noting consent as the org sources
+    do (evidence from `ingest`; a withdrawal deletes the web data now, the org's records next cycle).
+    Returns what the append did and the contacts whose consent was withdrawn."""
+    added = seen = 0
+    withdrawn: list[str] = []
+    with ledger.transaction():
+        for chunk in _chunks(events):
+            n, gone = append_noting_consent(ledger, chunk, INGEST_SOURCE, now)
+            added, seen = added + n, seen + len(chunk)
+            withdrawn += [c for c in gone if c not in withdrawn]
+    return AppendResult(added=added, duplicates=seen - added), withdrawn
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,6 +89,7 @@ class CycleReport:
     fetched: dict[str, int] = field(default_factory=dict)
     events_added: int = 0
     erased: int = 0
+    merged: int = 0  # contacts merged into another: their history moved to the survivor
     withdrawn: int = 0  # contacts whose tracking consent went from yes to no
     org_deleted: int = 0  # records deleted in the org: withdrawn contacts' web records, erased contacts'
     scored: int = 0
@@ -110,9 +111,9 @@ class CycleReport:
 
     def summary(self) -> dict[str, Any]:
         """Plain counts for logs, the cycle table and metrics."""
-        names = ("status", "reason", "fetched", "events_added", "erased", "withdrawn", "org_deleted",
-                 "scored", "planned", "writes", "web_writes", "succeeded", "dead", "retriable", "not_sent",
-                 "in_flight", "collected", "write_calls")  # fmt: skip
+        names = ("status", "reason", "fetched", "events_added", "erased", "merged", "withdrawn",
+                 "org_deleted", "scored", "planned", "writes", "web_writes", "succeeded", "dead", "retriable",
+                 "not_sent", "in_flight", "collected", "write_calls")  # fmt: skip
         failures = Counter(f"{f.source}: {f.reason.value}" for f in self.failures)
         return {
             **{name: getattr(self, name) for name in names},
@@ -145,6 +146,7 @@ def _gather(
             read = batch.oddities.pop("records", 0)
             report.fetched[source.name] = report.fetched.get(source.name, 0) + read
             report.erased += len(batch.erased)
+            report.merged += len(batch.merged)
             report.withdrawn += len(batch.withdrawn)
             report.events_added += batch.added
             report.oddities.update(batch.oddities)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,10 +11,17 @@ import structlog
 from connector.config.salesforce import ObjectMapping
 from connector.details import ErasureReason, RecordWrite
 from connector.ledger import Ledger
-from connector.ledger.erasure import add_audit, cleared_in_org, erase_contacts, owed_to_org, tombstoned
+from connector.ledger.erasure import (
+    add_audit,
+    cleared_in_org,
+    erase_contacts,
+    merged_keys,
+    owed_to_org,
+    tombstoned,
+)
 from connector.sf.port import OrgPort
 from connector.sf.writer import Outcome, WriteResult, apply_plan, delete_records
-from connector.shell.by_id import records_of_contacts
+from connector.shell.by_id import records_of_contacts, records_with_keys
 
 log = structlog.get_logger(__name__)
 DELETED = "ENTITY_IS_DELETED"  # clearing the fields of a contact deleted meanwhile: nothing to clear
@@ -31,12 +38,19 @@ class OrgErasure:
     stopped: str = ""
 
 
-def _children(client: OrgPort, mapping: ObjectMapping, contacts: Sequence[str]) -> list[RecordWrite]:
-    """The score-line, visit and job-view records the org holds of these contacts, as deletes."""
-    objects = [(mapping.score_line.object, mapping.score_line.contact),
-               (mapping.website_visit.object, mapping.website_visit.contact),
-               (mapping.job_view.object, mapping.job_view.contact)]  # fmt: skip
-    return records_of_contacts(client, objects, contacts)
+def _children(
+    client: OrgPort, mapping: ObjectMapping, contacts: Sequence[str], keys: Mapping[str, Sequence[str]]
+) -> list[RecordWrite]:
+    """The score-line, visit and job-view records the org holds of these contacts, as deletes: found
+    by contact, and for a merged contact also by the keys of its records (re-parented to the survivor)."""
+    sl, v, j = mapping.score_line, mapping.website_visit, mapping.job_view
+    found = records_of_contacts(client, [(sl.object, sl.contact), (v.object, v.contact),
+                                         (j.object, j.contact)], contacts)  # fmt: skip
+    if any(keys.values()):
+        by_key = [(sl.object, sl.external_id), (v.object, v.external_id), (j.object, j.external_id)]
+        seen = {w.key_value for w in found}
+        found += [w for w in records_with_keys(client, by_key, keys) if w.key_value not in seen]
+    return found
 
 
 def _clears(mapping: ObjectMapping, contacts: Sequence[str]) -> list[RecordWrite]:
@@ -58,10 +72,12 @@ def erase_in_org(
     if not owed:
         return OrgErasure()
     contacts = [t.contact_id for t in owed]
-    children = _children(client, mapping, contacts)
+    children = _children(client, mapping, contacts, merged_keys(ledger, contacts))
     if dry_run:
         return OrgErasure(found=len(children))
-    live = [t.contact_id for t in owed if t.reason is not ErasureReason.DELETED]
+    # A deleted contact, merged or not, has no fields left to clear.
+    gone = (ErasureReason.DELETED, ErasureReason.MERGED)
+    live = [t.contact_id for t in owed if t.reason not in gone]
     deleted = delete_records(client, children)
     cleared = apply_plan(client, _clears(mapping, live)) if live and not deleted.stopped else WriteResult()
     errors: dict[str, str] = {}
@@ -88,7 +104,7 @@ def erase_on_request(
     With `dry_run` nothing is written anywhere: the answer says what the org holds of the contact.
     """
     if dry_run:
-        return OrgErasure(found=len(_children(client, mapping, [contact_id])))
+        return OrgErasure(found=len(_children(client, mapping, [contact_id], {})))
     with ledger.transaction():
         if not tombstoned(ledger, [contact_id]):
             audit = add_audit(ledger, now, who, "erase", {"reason": ErasureReason.MANUAL.value})

@@ -26,6 +26,7 @@ from connector.sf.port import OrgPort
 from connector.sf.readers import Source, Window, plan_window, read_window
 from connector.shell.by_id import in_lists
 from connector.shell.consent import append_noting_consent
+from connector.shell.merge import merge_in_ledger
 from connector.shell.sources import HISTORY_FIELDS, history_object, is_contacts, mapping_of, source_fields
 from connector.sync.changes import Record, detect_changes
 from connector.sync.readback import current_reads
@@ -137,6 +138,8 @@ def gather_source(
         batch = activity_events(source, changes.changed, recipients)
     # One unit of work: a crash anywhere in it leaves the source exactly as before the read.
     with ledger.transaction():
+        if batch.merged:  # before the events: a survivor's new events join the history moved to it
+            batch.merged = merge_in_ledger(ledger, mapping_of(settings), batch.merged, now)
         erased = set(batch.erased) | _refuse_erased(ledger, batch)
         if batch.erased:
             new = erase_contacts(ledger, batch.erased, now)

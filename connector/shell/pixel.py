@@ -23,6 +23,7 @@ from connector.config import Settings
 from connector.config.pixel import PixelSettings
 from connector.errors import ConfigError, InputError
 from connector.ledger import Ledger
+from connector.ledger.erasure import merged_into
 from connector.ledger.pixel_state import (
     PendingRow,
     StoredPixelState,
@@ -53,6 +54,7 @@ from connector.pixel.sources import (
     file_key,
     read_new_lines,
 )
+from connector.shell.retention import prune_read_hit_files
 from connector.shell.stages import FailureReason, SourceFailure
 
 log = structlog.get_logger(__name__)
@@ -221,7 +223,7 @@ def ingest_files(
     `progress` is told the bytes of each stored batch (complete lines, newlines included).
     """
     kit = kit or Toolkit(settings)
-    consented = consented_contacts(ledger)
+    consented, merged = consented_contacts(ledger), merged_into(ledger)
     report = PixelReport()
     skipped: dict[str, SourceFailure] = {}
     crashed: dict[str, _Crashes] = {}
@@ -236,7 +238,7 @@ def ingest_files(
             _note_crashes(read, crashes, crashed)
             report.files.setdefault(str(read.path), read.status)
         state, scope = _load(ledger, hits)
-        outcome = process(hits, counts, state, consented, kit, now)
+        outcome = process(hits, counts, state, consented, kit, now, merged)
         marks = {**state.files, **{read.mark.key: read.mark for read in reads}}
         _store(
             ledger, report, replace(outcome, state=replace(outcome.state, files=marks)), scope, settings, now
@@ -249,6 +251,7 @@ def ingest_files(
             report.counts.incomplete_lines = sum(read.incomplete for read in reads)
             break
     report.failures = [*skipped.values(), *(_crash_failure(FILES, p, c) for p, c in crashed.items())]
+    prune_read_hit_files(settings, paths, {row[0]: FileMark(*row) for row in load_file_rows(ledger)}, now)
     log.info("pixel_ingest_done", **_summary(report))
     return report
 
@@ -264,7 +267,7 @@ def ingest_api(
     if settings.api is None:
         raise ConfigError("[pixel.api] is not configured: set url (and the auth secret in the environment)")
     kit = kit or Toolkit(settings)
-    consented = consented_contacts(ledger)
+    consented, merged = consented_contacts(ledger), merged_into(ledger)
     report = PixelReport()
     crashed: dict[str, _Crashes] = {}
     start = ledger.cursor(API_CURSOR)
@@ -276,7 +279,7 @@ def ingest_api(
             crashed[part] = _Crashes(len(crashes), f"item {crashes[0].index}", crashes[0].error)
         start = page.cursor
         state, scope = _load(ledger, hits)
-        outcome = process(hits, counts, state, consented, kit, now)
+        outcome = process(hits, counts, state, consented, kit, now, merged)
         cursors = {API_CURSOR: page.cursor} if page.cursor else None
         _store(ledger, report, outcome, scope, settings, now, cursors)
         report.counts.add(counts)
@@ -314,7 +317,8 @@ def collector_folder_ready(settings: PixelSettings) -> Path:
     """The collector's output folder, created; a ConfigError when it cannot be written."""
     folder = settings.collector_folder
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)  # hit files say who browsed what: no one else lists or reads them
     except OSError as exc:
         raise ConfigError(f"[pixel.collector] folder {folder}: {exc.strerror}") from None
     if not os.access(folder, os.W_OK):
@@ -327,10 +331,11 @@ def pixel_settings(settings: Settings) -> PixelSettings:
     return settings.pixel or PixelSettings()
 
 
-def make_token(settings: PixelSettings, contact_id: str) -> str:
-    """A signed contact token for tracked links; InputError for an impossible contact id."""
+def make_token(settings: PixelSettings, contact_id: str, now: datetime) -> str:
+    """A signed contact token for tracked links (expiring after `token_days`); InputError for a bad id."""
+    expires = now + timedelta(days=settings.token_days) if settings.token_days else None
     try:
-        return sign_token(contact_id, token_secret(settings))
+        return sign_token(contact_id, token_secret(settings), expires=expires)
     except ValueError as exc:
         raise InputError(str(exc)) from None
 
@@ -339,6 +344,15 @@ def collector_server(
     settings: PixelSettings, host: str | None = None, port: int | None = None
 ) -> BaseWSGIServer:
     """The collector's HTTP server, bound but not yet serving (host/port override the config)."""
+    if not settings.collector.public_url.startswith("https://"):
+        raise ConfigError(
+            "[pixel.collector] public_url: set the https:// URL browsers reach the collector at"
+            " (behind the site's TLS proxy); the snippet is not served without it"
+        )
+    if not settings.site_hosts:
+        raise ConfigError(
+            '[pixel] site_hosts: name the site\'s hosts (e.g. ["www.example.nl"]): only they count'
+        )
     collector_folder_ready(settings)
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     if overrides:

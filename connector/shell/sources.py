@@ -14,7 +14,7 @@ from connector.config import OrgSource, Settings
 from connector.config.salesforce import ObjectMapping
 from connector.sf.readers import QueryPort
 from connector.sf.tracking import history_tracked
-from connector.sync.sources import detail_fields, profile_fields
+from connector.sync.sources import detail_fields, merge_fields, profile_fields
 
 log = structlog.get_logger(__name__)
 HISTORY_FIELDS = ("Id", "ParentId", "Field", "NewValue", "CreatedDate")  # what a history read selects
@@ -56,7 +56,7 @@ def source_fields(source: OrgSource, settings: Settings) -> tuple[str, ...]:
         wanted += [spec.time, *spec.only_if, *spec.attrs.values()]
     if is_contacts(source, settings):
         c = mapping_of(settings).contact
-        wanted += [*profile_fields(c), *detail_fields(c)]
+        wanted += [*profile_fields(c), *detail_fields(c), *merge_fields()]
         if settings.sync.anonymised_field:
             wanted.append(settings.sync.anonymised_field)
     return tuple(dict.fromkeys(f for f in wanted if f and f != "Id"))

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
+from connector.details import ErasureReason
 from connector.ledger import Ledger
 from connector.ledger.bulk_jobs import count_in_flight
 from connector.ledger.consent import web_withdrawn
@@ -77,6 +78,7 @@ def status_facts(ledger: Ledger) -> dict[str, Facts]:
 def _ledger_facts(ledger: Ledger) -> Facts:
     cursors = ledger.cursors()
     contact_writes, web_contacts = waiting_writes(ledger)
+    stones = tombstones(ledger)
     return [
         ("ledger", ledger.path),
         ("org", ledger.meta("org_id") or "not bound yet"),
@@ -85,7 +87,8 @@ def _ledger_facts(ledger: Ledger) -> Facts:
         ("contacts", ledger.count_contacts()),
         ("waiting to be re-scored", len(ledger.dirty_contacts())),
         ("dead letters", len(dead_letters(ledger))),
-        ("erased contacts", len(tombstones(ledger))),
+        ("erased contacts", sum(t.reason is not ErasureReason.MERGED for t in stones)),
+        ("merged into another contact", sum(t.reason is ErasureReason.MERGED for t in stones)),
         ("erasures the org still owes (refused)", f"{len(owed_to_org(ledger))} ({len(org_errors(ledger))})"),
         ("withdrawn consents the org still owes", len(web_withdrawn(ledger))),
         ("waiting to be written: contact fields and score lines", contact_writes),

@@ -1,7 +1,8 @@
 """Org records → events and org-shown details. Pure: records in, plain data out.
 
-Event ids are derived from (source, record id, contact, kind, event time), so re-reading a record in an
-overlapping window, or a second open of the same e-mail (FirstOpenedDate does not move), adds nothing.
+Event ids are derived from (source, record id, kind, event time) (`events.org_event_id`), so re-reading
+a record in an overlapping window, a second open of the same e-mail (FirstOpenedDate does not move), or
+a record a merge moved to the surviving contact, adds nothing.
 """
 
 from __future__ import annotations
@@ -23,10 +24,20 @@ from connector.details import (
     RecruitmentDetails,
     ShownDetails,
 )
-from connector.events import CONTACT_UPDATED, Event, derive_id, format_time, make_event, parse_time
+from connector.events import (
+    CONTACT_UPDATED,
+    Event,
+    derive_id,
+    format_time,
+    make_event,
+    org_event_id,
+    parse_time,
+)
 from connector.sync.changes import Record, field_value
 
 CONTACT_PREFIX = "003"  # Contact ids start with this key prefix in every org
+# Set on a record deleted because it lost a merge: the id of the record that remains (queryAll shows it).
+MASTER_RECORD = "MasterRecordId"
 
 
 @dataclass
@@ -36,6 +47,7 @@ class Batch:
     events: list[Event] = field(default_factory=list)
     shown: list[ShownDetails] = field(default_factory=list)
     erased: dict[str, ErasureReason] = field(default_factory=dict)  # contact -> why
+    merged: dict[str, str] = field(default_factory=dict)  # merge loser -> survivor
     added: int = 0  # events the ledger did not have yet
     withdrawn: list[str] = field(default_factory=list)  # contacts whose consent went yes -> no
     oddities: Counter[str] = field(default_factory=Counter)
@@ -77,8 +89,8 @@ def activity_events(
                 batch.oddities["bad_time"] += 1
                 continue
             attrs = {name: field_value(record, path) for name, path in spec.attrs.items()}
+            event_id = org_event_id(source.name, record.get("Id"), spec.kind, at)
             for contact in contacts:
-                event_id = derive_id(source.name, record.get("Id"), contact, spec.kind, format_time(at))
                 batch.events.append(make_event(contact, spec.kind, at, attrs, id=event_id))
     return batch
 
@@ -102,10 +114,10 @@ def history_events(source: OrgSource, rows: Iterable[Record], parents: Mapping[s
         spec = source.events[0] if source.events else None
         attrs = {name: field_value(parent, path) for name, path in (spec.attrs.items() if spec else ())}
         attrs[history.attr] = row["NewValue"]
+        # The id a read of the record itself gives the same transition, so reading history, or
+        # switching it on or off, never counts a step twice.
+        event_id = org_event_id(source.name, parent.get("Id"), history.kind, at)
         for contact in contacts:
-            # The id a read of the record itself gives the same transition, so reading history, or
-            # switching it on or off, never counts a step twice.
-            event_id = derive_id(source.name, parent.get("Id"), contact, history.kind, format_time(at))
             batch.events.append(make_event(contact, history.kind, at, attrs, id=event_id))
     return batch
 
@@ -139,11 +151,15 @@ def contact_batch(
     profile_changed: set[str],
     anonymised_field: str = "",
 ) -> Batch:
-    """From Contact records: erasures, `contact.updated` events (kind, consent) for contacts whose
-    profile changed, and the recruitment details each contact shows in the org."""
+    """From Contact records: erasures, merges (deleted, with `MasterRecordId`), `contact.updated` events
+    (kind, consent) for contacts whose profile changed, and the recruitment details each one shows."""
     batch = Batch()
     for record in records:
         cid = str(record.get("Id"))
+        survivor = record.get(MASTER_RECORD)
+        if record.get("IsDeleted") and isinstance(survivor, str) and survivor.startswith(CONTACT_PREFIX):
+            batch.merged[cid] = survivor
+            continue
         if record.get("IsDeleted"):
             batch.erased[cid] = ErasureReason.DELETED
             continue
@@ -183,6 +199,11 @@ def shown_of(record: Record, fields: ContactFields, batch: Batch) -> ShownDetail
 def profile_fields(fields: ContactFields) -> tuple[str, ...]:
     """The Contact fields whose change makes a `contact.updated` event (kind and consent)."""
     return (fields.record_type, fields.tracking_consent)
+
+
+def merge_fields() -> tuple[str, ...]:
+    """The Contact fields that tell a merge from a deletion."""
+    return (MASTER_RECORD,)
 
 
 def detail_fields(fields: ContactFields) -> tuple[str, ...]:

@@ -38,7 +38,9 @@ def test_merge_re_parents_children_and_repoints_lookups_and_deletes_the_loser(em
     master, _ = _candidate_with_children(em, "Master")
     loser, application = _candidate_with_children(em, "Loser")
     before = em.org.record("msf__Job_Application__c", application)
+    winner = em.org.record("Contact", master)
     assert before is not None
+    assert winner is not None
     em.org.advance(60)
     assert admin(em, {"action": "merge_contacts", "master_id": master, "loser_id": loser}) == {"moved": 2}
     gone = next(r for r in em.org.records("Contact", include_deleted=True) if r["Id"] == loser)
@@ -49,6 +51,9 @@ def test_merge_re_parents_children_and_repoints_lookups_and_deletes_the_loser(em
     assert moved is not None
     assert moved["msf__Candidate__c"] == master
     assert moved["SystemModstamp"] > before["SystemModstamp"]
+    updated = em.org.record("Contact", master)  # the merge ends with an update of the winner
+    assert updated is not None
+    assert updated["SystemModstamp"] > winner["SystemModstamp"]
 
 
 def test_anonymise_sets_the_flag_and_scrubs_name_email_and_phone(em: RunningEmulator) -> None:

@@ -29,9 +29,9 @@ def settings(**overrides: Any) -> PixelSettings:
     return PixelSettings(token_secret=SecretStr(SECRET), **overrides)
 
 
-def token(contact_id: str) -> str:
-    """A genuine token for `contact_id`."""
-    return sign_token(contact_id, SECRET.encode())
+def token(contact_id: str, expires: datetime | None = None) -> str:
+    """A genuine token for `contact_id` (valid until `expires`, or for ever)."""
+    return sign_token(contact_id, SECRET.encode(), expires=expires)
 
 
 def hit(

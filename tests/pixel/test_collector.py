@@ -29,9 +29,14 @@ class Clock:
         return self.now
 
 
+SITE = ("www.example-agency.nl", "x.nl")
+PUBLIC = "https://pixel.example-agency.nl"
+
+
 def configured(tmp_path: Path, **collector: object) -> PixelSettings:
-    base = settings(folder=tmp_path / "hits")
-    return base.model_copy(update={"collector": Collector(port=0, **collector)})  # type: ignore[arg-type]
+    base = settings(folder=tmp_path / "hits", site_hosts=SITE)
+    options: dict[str, object] = {"port": 0, "public_url": PUBLIC, **collector}
+    return base.model_copy(update={"collector": Collector(**options)})  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from connector.pixel.hits import (
     truncate_ip,
 )
 from connector.pixel.hits_combined import _COMBINED, _parse_clf_time, parse_clf_time, parse_combined
-from connector.pixel.identity import Attribution, PendingHit, _walk, attribute
+from connector.pixel.identity import Attribution, Keyring, PendingHit, _walk, attribute
 from tests.pixel.helpers import SECRET, T0, token
 from tests.pixel.test_fuzz import near_valid
 
@@ -164,7 +164,7 @@ def _reference_attribute(  # the attribution before the short cut for visitors w
     for visitor, items in per_visitor.items():
         if visitor in with_pending:
             items.sort(key=lambda item: item[0].at)
-        _walk(out, visitor, items, KEY, WINDOW, now - WINDOW)
+        _walk(out, visitor, items, Keyring((KEY,)), WINDOW, now - WINDOW)
     return out
 
 

@@ -226,15 +226,19 @@ def test_every_rejection_reason_is_counted_and_the_counts_add_up(
         json.dumps(hit(5, visitor="")),
         json.dumps(hit(6, visitor="v-anonymous")),
         json.dumps(hit(6.5, ip=POISON_IP)),
+        json.dumps(hit(6.6, url=f"/?mt={token('003A', expires=T0)}", visitor="v-expired")),
+        json.dumps(hit(6.7, url="https://evil.example/login", visitor="v-foreign")),
     ] + [json.dumps(hit(7 + i / 100, visitor="scraper")) for i in range(61)]
     log = tmp_path / "hits.ndjson"
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    report = ingest_files(ledger, settings(), [log], T0 + timedelta(hours=2)).as_dict()
+    site = settings(site_hosts=("www.example-agency.nl",), max_visits_per_contact_day=1)
+    report = ingest_files(ledger, site, [log], T0 + timedelta(hours=2)).as_dict()
     assert report["rejected"] == {
         "malformed": 1, "missing_field": 1, "bad_time": 1, "oversized": 1, "not_a_hit": 1, "bot": 1,
-        "implausible_rate": 61, "forged_token": 1, "no_consent": 1, "unknown_visitor": 1, "parser_crash": 1,
+        "implausible_rate": 61, "forged_token": 1, "expired_token": 1, "foreign_host": 1, "over_cap": 0,
+        "no_consent": 1, "unknown_visitor": 1, "parser_crash": 1,
     }  # fmt: skip
-    assert (report["credited"], report["waiting"], report["lines"]) == (1, 1, 73)
+    assert (report["credited"], report["waiting"], report["lines"]) == (1, 1, 75)
     assert balanced(report)
 
 

@@ -44,6 +44,7 @@ def test_secrets_come_from_a_file_named_in_config(tmp_path: Path, monkeypatch: p
 
     secret = tmp_path / "secret.txt"
     secret.write_text("abc\n", encoding="utf-8")
+    secret.chmod(0o600)
     config = tmp_path / "config.toml"
     config.write_text(
         f'[salesforce]\nauth = "client_credentials"\nclient_id = "c"\nclient_secret_file = "{secret}"\n',

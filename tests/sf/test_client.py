@@ -236,6 +236,7 @@ def test_jwt_assertion_is_rs256_signed_for_the_user(tmp_path: Path) -> None:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
     )
+    pem.chmod(0o600)  # a key others can read is refused
     settings = SalesforceSettings(
         login_url="https://test.salesforce.com",
         auth="jwt",

@@ -46,15 +46,18 @@ class CrashingLedger(Ledger):
             self.commits += 1
 
 
-def cycle_killed_at(org: Org, crash_at: int, after_seconds: float = 120) -> None:
-    """One cycle against `org` that dies at the start of its commit number `crash_at + 1` (a kill)."""
+def cycle_killed_at(org: Org, crash_at: int, after_seconds: float = 120) -> bool:
+    """One cycle against `org` that dies at the start of its commit number `crash_at + 1` (a kill);
+    return whether it died. A test that counts `crash_at` up until it did not has killed the cycle at
+    each of its commits."""
     dying = CrashingLedger(org.ledger.path, crash_at)
     try:
         run_cycle(org.client, dying, org.settings, org.em.org.advance(after_seconds))
     except Crash:
-        pass
+        return True
     finally:
         dying.close()
+    return False
 
 
 def org_snapshot(org: Emulator, names: dict[str, str]) -> dict[str, Any]:

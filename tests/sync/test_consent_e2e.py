@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import count
 from pathlib import Path
 
-from connector.events import make_event
+from connector.events import CONTACT_UPDATED, Event, make_event
 from connector.ledger.consent import consent_history
+from connector.shell.consent import ingest_events
 from connector.shell.pixel import ingest_files
 from connector.shell.service import CycleService
 from tests.pixel.helpers import T0, hit, settings, token, write_hits
@@ -116,19 +118,21 @@ def test_web_records_the_ledger_lost_track_of_are_deleted_too(org: Org, tmp_path
 def test_a_kill_in_the_withdrawing_cycle_then_a_normal_cycle_reaches_the_same_end(
     make_org: Callable[..., Org], tmp_path: Path
 ) -> None:
-    for crash_at in range(8):
+    for crash_at in count():  # every commit of the cycle, and one run past the last
         run = tmp_path / f"kill-{crash_at}"
         run.mkdir()
         org = make_org()
         fan = _tracked_fan(org, run)
         org.em.org.update("Contact", fan, {"Tracking_Consent__c": False})
-        cycle_killed_at(org, crash_at)
+        died = cycle_killed_at(org, crash_at)
         org.cycle()
         where = f"killed before commit {crash_at + 1}"
         assert ledger_rows(org, fan) == {"web_events": 0, "pending_hits": 0, "visitor_links": 0}, where
         assert live_web_records(org, fan) == [], where
         assert org.contact(fan)["Lead_Score__c"] == 30, where
         assert org.cycle().writes == 0, where
+        if not died:
+            break
 
 
 def test_no_visit_is_written_for_a_contact_whose_consent_is_not_yes(org: Org) -> None:
@@ -144,3 +148,36 @@ def test_no_visit_is_written_for_a_contact_whose_consent_is_not_yes(org: Org) ->
     assert report.web_writes == 0
     assert live_web_records(org, refuser) == live_web_records(org, undecided) == []
     assert org.cycle().web_writes == 0  # their pending marks were cleared, nothing left waiting
+
+
+def _answer(contact_id: str, consent: bool, at: datetime) -> Event:
+    return make_event(contact_id, CONTACT_UPDATED, at, {"tracking_consent": consent})
+
+
+def test_a_withdrawal_through_ingest_is_evidence_and_withdraws_as_one_from_the_org(
+    org: Org, tmp_path: Path
+) -> None:
+    fan = _tracked_fan(org, tmp_path)
+    now = org.em.org.clock.now()
+    result, withdrawn = ingest_events(org.ledger, [_answer(fan, False, now - timedelta(minutes=5))], now)
+    assert (result.added, withdrawn) == (1, [fan])
+    # At once, in the ledger: web events, pending hits and visitor links are gone, the fan re-scored next.
+    assert ledger_rows(org, fan) == {"web_events": 0, "pending_hits": 0, "visitor_links": 0}
+    assert [(answer, source) for answer, _, source in consent_history(org.ledger, fan)] == [
+        (True, "contacts"), (False, "ingest")
+    ]  # fmt: skip
+    report = org.cycle()
+    assert (report.withdrawn, report.org_deleted) == (0, 2)  # withdrawn at ingest, cleared in the org now
+    assert org.contact(fan)["Lead_Score__c"] == 30
+    assert live_web_records(org, fan) == []
+    assert org.cycle().writes == 0
+
+
+def test_every_answer_in_an_ingested_file_is_kept_in_order(org: Org) -> None:
+    fan = org.candidate("Fan")
+    org.cycle()
+    now = org.em.org.clock.now()
+    answers = [_answer(fan, yes, now + timedelta(minutes=i)) for i, yes in enumerate((False, True, False))]
+    _, withdrawn = ingest_events(org.ledger, answers, now)
+    assert withdrawn == [fan]
+    assert [answer for answer, _, _ in consent_history(org.ledger, fan)] == [True, False, True, False]

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from itertools import count
 from pathlib import Path
 
 import pytest
 
+from connector import paths
 from connector.config import load_settings
 from connector.emulator.schema import ANONYMISED_FIELD
+from connector.ledger import Ledger
 from connector.ledger.erasure import audit_of, org_errors, owed_to_org, tombstones
 from connector.shell.erasure import erase_on_request
 from connector.shell.sources import mapping_of
 from connector.shell.status import status_facts
+from tests.sf.test_integration_emulator import write_config
+from tests.test_cli import run
 
 from .conftest import EXAMPLE, Org
-from .crashes import cycle_killed_at
+from .crashes import Crash, CrashingLedger, cycle_killed_at
 from .test_consent_e2e import _tracked_fan
 from .test_erasure_e2e import rows_naming
 
@@ -109,19 +115,21 @@ def test_erase_on_request_ends_as_an_anonymisation_with_an_audit_row(org: Org, t
 def test_a_kill_in_the_anonymising_cycle_then_a_normal_cycle_clears_all_of_it(
     make_org: Callable[..., Org], tmp_path: Path
 ) -> None:
-    for crash_at in range(6):
+    for crash_at in count():  # every commit of the cycle, and one run past the last
         run = tmp_path / f"kill-{crash_at}"
         run.mkdir()
         org = _anonymising(make_org)
         fan = _tracked_fan(org, run)
         org.em.org.update("Contact", fan, {ANONYMISED_FIELD: True})
-        cycle_killed_at(org, crash_at)
+        died = cycle_killed_at(org, crash_at)
         org.cycle()
         where = f"killed before commit {crash_at + 1}"
         assert children_in_org(org, fan) == {}, where
         assert shown(org, fan) == (None,) * 5, where
         assert rows_naming(org.ledger, fan) == {}, where
         assert owed_to_org(org.ledger) == [], where
+        if not died:
+            break
 
 
 def test_a_refused_clear_stays_owed_on_the_tombstone_and_is_retried_next_cycle(
@@ -143,3 +151,53 @@ def test_a_refused_clear_stays_owed_on_the_tombstone_and_is_retried_next_cycle(
     assert (org_errors(org.ledger), owed_to_org(org.ledger)) == ({}, [])
     assert shown(org, fan) == (None,) * 5
     assert rows_naming(org.ledger, fan) == {}
+
+
+def test_the_erase_command_on_a_live_contact_ends_as_an_anonymisation_and_is_audited(
+    org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fan = _tracked_fan(org, tmp_path)
+    org.ledger.close()  # the command opens the ledger of the state folder: this one, copied there
+    shutil.copy(org.ledger.path, paths.ledger_path())
+    config = write_config(org.em, tmp_path, monkeypatch)
+    code, out, _ = run(capsys, "erase", fan, "--dry-run", "--config", str(config))
+    assert (code, "5 records in the org; nothing changed" in out) == (0, True)
+    assert children_in_org(org, fan) != {}
+    code, out, _ = run(capsys, "erase", fan, "--by", "dpo", "--config", str(config))
+    assert (code, "5 records deleted in the org, audited as dpo" in out) == (0, True)
+    assert (shown(org, fan), children_in_org(org, fan)) == ((None,) * 5, {})
+    with Ledger(paths.ledger_path()) as ledger:
+        audit = audit_of(ledger, fan)
+        assert audit is not None
+        assert (audit["who"], audit["action"]) == ("dpo", "erase")
+        assert rows_naming(ledger, fan) == {}
+    code, out, _ = run(capsys, "erase", fan, "--by", "dpo", "--config", str(config))  # again: nothing
+    assert (code, "0 records deleted" in out) == (0, True)
+
+
+def test_a_kill_in_an_erasure_on_request_then_a_normal_cycle_finishes_it(
+    make_org: Callable[..., Org], tmp_path: Path
+) -> None:
+    for crash_at in count():  # every commit of the request, and one run past the last
+        run = tmp_path / f"kill-{crash_at}"
+        run.mkdir()
+        org = make_org()
+        fan = _tracked_fan(org, run)
+        dying = CrashingLedger(org.ledger.path, crash_at)
+        died = False
+        try:
+            erase_on_request(org.client, dying, mapping_of(org.settings), fan, "dpo", org.em.org.clock.now())
+        except Crash:
+            died = True
+        finally:
+            dying.close()
+        org.cycle()
+        where = f"killed before commit {crash_at + 1}"
+        if crash_at == 0:  # killed before the request was recorded: nothing happened, it is asked again
+            assert (tombstones(org.ledger), shown(org, fan)[0]) == ([], 35), where
+            continue
+        assert (shown(org, fan), children_in_org(org, fan)) == ((None,) * 5, {}), where
+        assert (rows_naming(org.ledger, fan), owed_to_org(org.ledger)) == ({}, []), where
+        assert audit_of(org.ledger, fan) is not None, where
+        if not died:
+            break

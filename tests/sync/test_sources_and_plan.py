@@ -80,6 +80,22 @@ def test_contact_record_gives_profile_event_org_details_and_erasure() -> None:
     assert batch.erased == {"003D": ErasureReason.DELETED}
 
 
+def test_a_contact_deleted_by_a_merge_is_a_merge_into_its_master_not_an_erasure() -> None:
+    loser = {"Id": "003L", "IsDeleted": True, "SystemModstamp": T, "MasterRecordId": "003M"}
+    deleted = {"Id": "003D", "IsDeleted": True, "SystemModstamp": T, "MasterRecordId": None}
+    batch = contact_batch([loser, deleted], M.contact, profile_changed={"003L", "003D"})
+    assert (batch.merged, batch.erased) == ({"003L": "003M"}, {"003D": ErasureReason.DELETED})
+    assert (batch.events, batch.shown) == ([], [])
+
+
+def test_an_org_record_s_event_id_names_no_contact_so_a_moved_record_keeps_it() -> None:
+    message = {"Id": "02s1", "SystemModstamp": T, "FirstOpenedDate": T, "LastModifiedDate": T}
+    first = activity_events(SOURCES["emails"], [message], {"02s1": ["003A", "003B"]}).events
+    moved = activity_events(SOURCES["emails"], [message], {"02s1": ["003B"]}).events
+    assert [e.contact_id for e in first] == ["003A", "003B"]  # one row per recipient in the ledger
+    assert {e.id for e in first} == {e.id for e in moved}
+
+
 JUNE_2 = date(2026, 6, 2)
 DETAILS = RecruitmentDetails(30, Band.LUKEWARM, Medal.BRONZE, JUNE_2)
 BASE = StoredState("003A", ContactKind.CANDIDATE, DETAILS, JUNE_2, {"intake": 30})
