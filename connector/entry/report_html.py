@@ -139,7 +139,7 @@ def _band_table(result: Evaluation) -> str:
         "<tr><th>band</th><th>n</th><th>outcomes</th><th>rate</th><th>95 % interval</th><th>lift</th></tr>"
     ]
     for row in result.bands:
-        interval = f"{row.low:.1%} to {row.high:.1%}" if row.low is not None and row.high is not None else "—"
+        interval = f"{row.low:.1%}-{row.high:.1%}" if row.low is not None and row.high is not None else "—"
         lift = f"{row.lift:.2f}x" if row.lift is not None else "not enough data"
         rows.append(
             f"<tr><td>{escape(row.band)}</td><td>{row.n}</td><td>{row.outcomes}</td><td>{_pct(row.rate)}</td>"

@@ -287,7 +287,7 @@ def evaluation_view(run: EvaluationRun, labels: Sequence[str]) -> list[str | Tab
         for result in run.results:
             row = result.bands[index]
             interval = (
-                f"{row.low:.1%} to {row.high:.1%}" if row.low is not None and row.high is not None else "—"
+                f"{row.low:.1%}-{row.high:.1%}" if row.low is not None and row.high is not None else "—"
             )
             cells += [str(row.n), str(row.outcomes), _share(row.rate), interval, _ratio(row.lift)]
         bands.add_row(*cells)

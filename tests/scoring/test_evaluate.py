@@ -75,7 +75,12 @@ def test_an_outcome_step_before_the_snapshot_is_not_an_outcome() -> None:
 
 def test_the_outcome_counts_only_within_the_horizon_after_the_snapshot() -> None:
     found = observations(
-        [click("003A", -3), step("003A", "Aangenomen", 29.9), click("003B", -3), step("003B", "Aangenomen", 30)]
+        [
+            click("003A", -3),
+            step("003A", "Aangenomen", 29.9),
+            click("003B", -3),
+            step("003B", "Aangenomen", 30),
+        ]
     )
     assert {o.contact_id: o.outcome for o in found} == {"003A": True, "003B": False}
 
