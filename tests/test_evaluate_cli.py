@@ -96,7 +96,9 @@ def test_evaluate_writes_a_self_contained_report(
         capsys, "evaluate", "-c", str(current), "--html", str(report), "--now", "2026-06-30T12:00:00Z"
     )
     assert code == 0, err
-    assert "AUC" in out and "hot" in out and "report written" in out
+    assert "AUC" in out
+    assert "hot" in out
+    assert "report written" in out
     page = _Page()
     page.feed(report.read_text())
     svgs = [attrs.get("id") for tag, attrs in page.tags if tag == "svg"]
@@ -106,11 +108,12 @@ def test_evaluate_writes_a_self_contained_report(
     # Nothing fetched: no script, stylesheet, image or frame, and no address in any attribute or style.
     assert not {tag for tag, _ in page.tags} & {"script", "link", "img", "iframe", "object", "embed"}
     assert all("://" not in str(value) for _, attrs in page.tags for value in attrs.values())
-    assert "://" not in "".join(page.text) and "url(" not in report.read_text()
+    assert "://" not in "".join(page.text)
+    assert "url(" not in report.read_text()
     overall = next(row for row in page.cells if row[0] == "overall" and len(row) > 2)
     bands = [row for row in page.cells if row[0] == "bands" and len(row) > 2]
     assert [row[1] for row in bands] == ["hot", "warm", "lukewarm", "cold", "empty"]
-    assert sum(int(row[2]) for row in bands) == int(overall[2]) > 1000  # ~300 candidates × 16 snapshots
+    assert sum(int(row[2]) for row in bands) == int(overall[2]) > 1000  # ~300 candidates, 17 snapshots
 
 
 def test_simulate_evaluate_puts_random_rules_beside_the_current(
@@ -149,4 +152,5 @@ def test_bad_input_is_one_line_and_exit_2(
 ) -> None:
     code, _, err = run(capsys, "evaluate", "-c", str(configs[0]), "--now", "2026-06-30T12:00:00Z", *args)
     assert code == 2
-    assert message in err and len(err.strip().splitlines()) == 1
+    assert message in err
+    assert len(err.strip().splitlines()) == 1

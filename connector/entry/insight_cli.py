@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import csv
 import re
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +19,7 @@ from connector.entry.options import ConfigOption, NowOption, err, out
 from connector.entry.report_html import render
 from connector.errors import InputError
 from connector.ledger import Ledger
+from connector.ledger.history import history_of
 from connector.scoring.evaluate import OUTCOMES
 from connector.shell import rescore as jobs
 from connector.shell.evaluate import evaluate as evaluate_ledger
@@ -188,7 +191,32 @@ def simulate(
         out.print(part)
 
 
+def history(
+    contact_id: str,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="Print CSV (pass, score, band, medal) instead.")
+    ] = False,
+) -> None:
+    """What one contact showed after each nightly pass: score, band, medal."""
+    with bootstrap.open_existing_ledger() as ledger:
+        rows = history_of(ledger, contact_id)
+    if not rows:
+        raise InputError(
+            f"{contact_id}: no score history (the nightly pass notes it; none has seen this contact)"
+        )
+    if as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["pass_at", "score", "band", "medal"])
+        for row in rows:
+            writer.writerow(
+                [row.at.isoformat(), "" if row.score is None else row.score, row.band or "", row.medal or ""]
+            )
+        return
+    out.print(views.history_table(contact_id, rows))
+
+
 def register(app: typer.Typer) -> None:
     """Add the insight commands to the main command line."""
     app.command()(evaluate)
     app.command()(simulate)
+    app.command()(history)

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from connector.details import Band
 from connector.events import format_time
+from connector.ledger.history import HistoryRow
 from connector.scoring import ContactState
 from connector.scoring.evaluate import MIN_BAND, MIN_CLASS, MIN_DECILES
 from connector.scoring.simulate import BANDS_HOT_FIRST, Simulation
@@ -306,3 +307,22 @@ def evaluation_view(run: EvaluationRun, labels: Sequence[str]) -> list[str | Tab
             _ratio(result.top_decile_lift),
         )
     return [heading, bands, overall]
+
+
+def history_table(contact_id: str, rows: Sequence[HistoryRow]) -> Table:
+    """One row per nightly pass, with the score's move since the pass before."""
+    table = Table(title=f"Score history of {escape(contact_id)} ({len(rows)} nightly passes)")
+    for name in ("pass", "score", "change", "band", "medal"):
+        table.add_column(name, justify="right" if name in {"score", "change"} else "left")
+    previous: int | None = None
+    for row in rows:
+        move = f"{row.score - previous:+d}" if row.score is not None and previous is not None else ""
+        table.add_row(
+            format_time(row.at),
+            "—" if row.score is None else str(row.score),
+            move,
+            row.band or "—",
+            row.medal or "—",
+        )
+        previous = row.score
+    return table

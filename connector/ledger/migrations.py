@@ -326,6 +326,25 @@ def org_event_ids() -> str:
     """
 
 
+def contact_history() -> str:
+    """What each contact showed after each nightly pass: a row when it changed, and the passes."""
+    # One row per contact and pass would grow by the whole population every night; a row when score,
+    # band or medal changed, with the list of passes, gives the same history (the latest row at or
+    # before a pass is what the contact showed after it).
+    return f"""
+        CREATE TABLE score_passes (at TEXT PRIMARY KEY) WITHOUT ROWID;  -- ISO UTC: the pass's now
+        CREATE TABLE contact_history (
+            contact_id TEXT NOT NULL,
+            at TEXT NOT NULL,              -- the pass after which the contact showed this
+            score INTEGER,
+            band TEXT,
+            medal TEXT,
+            PRIMARY KEY (contact_id, at)
+        ) WITHOUT ROWID;
+        {_refuse_erased("contact_history", "contact_id")}
+    """
+
+
 # Each migration is a named function returning its SQL; the list order is the apply order.
 MIGRATIONS: list[Callable[[], str]] = [
     initial,
@@ -342,6 +361,7 @@ MIGRATIONS: list[Callable[[], str]] = [
     erasure_in_org,
     merges,
     org_event_ids,
+    contact_history,
 ]
 
 

@@ -54,7 +54,7 @@ def observations(events: list[Event], snapshots: list[datetime] | None = None) -
 def test_outcome_steps_include_the_later_medals() -> None:
     assert outcome_steps(Medals(), "intake") == {"Intake verwerkt", "Voorgesteld", "Aangenomen"}
     assert outcome_steps(Medals(), "proposed") == {"Voorgesteld", "Aangenomen"}
-    assert PLACED == {"Aangenomen"}
+    assert {"Aangenomen"} == PLACED
 
 
 def test_a_candidate_placed_before_the_snapshot_is_not_in_it() -> None:
@@ -158,7 +158,9 @@ def test_scores_that_follow_the_outcome_give_a_high_auc_random_ones_about_half()
     found = observations(events)
     assert len(found) == 400
     result = summarise(found)
-    assert result.auc is not None and result.auc > 0.75
+    assert result.auc is not None
+    assert result.auc > 0.75
     shuffled = [Observation(o.snapshot, o.contact_id, rng.randint(0, 100), o.band, o.outcome) for o in found]
     noise = auc(shuffled)
-    assert noise is not None and abs(noise - 0.5) < 0.08
+    assert noise is not None
+    assert abs(noise - 0.5) < 0.08
