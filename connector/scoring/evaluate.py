@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -104,18 +104,17 @@ def reached_at(records: Iterable[EventRecord], steps: frozenset[str]) -> int | N
     return min(times) if times else None
 
 
-def observe(
+def each_observation(
     contacts: Iterable[tuple[str, list[EventRecord]]],
     rule_sets: Sequence[tuple[Scoring, Medals]],
     snapshots: Sequence[datetime],
     steps: frozenset[str],
     horizon: timedelta,
-) -> list[list[Observation]]:
-    """The observations of each rule set, on the same snapshots, candidates and outcomes."""
+) -> Iterator[tuple[int, Observation]]:
+    """(rule set index, observation) for each rule set, on the same snapshots, candidates and outcomes."""
     books = [[Rulebook(scoring, medals, at) for at in snapshots] for scoring, medals in rule_sets]
     cuts = [to_micros(at) for at in snapshots]
     span = horizon // timedelta(microseconds=1)
-    found: list[list[Observation]] = [[] for _ in rule_sets]
     for contact_id, records in contacts:
         reached = reached_at(records, steps)
         ordered = sorted(records)
@@ -132,8 +131,56 @@ def observe(
                     break
                 band = state.details.band.value if state.details.band else EMPTY
                 score = state.details.score or 0
-                found[rules].append(Observation(snapshots[index], contact_id, score, band, outcome))
+                yield rules, Observation(snapshots[index], contact_id, score, band, outcome)
+
+
+def observe(
+    contacts: Iterable[tuple[str, list[EventRecord]]],
+    rule_sets: Sequence[tuple[Scoring, Medals]],
+    snapshots: Sequence[datetime],
+    steps: frozenset[str],
+    horizon: timedelta,
+) -> list[list[Observation]]:
+    """The observations of each rule set as lists (see `each_observation`)."""
+    found: list[list[Observation]] = [[] for _ in rule_sets]
+    for rules, observation in each_observation(contacts, rule_sets, snapshots, steps, horizon):
+        found[rules].append(observation)
     return found
+
+
+class Tally:
+    """Observations counted by (score, band): all the summary needs, in memory the size of the scores."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[int, str], list[int]] = {}
+
+    def add(self, observation: Observation) -> None:
+        """Count one observation."""
+        counts = self.counts.setdefault((observation.score, observation.band), [0, 0])
+        counts[0] += 1
+        counts[1] += observation.outcome
+
+    def by_score(self) -> dict[int, tuple[int, int]]:
+        """(observations, outcomes) per score."""
+        found: dict[int, list[int]] = {}
+        for (score, _), (n, hits) in self.counts.items():
+            counts = found.setdefault(score, [0, 0])
+            counts[0] += n
+            counts[1] += hits
+        return {score: (n, hits) for score, (n, hits) in found.items()}
+
+    def by_band(self, band: str) -> tuple[int, int]:
+        """(observations, outcomes) in a band."""
+        pairs = [counts for (_, b), counts in self.counts.items() if b == band]
+        return sum(n for n, _ in pairs), sum(h for _, h in pairs)
+
+
+def tally(observations: Iterable[Observation]) -> Tally:
+    """Count observations."""
+    counted = Tally()
+    for observation in observations:
+        counted.add(observation)
+    return counted
 
 
 def wilson(outcomes: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -147,36 +194,29 @@ def wilson(outcomes: int, n: int, z: float = Z95) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def auc(observations: Sequence[Observation]) -> float | None:
+def auc(observations: Iterable[Observation] | Tally) -> float | None:
     """The chance a random outcome scored above a random non-outcome (ties count half)."""
-    positives = sum(o.outcome for o in observations)
-    negatives = len(observations) - positives
+    by_score = (observations if isinstance(observations, Tally) else tally(observations)).by_score()
+    positives = sum(hits for _, hits in by_score.values())
+    negatives = sum(n for n, _ in by_score.values()) - positives
     if positives < MIN_CLASS or negatives < MIN_CLASS:
         return None
-    ranked = sorted(observations, key=lambda o: o.score)
     rank_sum = 0.0
-    start = 0
-    while start < len(ranked):
-        end = start
-        while end < len(ranked) and ranked[end].score == ranked[start].score:
-            end += 1
-        average_rank = (start + 1 + end) / 2  # ranks start + 1 .. end share their mean
-        rank_sum += average_rank * sum(o.outcome for o in ranked[start:end])
-        start = end
+    below = 0
+    for score in sorted(by_score):
+        n, hits = by_score[score]
+        rank_sum += (below + (n + 1) / 2) * hits  # ranks below + 1 .. below + n share their mean
+        below += n
     return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
 
 
-def gains(observations: Sequence[Observation]) -> list[tuple[int, int]]:
+def gains(observations: Iterable[Observation] | Tally) -> list[tuple[int, int]]:
     """The cumulative gains curve's corners: (observations, outcomes) taken, highest scores first.
 
     Equal scores form one step: between corners the curve is straight, which is what a random order
     among equal scores gives on average.
     """
-    by_score: dict[int, list[int]] = {}
-    for o in observations:
-        counts = by_score.setdefault(o.score, [0, 0])
-        counts[0] += 1
-        counts[1] += o.outcome
+    by_score = (observations if isinstance(observations, Tally) else tally(observations)).by_score()
     corners = [(0, 0)]
     for score in sorted(by_score, reverse=True):
         n, hits = by_score[score]
@@ -192,22 +232,21 @@ def _captured(corners: list[tuple[int, int]], taken: float) -> float:
     return float(corners[-1][1])
 
 
-def summarise(observations: Sequence[Observation]) -> Evaluation:
+def summarise(observations: Iterable[Observation] | Tally) -> Evaluation:
     """Per band: n, rate with Wilson interval, lift; overall AUC, deciles and top-decile lift."""
-    n = len(observations)
-    outcomes = sum(o.outcome for o in observations)
+    counted = observations if isinstance(observations, Tally) else tally(observations)
+    corners = gains(counted)
+    n, outcomes = corners[-1]
     base = outcomes / n if n else 0.0
     rows = []
     for band in BANDS_HOT_FIRST:
-        members = [o for o in observations if o.band == band]
-        hits = sum(o.outcome for o in members)
-        if len(members) < MIN_BAND:
-            rows.append(BandRow(band, len(members), hits, None, None, None, None))
+        members, hits = counted.by_band(band)
+        if members < MIN_BAND:
+            rows.append(BandRow(band, members, hits, None, None, None, None))
             continue
-        rate = hits / len(members)
-        low, high = wilson(hits, len(members))
-        rows.append(BandRow(band, len(members), hits, rate, low, high, rate / base if base else None))
-    corners = gains(observations)
+        rate = hits / members
+        low, high = wilson(hits, members)
+        rows.append(BandRow(band, members, hits, rate, low, high, rate / base if base else None))
     deciles: tuple[float, ...] | None = None
     top_lift = None
     if n >= MIN_DECILES and outcomes >= MIN_CLASS:
@@ -217,4 +256,4 @@ def summarise(observations: Sequence[Observation]) -> Evaluation:
         )
         top_lift = deciles[0] / base
     curve = tuple((taken / n, hits / outcomes) for taken, hits in corners) if n and outcomes else ()
-    return Evaluation(n, outcomes, tuple(rows), auc(observations), top_lift, deciles, curve)
+    return Evaluation(n, outcomes, tuple(rows), auc(counted), top_lift, deciles, curve)

@@ -12,10 +12,17 @@ from zoneinfo import ZoneInfo
 
 from connector.config import Settings
 from connector.errors import InputError
-from connector.events import from_micros
+from connector.events import APPLICATION_STEP, from_micros
 from connector.ledger import Ledger
 from connector.scoring.engine import Rulebook
-from connector.scoring.evaluate import Evaluation, observe, outcome_steps, snapshot_times, summarise
+from connector.scoring.evaluate import (
+    Evaluation,
+    Tally,
+    each_observation,
+    outcome_steps,
+    snapshot_times,
+    summarise,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +60,13 @@ def evaluate(
         )
     steps = outcome_steps(first_rules.medals, outcome)
     kinds = {kind for s in rule_sets for kind in Rulebook(s.scoring, s.medals, now).attrs_kinds}
-    found = observe(
-        ledger.scan_records(kinds | {"application.step"}),
-        [(s.scoring, s.medals) for s in rule_sets],
-        times,
-        steps,
-        horizon,
-    )
-    return EvaluationRun(outcome, horizon, tuple(times), tuple(summarise(rows) for rows in found))
+    # Counted as they come: memory follows the distinct scores, not contacts times snapshots.
+    tallies = [Tally() for _ in rule_sets]
+    contacts = ledger.scan_records(kinds | {APPLICATION_STEP})
+    rules = [(s.scoring, s.medals) for s in rule_sets]
+    for index, observation in each_observation(contacts, rules, times, steps, horizon):
+        tallies[index].add(observation)
+    return EvaluationRun(outcome, horizon, tuple(times), tuple(summarise(t) for t in tallies))
 
 
 __all__ = ["EvaluationRun", "evaluate"]
