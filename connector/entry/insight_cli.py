@@ -197,7 +197,10 @@ def history(
         bool, typer.Option("--csv", help="Print CSV (pass, score, band, medal) instead.")
     ] = False,
 ) -> None:
-    """What one contact showed after each nightly pass: score, band, medal."""
+    """What one contact showed after each nightly pass: score, band, medal.
+
+    Needs no config: the history is in the ledger, noted there by each nightly pass.
+    """
     with bootstrap.open_existing_ledger() as ledger:
         rows = history_of(ledger, contact_id)
     if not rows:
