@@ -154,3 +154,13 @@ def test_bad_input_is_one_line_and_exit_2(
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_simulate_needs_exactly_one_proposed_config(
+    configs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    current, noise = configs
+    for args in ([], ["--config", str(current), "--evaluate", str(noise)]):
+        code, _, err = run(capsys, "simulate", *args)
+        assert code == 2
+        assert "pass the proposed rules as --config (preview) or --evaluate (evaluation)" in err
