@@ -21,6 +21,7 @@ from connector.demo import sample as sample_demo
 from connector.entry import bootstrap, views
 from connector.entry.daemon import Daemon, instance_lock
 from connector.entry.emulator_cli import emulator_app
+from connector.entry.insight_cli import register as register_insight
 from connector.entry.options import ConfigOption, KindsConfigOption, NowOption, command_name, err, out
 from connector.entry.pixel_cli import pixel_app
 from connector.entry.privacy_cli import register as register_privacy
@@ -35,7 +36,6 @@ from connector.shell.apply import retry_dead_letters
 from connector.shell.consent import ingest_events
 from connector.shell.cycle import backfill_plan, run_backfill
 from connector.shell.org_check import discover_note, org_check
-from connector.shell.rules import rules_in_force_of
 from connector.shell.service import CycleService
 from connector.shell.status import status_facts
 
@@ -133,27 +133,6 @@ def explain(contact_id: str, config: ConfigOption = None, now: NowOption = None)
     if state is None:
         raise InputError(f"{contact_id}: no events for this contact in the ledger ({paths.ledger_path()})")
     out.print(views.explain_table(state))
-
-
-@app.command()
-def simulate(
-    config: Annotated[Path, typer.Option("--config", "-c", help="The proposed config.toml to preview.")],
-    current: Annotated[
-        Path | None,
-        typer.Option("--current", help="The config in force (default: the rules the ledger last applied)."),
-    ] = None,
-    now: NowOption = None,
-) -> None:
-    """Preview new rules against the whole ledger without writing: band shifts, medals, top changes."""
-    proposed, moment = bootstrap.scoring_settings(config), bootstrap.clock(now)
-    with bootstrap.open_ledger() as ledger, views.progress(err) as bar:
-        in_force = (
-            bootstrap.settings_from(current) if current is not None else rules_in_force_of(ledger, proposed)
-        )
-        task = bar.add_task("simulating", total=ledger.count_contacts())
-        result = jobs.simulate(ledger, in_force, proposed, moment, progress=lambda n: bar.advance(task, n))
-    for part in views.simulation_view(result):
-        out.print(part)
 
 
 @app.command()
@@ -363,6 +342,7 @@ def dead_letters_command(
 app.add_typer(emulator_app, name="emulator")
 app.add_typer(pixel_app, name="pixel")
 register_privacy(app)
+register_insight(app)
 
 
 @app.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -15,9 +15,12 @@ from rich.table import Table
 
 from connector.details import Band
 from connector.events import format_time
+from connector.ledger.history import HistoryRow
 from connector.scoring import ContactState
+from connector.scoring.evaluate import MIN_BAND, MIN_CLASS, MIN_DECILES
 from connector.scoring.simulate import BANDS_HOT_FIRST, Simulation
 from connector.sf.mapping import CheckRow
+from connector.shell.evaluate import EvaluationRun
 
 _BAND_STYLE = {Band.HOT: "bold red", Band.WARM: "dark_orange", Band.LUKEWARM: "yellow", Band.COLD: "cyan"}
 _RANK = {Band.HOT: 0, Band.WARM: 1, Band.LUKEWARM: 2, Band.COLD: 3}
@@ -255,4 +258,71 @@ def checklist_table(lines: Iterable[tuple[str, bool | None]]) -> Table:
     }
     for line, passed in lines:
         table.add_row(marks[passed], escape(line))
+    return table
+
+
+def _share(value: float | None) -> str:
+    return f"{value:.1%}" if value is not None else "not enough data"
+
+
+def _ratio(value: float | None) -> str:
+    return f"{value:.2f}x" if value is not None else "not enough data"
+
+
+def evaluation_view(run: EvaluationRun, labels: Sequence[str]) -> list[str | Table]:
+    """Per band (n, outcome rate with its 95 % interval, lift) for each rule set side by side, then
+    the overall figures."""
+    first, last = run.snapshots[0], run.snapshots[-1]
+    heading = (
+        f"Outcome {run.outcome} within {run.horizon.days} days of each of {len(run.snapshots)} snapshots"
+        f" ({first:%Y-%m-%d} … {last:%Y-%m-%d}); figures below {MIN_BAND} per band, {MIN_CLASS}"
+        f" outcomes or {MIN_DECILES} observations are not enough data"
+    )
+    bands = Table()
+    bands.add_column("band")
+    for label in labels:
+        for name in ("n", "outcomes", "rate", "95 % interval", "lift"):
+            bands.add_column(f"{label} {name}" if len(labels) > 1 else name, justify="right")
+    for index, band in enumerate(BANDS_HOT_FIRST):
+        cells = [band]
+        for result in run.results:
+            row = result.bands[index]
+            interval = (
+                f"{row.low:.1%}-{row.high:.1%}" if row.low is not None and row.high is not None else "—"
+            )
+            cells += [str(row.n), str(row.outcomes), _share(row.rate), interval, _ratio(row.lift)]
+        bands.add_row(*cells)
+    overall = Table()
+    overall.add_column("rules")
+    for name in ("evaluated", "outcomes", "base rate", "AUC", "top-decile lift"):
+        overall.add_column(name, justify="right")
+    for label, result in zip(labels, run.results, strict=True):
+        auc = f"{result.auc:.3f}" if result.auc is not None else "not enough data"
+        overall.add_row(
+            label,
+            str(result.n),
+            str(result.outcomes),
+            _share(result.base_rate),
+            auc,
+            _ratio(result.top_decile_lift),
+        )
+    return [heading, bands, overall]
+
+
+def history_table(contact_id: str, rows: Sequence[HistoryRow]) -> Table:
+    """One row per nightly pass, with the score's move since the pass before."""
+    table = Table(title=f"Score history of {escape(contact_id)} ({len(rows)} nightly passes)")
+    for name in ("pass", "score", "change", "band", "medal"):
+        table.add_column(name, justify="right" if name in {"score", "change"} else "left")
+    previous: int | None = None
+    for row in rows:
+        move = f"{row.score - previous:+d}" if row.score is not None and previous is not None else ""
+        table.add_row(
+            format_time(row.at),
+            "—" if row.score is None else str(row.score),
+            move,
+            row.band or "—",
+            row.medal or "—",
+        )
+        previous = row.score
     return table

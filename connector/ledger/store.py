@@ -212,6 +212,11 @@ class Ledger:
         """Number of events stored."""
         return int(self.db.execute("SELECT count(*) FROM events").fetchone()[0])
 
+    def first_event_at(self) -> int | None:
+        """The earliest event time in microseconds (None for an empty ledger)."""
+        value = self.db.execute("SELECT min(at) FROM events").fetchone()[0]
+        return int(value) if value is not None else None
+
     def count_contacts(self) -> int:
         """Number of contacts with at least one event."""
         return int(self.db.execute("SELECT count(DISTINCT contact_id) FROM events").fetchone()[0])

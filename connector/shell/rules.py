@@ -19,6 +19,7 @@ from connector.config import Settings
 from connector.details import ShownDetails, StoredState
 from connector.errors import ClockWentBackError
 from connector.ledger import Ledger
+from connector.ledger.history import record_pass
 from connector.ledger.rule_sets import record_rules, rules_in_force
 from connector.ledger.sync_state import count_scored, pending_contacts
 from connector.scoring.rulesets import changed_rules, fingerprint, rule_set_of, rules_text
@@ -48,6 +49,17 @@ class _HeldBackError(Exception):
 
 
 def score_under_rail(
+    ledger: Ledger, settings: Settings, now: datetime, *, everyone: bool, force: bool, first: bool
+) -> Scored:
+    """Re-score dirty contacts (everyone on the daily pass or a rule change), checking rule changes;
+    the daily pass (`everyone`) then notes in the score history what each contact shows."""
+    scored = _score_under_rail(ledger, settings, now, everyone=everyone, force=force, first=first)
+    if everyone:
+        record_pass(ledger, now)
+    return scored
+
+
+def _score_under_rail(
     ledger: Ledger, settings: Settings, now: datetime, *, everyone: bool, force: bool, first: bool
 ) -> Scored:
     """Re-score dirty contacts (everyone on the daily pass or a rule change), checking rule changes.
