@@ -353,6 +353,7 @@ def collector_server(
         raise ConfigError(
             '[pixel] site_hosts: name the site\'s hosts (e.g. ["www.example.nl"]): only they count'
         )
+    token_secret(settings)  # the collector checks tokens itself and seals its lines with the secret
     collector_folder_ready(settings)
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     if overrides:
