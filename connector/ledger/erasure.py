@@ -52,7 +52,7 @@ def erase_contacts(
             [(cid, stamp, reasons[cid].value, audit_id) for cid in ids],
         )
         purge_contacts(ledger, ids)
-        for table in ("consent_changes", "web_withdrawn"):  # tables newer than purge_contacts
+        for table in ("consent_changes", "web_withdrawn", "pixel_day_visits"):  # newer than purge_contacts
             ledger.db.conn.executemany(f"DELETE FROM {table} WHERE contact_id = ?", [(c,) for c in ids])
     return [cid for cid in ids if cid not in known]
 

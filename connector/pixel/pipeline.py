@@ -26,7 +26,7 @@ from connector.pixel.hits_csv import csv_header, csv_parser
 from connector.pixel.hits_ndjson import hit_from_json, parse_ndjson
 from connector.pixel.identity import Credited, PendingHit, attribute
 from connector.pixel.privacy import minimise
-from connector.pixel.sessions import DayCaps, VacancyMatcher, sessionise
+from connector.pixel.sessions import DayCaps, DayVisit, VacancyMatcher, sessionise
 from connector.pixel.sources import FileMark
 from connector.pixel.tokens import Keyring, settings_keyring
 
@@ -39,6 +39,7 @@ class PixelState:
     links: Mapping[str, str] = field(default_factory=dict)  # visitor id -> contact id (consented only)
     shared: frozenset[str] = frozenset()  # visitor ids seen with two contacts
     pending: tuple[PendingHit, ...] = ()  # anonymous hits in the window, and hits of open visits
+    day_visits: tuple[DayVisit, ...] = ()  # visits counted against the day caps (of the days in reach)
 
 
 @dataclass
@@ -274,7 +275,9 @@ def _process(
         for p in state.pending
         if p.contact_id and p.contact_id in consented
     )
-    caps = DayCaps(settings.max_visits_per_contact_day, settings.max_visitors_per_contact_day)
+    caps = DayCaps(
+        settings.max_visits_per_contact_day, settings.max_visitors_per_contact_day, earlier=state.day_visits
+    )
     visits = sessionise(
         allowed, now=now, idle=timedelta(minutes=settings.idle_minutes), vacancies=kit.vacancies, caps=caps
     )
@@ -293,5 +296,6 @@ def _process(
         links=links,
         shared=frozenset(found.shared),
         pending=tuple(found.waiting) + tuple(visits.open),
+        day_visits=state.day_visits + visits.counted,
     )
     return Outcome(visits.events, new_state, counts, found.newly_shared)
