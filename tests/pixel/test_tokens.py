@@ -154,6 +154,25 @@ def test_the_day_caps_hold_across_runs_and_start_afresh_the_next_day(ledger: Led
     assert (again.added, again.duplicates, again.counts.rejected[Reason.OVER_CAP]) == (0, 8, 4)
 
 
+def test_the_day_counts_go_with_a_withdrawn_consent_and_with_the_window(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    consent(ledger, "003A")
+    consent(ledger, "003B")
+    lines = [hit(0, url=f"/?mt={sign_token(c, SECRET.encode())}", visitor=f"v-{c}") for c in ("003A", "003B")]
+    ingest_files(ledger, settings(), [write_hits(tmp_path / "a.ndjson", lines)], LATER)
+    day_rows = "SELECT contact_id, day, visitor_id FROM pixel_day_visits ORDER BY 1"
+    assert list(ledger.db.execute(day_rows)) == [
+        ("003A", "2026-03-02", "v-003A"),
+        ("003B", "2026-03-02", "v-003B"),
+    ]
+    consent(ledger, "003B", yes=False, at=LATER)
+    ingest_files(ledger, settings(), [write_hits(tmp_path / "b.ndjson", [])], LATER)
+    assert [row[0] for row in ledger.db.execute(day_rows)] == ["003A"]
+    ingest_files(ledger, settings(attribution_days=2), [tmp_path / "b.ndjson"], T0 + timedelta(days=3))
+    assert list(ledger.db.execute(day_rows)) == []
+
+
 def test_a_token_in_a_referrer_does_not_survive_in_pending_hits(ledger: Ledger, tmp_path: Path) -> None:
     token = sign_token("003NOCONSENT", SECRET.encode())
     line = hit(1, url=f"https://{SITE}/over-ons?name=Jan&phone=0612345678", visitor="anonymous-visitor")
