@@ -38,7 +38,7 @@ def parse_ndjson(
     except orjson.JSONDecodeError:
         obj = None
     if type(obj) is dict:
-        if "contact" in obj:
+        if obj.get("contact"):  # names a contact: only our collector's sealed lines may
             return _sealed(obj, keys, token_param)
         return hit_from_mapping(obj, token_param=token_param)
     text = _text(raw, max_bytes)
@@ -83,7 +83,7 @@ def hit_from_json(
     # the json paths (lines orjson refused, the provider API) pay for this check.
     found = (
         _sealed(obj, keys, token_param)
-        if "contact" in obj
+        if obj.get("contact")
         else hit_from_mapping(obj, token_param=token_param)
     )
     if isinstance(found, Hit):

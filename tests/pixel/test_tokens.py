@@ -115,6 +115,23 @@ def test_500_visitor_ids_for_one_token_give_at_most_the_cap_of_visits(ledger: Le
     assert (again["visits"], again["rejected"]["over_cap"]) == (20, 5)
 
 
+def test_a_line_seal_verifies_only_its_own_fields_and_is_never_a_token() -> None:
+    ring, rotated = Keyring((OLD,)), Keyring((NEW, OLD))
+    fields = ["2026-03-02T09:00:00Z", "https://site.nl/", "", "agent", "192.0.2.0", "cookie-1", "003A"]
+    seal = ring.seal(fields)
+    assert ring.unseal(fields, seal)
+    assert rotated.unseal(fields, seal)
+    assert not Keyring((NEW,)).unseal(fields, seal)
+    for i in range(len(fields)):
+        assert not ring.unseal([*fields[:i], fields[i] + "x", *fields[i + 1 :]], seal)
+    shifted = [*fields[:2], fields[3], fields[2], *fields[4:]]  # the agent moved into the referrer
+    assert not ring.unseal(shifted, seal)
+    assert not ring.unseal(fields, seal + "é")
+    assert not ring.unseal(fields, "")
+    kid, signature = seal.split(".")
+    assert ring.check(f"2.{kid}.003A.0.{signature}", T0) is Reason.FORGED_TOKEN
+
+
 def test_the_day_caps_hold_across_runs_and_start_afresh_the_next_day(ledger: Ledger, tmp_path: Path) -> None:
     # A daemon reading a leaked token's hits as they come: 12 runs a day, each a few new visitor ids.
     consent(ledger, "003A")
