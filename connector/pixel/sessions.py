@@ -128,6 +128,8 @@ _Ended = tuple[datetime, str, str, int, list[Event]]  # first hit, contact, visi
 
 
 def _capped(ended: list[_Ended], caps: DayCaps) -> tuple[list[_Ended], int, list[DayVisit]]:
+    if not ended:
+        return [], 0, []  # nothing ended: no need to count the earlier runs' visits
     per_day: dict[tuple[str, date], set[str]] = {}
     visits: dict[tuple[str, date], int] = {}
     known: set[str] = set()
