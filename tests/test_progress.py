@@ -40,7 +40,9 @@ class _Inner:
     def count(self, soql: str) -> int:
         return sum(self.pages)
 
-    def query_pages(self, soql: str, *, include_deleted: bool = True) -> Iterator[list[dict[str, Any]]]:
+    def query_pages(
+        self, soql: str, *, include_deleted: bool = True, bulk_above: int | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
         for size in self.pages:
             page = Page({"Id": str(n)} for n in range(size))
             page.total = sum(self.pages)  # as the client tells it: every page of the query
@@ -53,7 +55,13 @@ class _Inner:
         return {"id": "750Kb0000000001"} if path == "jobs/ingest" else [{"success": True}]
 
     def send_raw(
-        self, method: str, path: str, *, data: str | None = None, content_type: str = "text/csv"
+        self,
+        method: str,
+        path: str,
+        *,
+        data: str | None = None,
+        content_type: str = "text/csv",
+        headers_out: dict[str, str] | None = None,
     ) -> str:
         return ""
 

@@ -110,6 +110,11 @@ class ObjectMapping(Strict):
 
 
 AuthMode = Literal["jwt", "client_credentials", "refresh_token"]
+Environment = Literal["production", "sandbox"]
+AUDIENCES: dict[str, str] = {
+    "production": "https://login.salesforce.com",
+    "sandbox": "https://test.salesforce.com",
+}
 # Secrets never live in config.toml: only in the environment or in a file named by `<key>_file`.
 SECRET_KEYS = ("client_secret", "refresh_token")
 _ENV_PREFIX = "MSR_ENGAGE_SALESFORCE__"
@@ -124,8 +129,12 @@ class SalesforceSettings(Strict):
     client_id: str = ""
     username: str = ""  # JWT bearer: the integration user the token is issued for
     private_key_file: Path | None = None  # JWT bearer: PEM key of the External Client App's certificate
-    # JWT `aud`: empty means login_url. With a My Domain login_url Salesforce still wants
-    # https://login.salesforce.com (or https://test.salesforce.com for sandboxes) here.
+    # Which kind of org login_url reaches: it names the JWT audience Salesforce requires
+    # (https://login.salesforce.com for production, https://test.salesforce.com for a sandbox), also
+    # through a My Domain. Unset: "sandbox" for test.salesforce.com and *.sandbox.my.salesforce.com,
+    # else "production".
+    environment: Environment | None = None
+    # JWT `aud` override; empty means the environment's audience.
     jwt_audience: str = ""
     client_secret: SecretStr | None = None
     client_secret_file: Path | None = None
@@ -144,6 +153,27 @@ class SalesforceSettings(Strict):
     max_org_share: Annotated[float, Field(gt=0, le=1)] = 0.80
     breaker_cooldown_seconds: Annotated[int, Field(gt=0)] = 3600
     bulk_threshold: Annotated[int, Field(gt=0)] = 2000
+    # A Bulk 2.0 job is polled with backoff for at most this long; one still running is recorded in
+    # the ledger and collected by a later cycle.
+    bulk_deadline_seconds: Annotated[float, Field(ge=0)] = 120.0
+    # A read whose result holds more rows than this goes through a Bulk 2.0 query job (backfill, and
+    # any window the REST query would page through); results are read this many rows a call.
+    bulk_query_threshold: Annotated[int, Field(gt=0)] = 10_000
+    bulk_query_page_records: Annotated[int, Field(gt=0)] = 50_000
+
+    @property
+    def org_environment(self) -> Environment:
+        """The configured environment, or the one the login URL names."""
+        if self.environment is not None:
+            return self.environment
+        host = self.login_url.split("/")[2].split(":")[0].lower()
+        sandbox = host == "test.salesforce.com" or host.endswith(".sandbox.my.salesforce.com")
+        return "sandbox" if sandbox else "production"
+
+    @property
+    def audience(self) -> str:
+        """The JWT bearer `aud`: the override, else the environment's (never the login URL itself)."""
+        return (self.jwt_audience or AUDIENCES[self.org_environment]).rstrip("/")
 
     @model_validator(mode="before")
     @classmethod

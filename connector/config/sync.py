@@ -55,6 +55,9 @@ class OrgSource(Strict):
     events: tuple[EventSpec, ...] = ()
     history: History | None = None
     where: Condition = ""  # extra SOQL condition
+    # Datetime fields whose own value in the window also selects a record, besides SystemModstamp:
+    # for changes an org may make without moving SystemModstamp (e-mail tracking).
+    window_fields: tuple[str, ...] = ()
 
     @field_validator("watched")
     @classmethod
@@ -109,22 +112,34 @@ def default_sources(m: ObjectMapping, *, step_history: bool = False) -> tuple[Or
                 ),
             ),
         ),
+        # Whether Salesforce's tracking updates move SystemModstamp is not documented: the e-mails
+        # source also windows on the tracking dates themselves, and a reply is read from the reply
+        # message (a new record, so its SystemModstamp moves) rather than from HasReply.
         OrgSource(
             name="emails",
             object="EmailMessage",
             recipients=Recipients(),
-            watched=("FirstOpenedDate", "FirstLinkClickedDate", "HasReply"),
+            watched=("FirstOpenedDate", "FirstLinkClickedDate"),
             events=(
                 EventSpec(kind="email.opened", time="FirstOpenedDate", attrs={"message_id": "Id"}),
                 EventSpec(kind="email.clicked", time="FirstLinkClickedDate", attrs={"message_id": "Id"}),
-                EventSpec(
-                    kind="email.replied",
-                    time="LastModifiedDate",
-                    only_if={"HasReply": True},
-                    attrs={"message_id": "Id"},
-                ),
             ),
             where="Incoming = false",
+            window_fields=("FirstOpenedDate", "LastOpenedDate", "FirstLinkClickedDate"),
+        ),
+        OrgSource(
+            name="email_replies",
+            object="EmailMessage",
+            recipients=Recipients(where="RelationType = 'FromAddress'"),
+            watched=("ReplyToEmailMessageId",),
+            events=(
+                EventSpec(
+                    kind="email.replied",
+                    time="CreatedDate",
+                    attrs={"message_id": "ReplyToEmailMessageId", "reply_id": "Id"},
+                ),
+            ),
+            where="Incoming = true AND ReplyToEmailMessageId != null",
         ),
         OrgSource(
             name="appointments",

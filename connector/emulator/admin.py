@@ -33,6 +33,7 @@ def state(emu: Emulator) -> dict[str, Any]:
             "calls": emu.call_counts(),
             "commit_lag_seconds": emu.store.commit_lag,
             "sessions": len(emu.tokens),
+            "bulk_jobs": {j["id"]: j["state"] for j in [*emu.bulk_jobs.values(), *emu.query_jobs.values()]},
         }
 
 
@@ -54,6 +55,16 @@ def _faults(emu: Emulator, body: dict[str, Any]) -> None:
     if "lock_rows" in body:
         spec = body["lock_rows"]
         faults.lock_rows(int(spec.get("count", 0)), set(spec.get("ids", [])), float(spec.get("rate", 0.0)))
+    if "query_timeout" in body:
+        spec = body["query_timeout"]
+        rows_over = spec.get("rows_over")
+        faults.query_timeouts(
+            int(spec.get("count", 0)), None if rows_over is None else int(rows_over), spec.get("object")
+        )
+    if "tracking_moves_modstamp" in body:
+        emu.set_tracking_moves_modstamp(bool(body["tracking_moves_modstamp"]))
+    if "bulk_processing_seconds" in body:
+        emu.set_bulk_processing(float(body["bulk_processing_seconds"]))
     if "expire_tokens_after" in body:
         emu.expire_tokens_after(int(body["expire_tokens_after"]))
     if body.get("expire_tokens"):
@@ -89,7 +100,7 @@ def _activity(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     elif action in ("open_email", "click_email"):
         emu.open_email(body["message_id"], clicked=action == "click_email")
     elif action == "reply_email":
-        emu.reply_email(body["message_id"])
+        return {"id": emu.reply_email(body["message_id"])}
     elif action == "merge_contacts":
         return {"moved": merge_contacts(emu, body["master_id"], body["loser_id"])}
     elif action == "anonymise_contact":

@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from werkzeug.wrappers import Request, Response
 
-from connector.emulator import admin, bulk, identity, rest
+from connector.emulator import admin, bulk, bulk_query, identity, rest
 from connector.emulator.access import query_view
 from connector.emulator.auth import OAuthError, grant
 from connector.emulator.columns import column_metadata
@@ -70,6 +70,8 @@ def _query(emu: Emulator, request: Request, params: dict[str, str], include_dele
         )
     except SoqlError as exc:
         raise ApiError(400, exc.code, exc.message) from None
+    if emu.faults.query_timeout(len(rows), parsed.sobject):
+        raise ApiError(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
     batch = _batch_size(request)
     if parsed.count or len(rows) <= batch:
         return json_response({"totalSize": total, "done": True, "records": shape(rows)})
@@ -139,6 +141,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
         ("GET", _V + r"/sobjects/(?P<obj>\w+)/describe", "describe", get_describe),
         *rest.ROUTES,
         *bulk.ROUTES,
+        *bulk_query.ROUTES,
     ]
 ]
 
@@ -210,6 +213,8 @@ def _call(emu: Emulator, request: Request) -> Response:
             code, message = HTTP_ERROR_BODIES[status]
             raise ApiError(status, code, message)
         emu.api_used += 1
+        bulk.tick(emu)
+        bulk_query.tick(emu)
         return handler(emu, request, params)
 
 

@@ -72,7 +72,11 @@ def grant(emu: Emulator, form: Mapping[str, str], authorization: str | None) -> 
 
 
 def _check_assertion(emu: Emulator, assertion: str) -> None:
-    """Verify the JWT's RS256 signature, issuer, subject, audience and expiry (against the org clock)."""
+    """Verify the JWT's RS256 signature, issuer, subject, audience and expiry (against the org clock).
+
+    The audience must be the org's environment's: `https://login.salesforce.com` for production,
+    `https://test.salesforce.com` for a sandbox (`OrgSettings.environment`), whatever URL serves it.
+    """
     settings = emu.settings
     if not settings.jwt_public_key:
         raise OAuthError("invalid_grant", "no certificate is configured for JWT bearer on this connected app")
@@ -90,10 +94,12 @@ def _check_assertion(emu: Emulator, assertion: str) -> None:
         raise OAuthError("invalid_client_id", "client identifier invalid")
     if claims["sub"] != settings.username:
         raise OAuthError("invalid_grant", f"invalid assertion: unknown user {claims['sub']}")
-    audiences = {emu.base_url, *settings.jwt_audiences}
+    # Salesforce's rule: the audience names the environment, never the URL the request went to (a
+    # My Domain login still says login.salesforce.com or test.salesforce.com).
+    audiences = {settings.jwt_audience, *settings.jwt_audiences}
     aud = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if not audiences.intersection(str(a).rstrip("/") for a in aud):
-        raise OAuthError("invalid_grant", f"audience is invalid: expected {emu.base_url}")
+        raise OAuthError("invalid_grant", "audience is invalid")
     try:
         expires = float(claims["exp"])
     except (TypeError, ValueError):

@@ -1,14 +1,20 @@
 """Bulk API 2.0 ingest: create a job, upload CSV, mark UploadComplete, read status and results.
 
-CSV semantics as in Salesforce: an empty value leaves a field unchanged, `#N/A` sets it to null. A
-job is processed when it is closed (UploadComplete) and is JobComplete by the next status call;
-results are CSV with `sf__Id`, `sf__Created` / `sf__Error` before the uploaded columns.
+CSV semantics as in Salesforce: an empty value leaves a field unchanged, `#N/A` sets it to null.
+The lifecycle is an org's: the `UploadComplete` PATCH answers `UploadComplete`; from then on the job
+is `InProgress` until `OrgSettings.bulk_processing_seconds` of org time have passed since it was
+closed, and then it is processed (its rows applied) and `JobComplete`. `tick` advances every job; the
+app calls it before each API call, so a job completes whether or not anyone polls it. Results are CSV
+with `sf__Id`, `sf__Created` / `sf__Error` before the uploaded columns, in an order of the org's own
+(not the upload's), as Salesforce does not keep it either.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import random
+from datetime import timedelta
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -94,7 +100,7 @@ def set_state(emu: Emulator, request: Request, params: dict[str, str]) -> Respon
     if wanted == "Aborted":
         job["state"] = "Aborted"
     else:
-        _process(emu, job)
+        job["state"], job["_closed"] = "UploadComplete", emu.clock.now()
     job["systemModstamp"] = format_datetime(emu.clock.now())
     return json_response(_info(job))
 
@@ -138,8 +144,22 @@ def delete_job(emu: Emulator, request: Request, params: dict[str, str]) -> Respo
     return Response(status=204)
 
 
+def tick(emu: Emulator) -> None:
+    """Move closed jobs on: `InProgress` while their processing time runs, then processed."""
+    now = emu.clock.now()
+    wait = timedelta(seconds=emu.settings.bulk_processing_seconds)
+    for job in list(emu.bulk_jobs.values()):
+        if job["state"] not in ("UploadComplete", "InProgress"):
+            continue
+        if now - job["_closed"] >= wait:
+            _process(emu, job)
+        else:
+            job["state"] = "InProgress"
+        job["systemModstamp"] = format_datetime(now)
+
+
 def _process(emu: Emulator, job: dict[str, Any]) -> None:
-    """Apply every CSV row; record a success or failure line per row, in order."""
+    """Apply every CSV row; record a success or failure line per row (then shuffled, as an org)."""
     text = "".join(job["_data"])
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=_DELIMITERS[job["columnDelimiter"]]))
     if not rows:
@@ -165,11 +185,17 @@ def _process(emu: Emulator, job: dict[str, Any]) -> None:
         except RecordError as exc:
             message = f"{exc.status_code}:{exc.message}:{','.join(exc.fields)} --"
             job["_failed"].append([values.get("Id", ""), message, *row])
+    rng = random.Random(job["id"])
+    for lines in (job["_ok"], job["_failed"]):
+        before = list(lines)
+        rng.shuffle(lines)
+        if len(lines) > 1 and lines == before:
+            lines.reverse()
     job.update(
         state="JobComplete",
         numberRecordsProcessed=len(data),
         numberRecordsFailed=len(job["_failed"]),
-        totalProcessingTime=len(data) // 10,
+        totalProcessingTime=int(emu.settings.bulk_processing_seconds * 1000) + len(data) // 10,
     )
 
 

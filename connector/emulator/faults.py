@@ -1,7 +1,9 @@
 """Fault injection: scripted bursts and random rates of the failures a real org produces.
 
 Each fault is observable the way Salesforce shows it: an HTTP 500/503 with an error body, a response
-that arrives late (a client read timeout), a per-record `UNABLE_TO_LOCK_ROW`. Token expiry, the daily
+that arrives late (a client read timeout), a per-record `UNABLE_TO_LOCK_ROW`, a query answering 400
+`QUERY_TIMEOUT` (the next `count` queries, or every query matching more than `rows_over` rows — a
+smaller window then passes, as on an org whose big windows run too long). Token expiry, the daily
 limit and commit lag live with the state they affect (`Emulator`, `Store`).
 """
 
@@ -44,6 +46,9 @@ class Faults:
     _locks_left: int = 0
     _locked_ids: set[str] = field(default_factory=set)
     _invalid: dict[str, str] = field(default_factory=dict)  # record id -> validation rule message
+    _timeouts_left: int = 0
+    _timeout_rows_over: int | None = None
+    _timeout_object: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -80,6 +85,26 @@ class Faults:
         with self._lock:
             self._invalid.update(dict.fromkeys(ids, message))
 
+    def query_timeouts(
+        self, count: int = 0, rows_over: int | None = None, sobject: str | None = None
+    ) -> None:
+        """The next `count` queries, or every query matching more than `rows_over` rows, time out
+        (only queries of `sobject`, when named)."""
+        with self._lock:
+            self._timeouts_left += count
+            self._timeout_rows_over = rows_over
+            self._timeout_object = sobject
+
+    def query_timeout(self, rows: int, sobject: str = "") -> bool:
+        """Whether a query of `sobject` matching `rows` rows must answer QUERY_TIMEOUT."""
+        with self._lock:
+            if self._timeout_object is not None and sobject.lower() != self._timeout_object.lower():
+                return False
+            if self._timeouts_left > 0:
+                self._timeouts_left -= 1
+                return True
+            return self._timeout_rows_over is not None and rows > self._timeout_rows_over
+
     def clear(self) -> None:
         """Remove every scripted fault and rate."""
         with self._lock:
@@ -87,6 +112,7 @@ class Faults:
             self._errors.clear()
             self._delays.clear()
             self._locks_left, self._locked_ids = 0, set()
+            self._timeouts_left, self._timeout_rows_over, self._timeout_object = 0, None, None
             self.error_rate = self.lock_rate = 0.0
 
     def http_failure(self, endpoint: str) -> int | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.config.salesforce import ObjectMapping
+from connector.emulator import email
 from connector.emulator.access import Access
 from connector.emulator.faults import Faults
 from connector.emulator.schema import ObjectDef, build_schema
@@ -23,6 +24,8 @@ from connector.emulator.store import Store
 from connector.emulator.values import Clock, IdMaker, truncate
 
 DEFAULT_API_VERSION = "59.0"
+PRODUCTION_AUDIENCE = "https://login.salesforce.com"
+SANDBOX_AUDIENCE = "https://test.salesforce.com"
 API_ONLY_PROFILE = "Minimum Access - API Only Integrations"
 
 
@@ -35,11 +38,21 @@ class OrgSettings:
     username: str = "integration@msr-engage.emulator"
     refresh_token: str = field(default_factory=lambda: "5Aep" + secrets.token_urlsafe(32))
     jwt_public_key: str | None = None  # PEM; JWT bearer is refused without one
-    jwt_audiences: tuple[str, ...] = ()  # besides the login URL itself
+    environment: str = "sandbox"  # or "production": which JWT audience the org accepts, IsSandbox
+    jwt_audiences: tuple[str, ...] = ()  # accepted besides the environment's audience (tests only)
     token_ttl_seconds: float = 2 * 3600
     daily_api_limit: int = 100_000
     pod: str = "Kb"  # part of every id: two emulators with different pods are two different orgs
     org_serial: int = 0  # the organization id's number before the first: a standalone org draws one
+    bulk_processing_seconds: float = 0.0  # org time a closed Bulk 2.0 job stays InProgress
+    # Whether e-mail tracking updates (opens, clicks, HasReply) move SystemModstamp: Salesforce does
+    # not document it, so the connector must not depend on it (false: they leave it alone).
+    tracking_moves_modstamp: bool = True
+
+    @property
+    def jwt_audience(self) -> str:
+        """The `aud` Salesforce requires of a JWT bearer assertion for this kind of org."""
+        return SANDBOX_AUDIENCE if self.environment == "sandbox" else PRODUCTION_AUDIENCE
 
 
 @dataclass
@@ -83,6 +96,7 @@ class Emulator:
         self.state_file = state_file
         self.record_types: dict[str, str] = {}
         self.bulk_jobs: dict[str, Any] = {}
+        self.query_jobs: dict[str, Any] = {}
         self.saved_port = 0  # the port of the previous run, so a restarted org keeps its URLs
         self._save_lock = threading.Lock()
         self._bootstrap()
@@ -147,6 +161,21 @@ class Emulator:
     def lock_rows(self, count: int = 0, ids: set[str] | None = None, rate: float = 0.0) -> None:
         """Fail record writes with UNABLE_TO_LOCK_ROW: the next `count`, those to `ids`, or a share."""
         self.faults.lock_rows(count, ids, rate)
+
+    def set_tracking_moves_modstamp(self, moves: bool) -> None:
+        """Whether e-mail opens, clicks and replies move the message's SystemModstamp from now on."""
+        with self.lock:
+            self.settings.tracking_moves_modstamp = moves
+
+    def set_bulk_processing(self, seconds: float) -> None:
+        """From now on a closed Bulk 2.0 job (ingest or query) takes `seconds` of org time to complete."""
+        with self.lock:
+            self.settings.bulk_processing_seconds = seconds
+
+    def applied(self) -> dict[str, int]:
+        """Writes applied per record id since start: a record written twice by one plan shows 2."""
+        with self.lock:
+            return dict(self.store.writes)
 
     # ----- control -----------------------------------------------------------------------------------
     def advance(self, seconds: float) -> datetime:
@@ -232,20 +261,16 @@ class Emulator:
     def open_email(self, message_id: str, *, clicked: bool = False) -> None:
         """The recipient opens an e-mail (and optionally clicks a link in it)."""
         with self.lock:
-            row = self.store.get("EmailMessage", message_id)
-            if row is None:
-                raise KeyError(message_id)
-            now = truncate(self.clock.now())
-            changes: dict[str, Any] = {"LastOpenedDate": now.isoformat()}
-            if row["FirstOpenedDate"] is None:
-                changes["FirstOpenedDate"] = now.isoformat()
-            if clicked and row["FirstLinkClickedDate"] is None:
-                changes["FirstLinkClickedDate"] = now.isoformat()
-            self.store.update("EmailMessage", message_id, changes)
+            stamp = self.settings.tracking_moves_modstamp
+            email.open_message(
+                self.store, message_id, truncate(self.clock.now()), clicked=clicked, stamp=stamp
+            )
 
-    def reply_email(self, message_id: str) -> None:
-        """The recipient replies to an e-mail."""
-        self.update("EmailMessage", message_id, {"HasReply": True})
+    def reply_email(self, message_id: str) -> str:
+        """The recipient replies to an e-mail (an incoming message; HasReply on the original)."""
+        with self.lock:
+            stamp = self.settings.tracking_moves_modstamp
+            return email.reply_to(self.store, message_id, truncate(self.clock.now()), stamp=stamp)
 
     # ----- bootstrap and persistence -------------------------------------------------------------------
     @property
@@ -266,8 +291,9 @@ class Emulator:
         when = truncate(self.clock.now() - timedelta(days=400))
         self.store.insert_raw("Organization", {
             "Id": self.store.ids.new("00D"), "Name": "MSR Emulated Agency", "InstanceName": "EU45",
-            "OrganizationType": "Enterprise Edition", "IsSandbox": True, "NamespacePrefix": None,
-            "TrialExpirationDate": None, "LanguageLocaleKey": "nl_NL", "TimeZoneSidKey": "Europe/Amsterdam",
+            "OrganizationType": "Enterprise Edition", "IsSandbox": self.settings.environment == "sandbox",
+            "NamespacePrefix": None, "TrialExpirationDate": None, "LanguageLocaleKey": "nl_NL",
+            "TimeZoneSidKey": "Europe/Amsterdam",
         })  # fmt: skip
         self._add_user(when)
         c = self.mapping.contact

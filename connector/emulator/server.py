@@ -124,6 +124,7 @@ class Endpoint:
     client_secret: str
     username: str
     jwt_private_key: Path | None
+    environment: str = "sandbox"  # production or sandbox: the JWT audience the org accepts
 
     def as_json(self) -> dict[str, str]:
         """The `--print-json` object."""
@@ -135,6 +136,7 @@ class Endpoint:
             "client_secret": self.client_secret,
             "username": self.username,
             "jwt_private_key": str(self.jwt_private_key or ""),
+            "environment": self.environment,
         }
 
 
@@ -205,7 +207,7 @@ class EmulatorServer:
         s = self.emu.settings
         return Endpoint(
             self.emu.base_url, self.emu.base_url, self.state_dir / CA_CERT, s.client_id, s.client_secret,
-            s.username, self.jwt_key_path,
+            s.username, self.jwt_key_path, s.environment,
         )  # fmt: skip
 
     def stop(self) -> None:

@@ -57,6 +57,8 @@ def write_config(path: Path, end: Endpoint, example: Path | None = None) -> Path
         "# Written by `msr-engage emulator serve --write-config`: the local org emulator.",
         "[salesforce]",
         f'login_url = "{end.login_url}"',
+        "# The emulated org's kind: it names the JWT audience (https://test.salesforce.com here).",
+        f'environment = "{end.environment}"',
         f'api_version = "{DEFAULT_API_VERSION}"',
         'auth = "client_credentials"',
         f'client_id = "{end.client_id}"',

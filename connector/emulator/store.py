@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ class Store:
         self.shadow: dict[tuple[str, str], tuple[datetime, Row | None]] = {}
         self.commit_lag = 0.0
         self.write_hook: WriteHook | None = None
+        self.writes: Counter[str] = Counter()  # record id -> writes applied (create, update, delete)
         self.lock = threading.RLock()
         self.dirty = False
         self._journal: list[tuple[str, str, Row | None, tuple[datetime, Row | None] | None]] | None = None
@@ -104,6 +106,7 @@ class Store:
         self._check_required(odef, row)
         self._check_unique(odef, row, record_id)
         self._put(obj, record_id, row)
+        self.writes[record_id] += 1
         if odef.tracked:
             self._history(odef, record_id, "created", None, None, when)
         return record_id
@@ -116,18 +119,23 @@ class Store:
         *,
         from_csv: bool = False,
         at: datetime | None = None,
+        stamp: bool = True,
     ) -> None:
-        """Change a record; every update moves LastModifiedDate and SystemModstamp, as in an org."""
+        """Change a record; an update moves LastModifiedDate and SystemModstamp, as in an org, unless
+        `stamp` is false (a system update that leaves them, as tracking updates may)."""
         odef = self.schema[obj]
         old = self._existing(obj, record_id)
         self._hook(obj, old["Id"])
         changes = self._prepare(odef, values, old, from_csv)
         when = truncate_time(at or self.clock.now())
-        row = {**old, **changes, "LastModifiedDate": when, "SystemModstamp": when}
+        row = {**old, **changes}
+        if stamp:
+            row.update(LastModifiedDate=when, SystemModstamp=when)
         self._derive(odef, row)
         self._check_required(odef, row)
         self._check_unique(odef, row, old["Id"])
         self._put(obj, old["Id"], row)
+        self.writes[old["Id"]] += 1
         for name in odef.tracked:
             if old.get(name) != row.get(name):
                 self._history(odef, old["Id"], name, old.get(name), row.get(name), when)
@@ -164,6 +172,7 @@ class Store:
         when = truncate_time(at or self.clock.now())
         row = {**old, "IsDeleted": True, "LastModifiedDate": when, "SystemModstamp": when}
         self._put(obj, old["Id"], row)
+        self.writes[old["Id"]] += 1
         # As in an org, master-detail children go with their parent (lookups keep pointing at it).
         for child in self.schema.values():
             for f in child.fields.values():

@@ -83,6 +83,7 @@ class RunningEmulator:
             "client_secret": SecretStr(self.client_secret),
             "ca_bundle": self.ca_bundle,
             "api_version": self.api_version,
+            "environment": self.org.settings.environment,
         }
         return SalesforceSettings(**(values | overrides))
 

@@ -117,12 +117,24 @@ class WatchedOrg:
     def count(self, soql: str) -> int:
         return self.inner.count(soql)
 
-    def query_pages(self, soql: str, *, include_deleted: bool = True) -> Iterator[list[dict[str, Any]]]:
+    def query_pages(
+        self, soql: str, *, include_deleted: bool = True, bulk_above: int | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
         obj = queried_object(soql)
-        for number, page in enumerate(self.inner.query_pages(soql, include_deleted=include_deleted)):
+        pages = self.inner.query_pages(soql, include_deleted=include_deleted, bulk_above=bulk_above)
+        for number, page in enumerate(pages):
             told = page.total if isinstance(page, Page) and number == 0 else None
             self.watch.read(obj, len(page), told)
             yield page
+
+    def bulk_query_pages(self, soql: str, *, include_deleted: bool = True) -> Iterator[list[dict[str, Any]]]:
+        obj = queried_object(soql)
+        for page in self.inner.bulk_query_pages(soql, include_deleted=include_deleted):
+            self.watch.read(obj, len(page))
+            yield page
+
+    def pause(self, seconds: float) -> None:
+        self.inner.pause(seconds)
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.inner.get(path, params)
@@ -138,9 +150,17 @@ class WatchedOrg:
         return answer
 
     def send_raw(
-        self, method: str, path: str, *, data: str | None = None, content_type: str = "text/csv"
+        self,
+        method: str,
+        path: str,
+        *,
+        data: str | None = None,
+        content_type: str = "text/csv",
+        headers_out: dict[str, str] | None = None,
     ) -> str:
-        answer = self.inner.send_raw(method, path, data=data, content_type=content_type)
+        answer = self.inner.send_raw(
+            method, path, data=data, content_type=content_type, headers_out=headers_out
+        )
         job = re.fullmatch(r"jobs/ingest/(\w+)/batches", path)
         if method == "PUT" and job and data:
             rows = sum(1 for _ in csv.reader(io.StringIO(data))) - 1  # less the header; quoted newlines

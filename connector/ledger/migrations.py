@@ -326,6 +326,27 @@ def org_event_ids() -> str:
     """
 
 
+def bulk_jobs() -> str:
+    """Bulk 2.0 jobs a cycle left running, and their writes, until a later cycle collects them."""
+    return """
+        CREATE TABLE bulk_jobs (
+            job_id TEXT PRIMARY KEY,
+            object TEXT NOT NULL,
+            key_field TEXT NOT NULL,
+            started_at TEXT NOT NULL       -- ISO UTC: the `now` of the cycle that sent it
+        ) WITHOUT ROWID;
+        CREATE TABLE bulk_job_writes (
+            job_id TEXT NOT NULL,
+            key_value TEXT NOT NULL,       -- the record key (Id or external id) the job writes
+            contact_id TEXT NOT NULL,      -- the contact the write belongs to
+            payload TEXT NOT NULL,         -- JSON: the field values sent
+            confirm TEXT NOT NULL,         -- JSON: what to record once the org accepted it
+            PRIMARY KEY (job_id, key_value)
+        ) WITHOUT ROWID;
+        CREATE INDEX bulk_job_writes_contact ON bulk_job_writes (contact_id);
+    """ + _refuse_erased("bulk_job_writes", "contact_id")
+
+
 def pixel_day_visits() -> str:
     """The visits counted against each contact's caps of a day, so the caps hold across runs."""
     # Kept for `attribution_days` (pruned by the pixel run), deleted with the contact's consent or
@@ -359,6 +380,7 @@ MIGRATIONS: list[Callable[[], str]] = [
     erasure_in_org,
     merges,
     org_event_ids,
+    bulk_jobs,
     pixel_day_visits,
 ]
 

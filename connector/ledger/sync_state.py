@@ -154,6 +154,7 @@ def purge_contacts(ledger: Ledger, contact_ids: Iterable[str]) -> int:
                 "contact_consent",
                 "pixel_visitors",  # the contact's visitor links
                 "pixel_pending",  # hits of the contact's visits still open
+                "bulk_job_writes",  # the job still runs in the org; what it did is read back there
             ):
                 ledger.db.conn.execute(f"DELETE FROM {table} WHERE contact_id IN ({marks})", chunk)
             # Only the contacts source keys its hashes by the contact's id, whatever it is called.

@@ -93,7 +93,7 @@ def jwt_assertion(settings: SalesforceSettings, now: float) -> str:
     claims = {
         "iss": settings.client_id,
         "sub": settings.username,
-        "aud": (settings.jwt_audience or settings.login_url).rstrip("/"),
+        "aud": settings.audience,
         "exp": int(now) + JWT_LIFETIME_SECONDS,
     }
     try:

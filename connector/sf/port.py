@@ -43,3 +43,7 @@ class OrgPort(QueryPort, WritePort, Protocol):
     def end_cycle(self) -> None:
         """End the cycle's budget guard."""
         ...
+
+    def pause(self, seconds: float) -> None:
+        """Wait between polls of a Bulk 2.0 job."""
+        ...

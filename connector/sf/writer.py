@@ -8,8 +8,6 @@ to remember it. Deciding *what* to write is not done here.
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,15 +18,15 @@ from typing import Any, Protocol
 import structlog
 
 from connector.details import RecordWrite
-from connector.errors import ApiLimitError, BudgetExceededError, SalesforceRequestError, TransientError
+from connector.errors import ApiLimitError, BudgetExceededError, TransientError
+from connector.sf import bulk
+from connector.sf.bulk import bulk_csv
 
 log = structlog.get_logger(__name__)
 
 COLLECTION_SIZE = 200  # the sObject Collections maximum
 LOCKED = "UNABLE_TO_LOCK_ROW"
 UNPROCESSED = "NOT_PROCESSED"  # a row a Bulk 2.0 job neither took nor refused
-BULK_NULL = "#N/A"  # Bulk 2.0 CSV: an empty cell leaves the field unchanged, #N/A sets it to null
-BULK_DONE = frozenset({"JobComplete", "Failed", "Aborted"})
 # Answers that end a cycle's writing but not the connector: what is left is sent next cycle.
 STOPS = (ApiLimitError, BudgetExceededError, TransientError)
 
@@ -45,9 +43,15 @@ class WritePort(Protocol):
         ...
 
     def send_raw(
-        self, method: str, path: str, *, data: str | None = None, content_type: str = "text/csv"
+        self,
+        method: str,
+        path: str,
+        *,
+        data: str | None = None,
+        content_type: str = "text/csv",
+        headers_out: dict[str, str] | None = None,
     ) -> str:
-        """Send or fetch CSV."""
+        """Send or fetch CSV; the response headers go to `headers_out` when given."""
         ...
 
 
@@ -57,6 +61,7 @@ class Outcome(StrEnum):
     ACCEPTED = "accepted"  # the org took it
     REFUSED = "refused"  # for good (validation, bad reference, ...): the caller dead-letters it
     RETRIABLE = "retriable"  # answered, not taken for a passing reason: still locked, left by a bulk job
+    IN_FLIGHT = "in_flight"  # in a bulk job still running: collected by a later cycle, never sent again
     NOT_SENT = "not_sent"  # the cycle stopped before the org answered for it
 
 
@@ -77,6 +82,7 @@ class WriteResult:
     outcomes: tuple[WriteOutcome, ...] = ()
     calls: int = 0
     stopped: str = ""
+    jobs: tuple[BulkJob, ...] = ()  # bulk jobs left running (their writes are IN_FLIGHT)
 
     def of(self, *outcomes: Outcome) -> tuple[WriteOutcome, ...]:
         """The writes that ended in one of `outcomes`."""
@@ -108,13 +114,18 @@ class WriteResult:
 
 
 def account(
-    plan: Sequence[RecordWrite], answers: Mapping[int, WriteOutcome], calls: int = 0, stopped: str = ""
+    plan: Sequence[RecordWrite],
+    answers: Mapping[int, WriteOutcome],
+    calls: int = 0,
+    stopped: str = "",
+    jobs: Sequence[BulkJob] = (),
 ) -> WriteResult:
     """Each write of `plan` with its last answer (keyed by plan position); one never answered was not sent."""
     return WriteResult(
         tuple(answers.get(i) or WriteOutcome(w, Outcome.NOT_SENT, "", stopped) for i, w in enumerate(plan)),
         calls,
         stopped,
+        tuple(jobs),
     )
 
 
@@ -132,6 +143,11 @@ class _Run:
     plan: Sequence[RecordWrite]
     answers: dict[int, WriteOutcome] = field(default_factory=dict)
     calls: int = 0
+    jobs: list[BulkJob] = field(default_factory=list)
+
+    def tally(self) -> None:
+        """Count one call about to be made."""
+        self.calls += 1
 
     def answer(self, index: int, ok: bool, code: str = "", message: str = "") -> None:
         self.answers[index] = _answer(self.plan[index], ok, code, message)
@@ -145,8 +161,13 @@ def apply_plan(
     lock_retries: int = 3,
     pause: Callable[[float], None] = time.sleep,
     collection_size: int = COLLECTION_SIZE,
+    bulk_deadline: float = 120.0,
 ) -> WriteResult:
-    """Write `plan`; retry only the retriable records (grouped by parent, one call at a time)."""
+    """Write `plan`; retry only the retriable records (grouped by parent, one call at a time).
+
+    A bulk job is polled for at most `bulk_deadline` seconds of `pause`; one still running then is
+    returned in `WriteResult.jobs` with its writes IN_FLIGHT.
+    """
     run = _Run(plan)
     stopped = ""
     try:
@@ -154,7 +175,7 @@ def apply_plan(
             # Children of one parent in one chunk: fewer calls contend for the same parent's lock.
             indices = group if key_field == "Id" else sorted(group, key=lambda i: plan[i].parent)
             if len(indices) > bulk_threshold:
-                _bulk(client, obj, key_field, indices, run, pause)
+                _bulk(client, obj, key_field, indices, run, pause, bulk_deadline)
             else:
                 for chunk in _chunks(indices, collection_size):
                     _collection(client, obj, key_field, chunk, run)
@@ -171,7 +192,7 @@ def apply_plan(
     except STOPS as exc:
         # Stop writing; what the org answered so far is in `run`, the rest is accounted as not sent.
         stopped = str(exc)
-    result = account(plan, run.answers, run.calls, stopped)
+    result = account(plan, run.answers, run.calls, stopped, run.jobs)
     counts = result.counts()
     if stopped:
         log.warning("sf_write_stopped", reason=stopped, not_sent=counts[Outcome.NOT_SENT])
@@ -225,6 +246,16 @@ def _first_error(errors: Any) -> tuple[str, str]:
 # -- Bulk API 2.0 --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class BulkJob:
+    """A Bulk 2.0 ingest job still running when the writer's deadline passed: its writes are in it."""
+
+    job_id: str
+    object: str
+    key_field: str
+    writes: tuple[RecordWrite, ...]
+
+
 def _bulk(
     client: WritePort,
     obj: str,
@@ -232,8 +263,13 @@ def _bulk(
     indices: Sequence[int],
     run: _Run,
     pause: Callable[[float], None],
+    deadline: float,
 ) -> None:
-    """One Bulk 2.0 ingest job: create, upload CSV, close, poll, read per-record results."""
+    """One Bulk 2.0 ingest job: create, upload CSV, close, poll up to `deadline`, read per-record results.
+
+    A job still running at the deadline is left to run: its writes are IN_FLIGHT and the job is in
+    `run.jobs`, for the caller to record and collect later (`collect_job`), never to send again.
+    """
     writes = [run.plan[i] for i in indices]
     spec: dict[str, Any] = {
         "object": obj,
@@ -253,70 +289,58 @@ def _bulk(
     client.send_raw("PUT", f"jobs/ingest/{job_id}/batches", data=bulk_csv(key_field, writes))
     run.calls += 1
     client.send("PATCH", f"jobs/ingest/{job_id}", {"state": "UploadComplete"}, idempotent=True)
-    wait = 1.0
-    while True:
-        run.calls += 1
-        state = client.get(f"jobs/ingest/{job_id}")
-        if state.get("state") in BULK_DONE:
-            break
-        pause(wait)
-        wait = min(wait * 2, 30.0)
-    if state["state"] != "JobComplete":
-        raise SalesforceRequestError(
-            f"Bulk job {job_id} on {obj} ended {state['state']}: {state.get('errorMessage', '')}",
-            "BULK_JOB_FAILED",
+    state = bulk.wait_for(client, f"jobs/ingest/{job_id}", deadline=deadline, pause=pause, tally=run.tally)
+    if state is None:
+        run.jobs.append(BulkJob(job_id, obj, key_field, tuple(writes)))
+        for index in indices:
+            run.answers[index] = WriteOutcome(run.plan[index], Outcome.IN_FLIGHT, "", f"in bulk job {job_id}")
+        return
+    record_job(client, job_id, key_field, state, indices, run)
+
+
+def record_job(
+    client: WritePort,
+    job_id: str,
+    key_field: str,
+    state: Mapping[str, Any],
+    indices: Sequence[int],
+    run: _Run,
+) -> None:
+    """Answer each write of a finished job (at plan positions `indices`) as its results are read.
+
+    A row the job neither took nor refused (it stopped part-way, failed or was aborted) is retriable:
+    safe to send again.
+    """
+    if state.get("state") != "JobComplete":
+        log.warning(
+            "sf_bulk_job_ended", job_id=job_id, state=state.get("state"), error=state.get("errorMessage")
         )
     by_key = {run.plan[i].key_value: i for i in indices}
     done: set[str] = set()
-    # Each results file is recorded as soon as it is read: a stop before the next leaves those not sent.
-    run.calls += 1
-    successful = client.send_raw("GET", f"jobs/ingest/{job_id}/successfulResults/")
-    for row in csv.DictReader(io.StringIO(successful)):
-        key = row.get(key_field) or row.get("sf__Id", "")
+    for key, ok, code, message in bulk.ingest_results(client, job_id, key_field, run.tally):
         if key in by_key and key not in done:
             done.add(key)
-            run.answer(by_key[key], True)
-    run.calls += 1
-    failed = client.send_raw("GET", f"jobs/ingest/{job_id}/failedResults/")
-    for row in csv.DictReader(io.StringIO(failed)):
-        key = row.get(key_field) or row.get("sf__Id", "")
-        if key in by_key and key not in done:
-            done.add(key)
-            code, _, message = row.get("sf__Error", "").partition(":")
-            run.answer(by_key[key], False, code, message)
+            run.answer(by_key[key], ok, code, message)
     for key, index in by_key.items():
-        if key not in done:  # the job left it (stopped part-way): safe to send again
+        if key not in done:
             run.answer(index, False, UNPROCESSED, "not processed by the bulk job")
 
 
-def bulk_csv(key_field: str, writes: Sequence[RecordWrite]) -> str:
-    """The CSV for a Bulk 2.0 job: key column first, `#N/A` for nulls, empty for fields a row leaves alone."""
-    columns = [key_field, *dict.fromkeys(k for w in writes for k in w.values if k != key_field)]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for write in writes:
-        row = [write.key_value]
-        for column in columns[1:]:
-            if column not in write.values:
-                row.append("")
-            else:
-                value = write.values[column]
-                row.append(BULK_NULL if value is None else _csv_value(value))
-        writer.writerow(row)
-    return out.getvalue()
+def collect_job(client: WritePort, job: BulkJob) -> WriteResult | None:
+    """A recorded job's outcomes once it is done (one status call, two for results); None while it runs."""
+    run = _Run(job.writes)
+    run.tally()
+    state = client.get(f"jobs/ingest/{job.job_id}")
+    if state.get("state") not in bulk.DONE:
+        return None
+    record_job(client, job.job_id, job.key_field, state, range(len(job.writes)), run)
+    return account(job.writes, run.answers, run.calls)
 
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
-
-
-def _csv_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(_json_value(value))
 
 
 # -- deletes -------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -16,23 +16,18 @@ from typing import Any
 import structlog
 
 from connector.config import Settings
-from connector.config.salesforce import ObjectMapping
-from connector.details import ShownDetails
 from connector.ledger import Ledger
+from connector.ledger.bulk_jobs import save_jobs
 from connector.ledger.sync_state import (
-    DeadLetter,
-    add_dead_letters,
     finish_cycle,
     pending_contacts,
-    save_shown,
-    save_written,
-    shown_details,
     start_cycle,
 )
 from connector.sf.port import OrgPort
 from connector.sf.readers import Source, Window, backfill_windows
-from connector.sf.writer import WriteResult
-from connector.shell.apply import write_children_first
+from connector.sf.writer import Outcome
+from connector.shell.apply import record_outcome, write_children_first
+from connector.shell.bulk_jobs import collect_jobs, pending_of
 from connector.shell.consent import delete_withdrawn_web
 from connector.shell.erasure import erase_in_org
 from connector.shell.gather import ensure_org, gather_source, refresh_shown
@@ -50,7 +45,7 @@ from connector.shell.stages import (
     failure_reason,
     stopped_status,
 )
-from connector.shell.web import confirm_web, gather_web
+from connector.shell.web import gather_web
 from connector.sync.plan import (
     ContactPlan,
     contact_writes,
@@ -105,6 +100,8 @@ class CycleReport:
     dead: int = 0
     retriable: int = 0
     not_sent: int = 0  # writes the cycle stopped before: planned again next cycle
+    in_flight: int = 0  # writes in a bulk job left running: collected by a later cycle
+    collected: int = 0  # writes of earlier cycles' bulk jobs collected in this one
     write_calls: int = 0
     held_back: str = ""  # the rule change the rail held back ('' when none): a `stopped` cycle's cause
     oddities: Counter[str] = field(default_factory=Counter)
@@ -116,7 +113,7 @@ class CycleReport:
         """Plain counts for logs, the cycle table and metrics."""
         names = ("status", "reason", "fetched", "events_added", "erased", "merged", "withdrawn",
                  "org_deleted", "scored", "planned", "writes", "web_writes", "succeeded", "dead", "retriable",
-                 "not_sent", "write_calls")  # fmt: skip
+                 "not_sent", "in_flight", "collected", "write_calls")  # fmt: skip
         failures = Counter(f"{f.source}: {f.reason.value}" for f in self.failures)
         return {
             **{name: getattr(self, name) for name in names},
@@ -130,32 +127,6 @@ def plan_writes(ledger: Ledger) -> list[ContactPlan]:
     """Plans for every contact whose stored state differs from what the org shows."""
     plans = [plan_contact(state, shown) for state, shown in pending_contacts(ledger)]
     return [p for p in plans if p.values or p.lines]
-
-
-def confirm(
-    ledger: Ledger, plans: Sequence[ContactPlan], result: WriteResult, mapping: ObjectMapping, now: datetime
-) -> list[DeadLetter]:
-    """Record what the org accepted as what it shows; return dead letters for what it refused."""
-    by_contact = {p.contact_id: p for p in plans}
-    known = shown_details(ledger, list(by_contact))
-    rows: dict[str, ShownDetails] = {}
-    for write in result.succeeded:
-        plan = by_contact.get(write.parent)
-        if plan is None:
-            continue
-        row = rows.get(plan.contact_id) or known.get(plan.contact_id) or ShownDetails(plan.contact_id)
-        if write.object == mapping.contact.object:
-            row = replace(row, details=replace(row.details, **dict(plan.values)))
-        elif write.object == mapping.score_line.object:
-            rule = write.key_value.split(":", 1)[1]
-            row = replace(row, lines={**row.lines, rule: plan.lines[rule]})
-        rows[plan.contact_id] = row
-    save_shown(ledger, rows.values(), now)
-    return [
-        DeadLetter(0, f.write.parent, f.write.object, f.write.key_field, f.write.key_value,
-                   dict(f.write.values), f.error_code, f.message, now.isoformat())
-        for f in result.failed
-    ]  # fmt: skip
 
 
 def _gather(
@@ -250,20 +221,28 @@ def _write(
         report.status = CycleStatus.DRY_RUN
     elif writes:
         plans, result = write_children_first(client, ledger, settings, plans, web.writes)
-        # One unit of work: what the org accepted, what it refused, and that writing has begun.
+        # One unit of work: what the org accepted, what it refused, the bulk jobs still running (their
+        # writes in flight), and that writing has begun.
         with ledger.transaction():
-            letters = confirm(ledger, plans, result, mapping_of(settings), now)
-            confirm_web(ledger, web, result)
-            save_written(ledger, [(w.object, w.key_value, w.parent) for w in result.succeeded], now)
-            add_dead_letters(ledger, letters)
+            letters = record_outcome(ledger, plans, web, result, mapping_of(settings), now)
+            save_jobs(ledger, pending_of(result, plans, web, mapping_of(settings), now))
             ledger.set_meta("first_write_done", now.isoformat())
-        report.succeeded, report.dead = len(result.succeeded), len(letters)
+        report.in_flight = len(result.of(Outcome.IN_FLIGHT))
+        report.succeeded, report.dead = len(result.succeeded), report.dead + len(letters)
         report.retriable, report.write_calls = len(result.retriable), result.calls
         report.not_sent = len(result.not_sent)
         if result.stopped:
             report.status, report.reason = CycleStatus.STOPPED, result.stopped
     if work.held_back and report.status is CycleStatus.OK:  # what was written is in; the rest is named
         report.status, report.reason = CycleStatus.STOPPED, work.held_back
+
+
+def _collect(client: OrgPort, ledger: Ledger, settings: Settings, now: datetime, report: CycleReport, *,
+             dry_run: bool) -> None:  # fmt: skip
+    """Collect the bulk jobs earlier cycles left running (before planning, so what they wrote counts)."""
+    if not dry_run:
+        collected = collect_jobs(client, ledger, mapping_of(settings))
+        report.collected, report.dead = collected.writes, collected.dead
 
 
 def _delete_in_org(client: OrgPort, ledger: Ledger, settings: Settings, now: datetime, report: CycleReport, *,
@@ -344,6 +323,7 @@ def run_cycle(
         _start(client, ledger),
         (Stage.READ_ORG, "", lambda: _gather(client, ledger, settings, now, report)),
         *((Stage.READ_OTHER, s.name, partial(_read_other, s, ledger, now, report)) for s in other_sources),
+        (Stage.SCORE, "", lambda: _collect(client, ledger, settings, now, report, dry_run=dry_run)),
         (Stage.SCORE, "", lambda: _score(client, ledger, settings, now, report, work, force)),
         (Stage.WRITE, "", lambda: _write(client, ledger, settings, now, report, work, dry_run=dry_run)),
         (Stage.WRITE, "", lambda: _delete_in_org(client, ledger, settings, now, report, dry_run=dry_run)),
@@ -355,10 +335,12 @@ def run_cycle(
 def backfill_plan(
     client: OrgPort, settings: Settings, since: datetime, now: datetime
 ) -> dict[str, list[Window]]:
-    """Windows from `since` to now - lag per source, sliced to ≤ 1 day where a COUNT() shows > 10k rows."""
+    """Windows from `since` to now - lag per source: sliced to ≤ 1 day where a COUNT() shows > 10k rows,
+    one Bulk 2.0 query job where it shows more than `bulk_query_threshold`."""
     end = now - timedelta(seconds=client.settings.lag_seconds)
+    bulk_above = client.settings.bulk_query_threshold
     return {
-        s.name: backfill_windows(client, Source(s.object, (), s.where), since, end)
+        s.name: backfill_windows(client, Source(s.object, (), s.where), since, end, bulk_above=bulk_above)
         for s in org_sources(client, settings)
     }
 
@@ -378,6 +360,7 @@ def run_backfill(
     steps: list[Step] = [
         _start(client, ledger),
         (Stage.READ_ORG, "", lambda: _gather(client, ledger, settings, now, report, windows, progress)),
+        (Stage.SCORE, "", lambda: _collect(client, ledger, settings, now, report, dry_run=False)),
         (Stage.SCORE, "", lambda: _score(client, ledger, settings, now, report, work, force)),
         (Stage.WRITE, "", lambda: _write(client, ledger, settings, now, report, work, dry_run=False)),
     ]  # fmt: skip

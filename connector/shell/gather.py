@@ -41,6 +41,8 @@ from connector.sync.sources import (
 )
 
 ORG_KEY = "org_id"
+ENVIRONMENT_KEY = "org_environment"  # production or sandbox, bound with the org id
+REFRESH_BY_ID_MAX = 2000  # above this many contacts, a refresh reads the recent changes, not by Id
 FIRST_SYNC = timedelta(days=400)  # first cycle reads this far back: longer than any rule's validity
 
 
@@ -64,6 +66,15 @@ def ensure_org(client: OrgPort, ledger: Ledger) -> str:
         raise FatalError(
             f"this ledger belongs to org {bound} but the configured login reached org {org_id}: use the"
             f" state folder made for that org (MSR_ENGAGE_HOME), or a fresh one for this org"
+        )
+    environment = client.settings.org_environment
+    kind = ledger.meta(ENVIRONMENT_KEY)
+    if kind is None:
+        ledger.set_meta(ENVIRONMENT_KEY, environment)
+    elif kind != environment:
+        raise FatalError(
+            f"this ledger belongs to a {kind} org but [salesforce] environment says {environment}: an org"
+            f" is one or the other; set environment = {kind!r} (or use a fresh state folder)"
         )
     return org_id
 
@@ -108,9 +119,9 @@ def gather_source(
     """Read one source's window, turn changed records into events, commit them with the cursor."""
     name = f"sf:{source.name}"
     window = window or source_window(client, ledger, name, now)
-    records = list(
-        read_window(client, Source(source.object, source_fields(source, settings), source.where), window)
-    )
+    fields, bulk_above = source_fields(source, settings), client.settings.bulk_query_threshold
+    wanted = Source(source.object, fields, source.where, source.window_fields)
+    records = list(read_window(client, wanted, window, bulk_above=bulk_above))
     contacts = is_contacts(source, settings)
     watched = profile_fields(mapping_of(settings).contact) if contacts else source.watched
     ids = [str(r["Id"]) for r in records]
@@ -188,20 +199,48 @@ def refresh_shown(client: OrgPort, ledger: Ledger, settings: Settings, contact_i
     minute ago counts) and keep it; return the contacts whose shown details changed.
 
     The windowed contacts source waits `lag_seconds` before it sees an edit; without this read a
-    write planned meanwhile would put our lower medal over one a recruiter just set.
+    write planned meanwhile would put our lower medal over one a recruiter just set. More than
+    `REFRESH_BY_ID_MAX` contacts (a backfill, a rule change) are not read by Id, 200 a call: when the
+    contacts source read up to now - lag in this cycle, only later changes (and its lookback) are read.
     """
     fields = mapping_of(settings).contact
     select = ", ".join(dict.fromkeys(["Id", "SystemModstamp", *detail_fields(fields)]))
     records: list[Record] = []
-    for chunk in in_lists(list(contact_ids)):
+    since = _contacts_read_until(client, ledger, settings, now)
+    if since is not None and len(contact_ids) > REFRESH_BY_ID_MAX:
+        # Every older change was read by the contacts source of this cycle (up to now - lag, its
+        # lookback covering late commits): one windowed read instead of a query per 200 ids.
+        wanted = set(contact_ids)
         soql = format_soql(
-            "SELECT {:literal} FROM {:literal} WHERE Id IN {}", select, fields.object, list(chunk)
+            "SELECT {:literal} FROM {:literal} WHERE SystemModstamp >= {}", select, fields.object, since
         )
-        records += [r for page in client.query_pages(soql, include_deleted=False) for r in page]
+        bulk_above = client.settings.bulk_query_threshold
+        pages = client.query_pages(soql, include_deleted=False, bulk_above=bulk_above)
+        records = [r for page in pages for r in page if str(r["Id"]) in wanted]
+    else:
+        for chunk in in_lists(list(contact_ids)):
+            soql = format_soql(
+                "SELECT {:literal} FROM {:literal} WHERE Id IN {}", select, fields.object, list(chunk)
+            )
+            records += [r for page in client.query_pages(soql, include_deleted=False) for r in page]
     batch = Batch()
     batch.shown = [shown_of(r, fields, batch) for r in records]
     with ledger.transaction():
         return _record_shown(ledger, _not_older_than_written(ledger, fields.object, records, batch), now)
+
+
+def _contacts_read_until(
+    client: OrgPort, ledger: Ledger, settings: Settings, now: datetime
+) -> datetime | None:
+    """Where a refresh must start reading when this cycle's contacts source read up to now - lag
+    (`now - lag - lookback`), else None (no contacts source, or it did not run this cycle)."""
+    sf = client.settings
+    read_until = now - timedelta(seconds=sf.lag_seconds)
+    for source in settings.org_sources():
+        stored = ledger.cursor(f"sf:{source.name}") if is_contacts(source, settings) else None
+        if stored and parse_time(stored) >= read_until.replace(microsecond=0):
+            return read_until - timedelta(seconds=sf.lookback_seconds)
+    return None
 
 
 def _history(

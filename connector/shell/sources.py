@@ -49,7 +49,7 @@ def is_contacts(source: OrgSource, settings: Settings) -> bool:
 
 def source_fields(source: OrgSource, settings: Settings) -> tuple[str, ...]:
     """The fields a source selects from its object (Id aside)."""
-    wanted: list[str] = [*source.watched, "CreatedDate", "LastModifiedDate"]
+    wanted: list[str] = [*source.watched, "CreatedDate", "LastModifiedDate", *source.window_fields]
     if source.contact:
         wanted.append(source.contact)
     for spec in source.events:

@@ -9,11 +9,13 @@ from datetime import datetime
 
 from connector.details import ErasureReason
 from connector.ledger import Ledger
+from connector.ledger.bulk_jobs import count_in_flight
 from connector.ledger.consent import web_withdrawn
 from connector.ledger.erasure import org_errors, owed_to_org, tombstones
 from connector.ledger.rule_sets import applied_rule_sets
 from connector.ledger.sync_state import dead_letters, last_cycles, web_pending
 from connector.shell.cycle import plan_writes
+from connector.shell.gather import ENVIRONMENT_KEY
 from connector.shell.pixel import API, FILES
 from connector.shell.stages import CycleStatus, SourceFailure
 
@@ -80,6 +82,7 @@ def _ledger_facts(ledger: Ledger) -> Facts:
     return [
         ("ledger", ledger.path),
         ("org", ledger.meta("org_id") or "not bound yet"),
+        ("environment", ledger.meta(ENVIRONMENT_KEY) or "not bound yet"),
         ("events", ledger.count_events()),
         ("contacts", ledger.count_contacts()),
         ("waiting to be re-scored", len(ledger.dirty_contacts())),
@@ -90,6 +93,7 @@ def _ledger_facts(ledger: Ledger) -> Facts:
         ("withdrawn consents the org still owes", len(web_withdrawn(ledger))),
         ("waiting to be written: contact fields and score lines", contact_writes),
         ("waiting to be written: contacts with visits or job views", web_contacts),
+        ("bulk jobs running (writes in them)", "{jobs} ({writes})".format(**count_in_flight(ledger))),
         *((f"cursor {name}", value) for name, value in cursors),
     ]
 

@@ -20,7 +20,9 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 def _assertion(em: RunningEmulator, *, key: bytes | None = None, **claims: Any) -> str:
-    payload = {"iss": em.client_id, "sub": em.username, "aud": em.login_url, "exp": int(time.time()) + 180}
+    # The fixture's org is a sandbox: Salesforce wants test.salesforce.com, whatever URL serves the org.
+    aud = "https://test.salesforce.com"
+    payload = {"iss": em.client_id, "sub": em.username, "aud": aud, "exp": int(time.time()) + 180}
     payload.update(claims)
     return jwt.encode(payload, key or em.jwt_private_key.read_bytes(), algorithm="RS256")
 
@@ -78,7 +80,8 @@ def test_jwt_bearer_with_the_configured_key_gets_a_working_session(emulator: Run
 @pytest.mark.parametrize(
     ("claims", "message"),
     [
-        ({"aud": "https://login.salesforce.com"}, "audience is invalid"),
+        ({"aud": "https://login.salesforce.com"}, "audience is invalid"),  # production's, not a sandbox's
+        ({"aud": "https://127.0.0.1"}, "audience is invalid"),  # the URL the token request went to
         ({"exp": int(time.time()) - 5}, "expired"),
         ({"iss": "someone-else"}, "client identifier invalid"),
         ({"sub": "intruder@example.com"}, "unknown user"),

@@ -28,10 +28,9 @@ TOOLS = ROOT / "tools" / "node_modules"
 SF = TOOLS / ".bin" / "sf"
 HERE = Path(__file__).resolve().parent
 GUARD = HERE / "loopback_only.cjs"
-# Bulk 2.0 query jobs (`jobs/query`) come with part B of issue 14 (branch issue14b). Until it is merged
-# this org answers them 404 and the tests below assert exactly that; once it is merged they fail, and
-# this set must be emptied so the steps are asserted like every other one.
-PENDING_BULK_QUERY = frozenset({"bulk 2.0 query", "sf data export bulk"})
+# Steps this org cannot serve yet (asserted to fail with NOT_FOUND). Empty since Bulk 2.0 query jobs
+# (`jobs/query`, issue 14 part B) are served: every step is asserted like every other one.
+PENDING_BULK_QUERY: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -277,7 +276,8 @@ def test_salesforce_cli_bulk_upsert_and_bulk_export(served: Served) -> None:
         assert (exported["status"], exported.get("name")) == (1, "NOT_FOUND"), exported
     else:
         assert exported["status"] == 0, exported
-        names = [row["Name"] for row in csv.DictReader(out.open(encoding="utf-8"))]
+        with out.open(encoding="utf-8") as exported_file:
+            names = [row["Name"] for row in csv.DictReader(exported_file)]
         total = served.rest("query", q="SELECT COUNT() FROM Account")["totalSize"]
         assert len(names) == total
     _assert_no_traffic_outside_loopback(served)

@@ -48,7 +48,7 @@ def _guide_config(em: RunningEmulator, folder: Path) -> Path:
     config = folder / "config.toml"
     config.write_text(
         example + "\n[salesforce]\n"
-        f'login_url = "{em.login_url}"\nauth = "jwt"\nclient_id = "{em.client_id}"\n'
+        f'login_url = "{em.login_url}"\nenvironment = "sandbox"\nauth = "jwt"\nclient_id = "{em.client_id}"\n'
         f'username = "{em.username}"\nprivate_key_file = "{em.jwt_private_key}"\n'
         f'ca_bundle = "{em.ca_bundle}"\n',
         encoding="utf-8",

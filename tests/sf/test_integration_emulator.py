@@ -322,6 +322,7 @@ def test_every_auth_mode_logs_in_to_the_emulator(em: RunningEmulator, mode: str)
     }[mode]
     settings = SalesforceSettings(
         login_url=em.login_url,
+        environment="sandbox",  # the emulator's org: JWT's audience is https://test.salesforce.com
         auth=mode,  # type: ignore[arg-type]  # parametrised over the Literal's values
         client_id=em.client_id,
         ca_bundle=em.ca_bundle,

@@ -160,7 +160,7 @@ def test_a_request_limit_stops_the_plan_and_reports_the_unsent(
     plan = [contact(i) for i in range(450)]
     # responses answers registered callbacks for the same URL in order: first OK, then 403 forever.
     result = apply_plan(client, plan)
-    assert result.counts() == {"accepted": 200, "refused": 0, "retriable": 0, "not_sent": 250}
+    assert result.counts() == {"accepted": 200, "refused": 0, "retriable": 0, "in_flight": 0, "not_sent": 250}
     assert [o.write for o in result.not_sent] == plan[200:]
     assert "REQUEST_LIMIT_EXCEEDED" in result.stopped
     assert client.breaker.open_until is not None

@@ -124,7 +124,8 @@ def test_cycle_is_logged_for_status(org: Org) -> None:
     org.cycle()
     (last,) = last_cycles(org.ledger)
     assert last["status"] == "ok"
-    assert set(last["summary"]["fetched"]) == {"contacts", "applications", "emails", "appointments"}
+    sources = {"contacts", "applications", "emails", "email_replies", "appointments"}
+    assert set(last["summary"]["fetched"]) == sources
 
 
 def _parse(text: str) -> Settings:

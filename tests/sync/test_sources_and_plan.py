@@ -43,9 +43,17 @@ def test_email_opens_and_clicks_per_recipient_contact_and_oddities_counted() -> 
                "HasReply": True, "LastModifiedDate": T}  # fmt: skip
     batch = activity_events(SOURCES["emails"], [message, dict(message, Id="02s2")],
                             {"02s1": ["003A", "00QLEAD"]})  # fmt: skip
-    assert sorted(e.kind for e in batch.events) == ["email.opened", "email.replied"]
+    # HasReply on the sent message is not read: a reply is its own (incoming) message.
+    assert sorted(e.kind for e in batch.events) == ["email.opened"]
     assert {e.contact_id for e in batch.events} == {"003A"}
     assert batch.oddities["no_contact"] == 1
+
+
+def test_a_reply_message_is_a_reply_event_for_its_sender_naming_the_original() -> None:
+    reply = {"Id": "02sR", "SystemModstamp": T, "CreatedDate": T, "ReplyToEmailMessageId": "02s1",
+             "Incoming": True}  # fmt: skip
+    (event,) = activity_events(SOURCES["email_replies"], [reply], {"02sR": ["003A"]}).events
+    assert (event.kind, event.contact_id, event.attrs["message_id"]) == ("email.replied", "003A", "02s1")
 
 
 def test_contact_record_gives_profile_event_org_details_and_erasure() -> None:
