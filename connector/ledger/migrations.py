@@ -348,20 +348,10 @@ def bulk_jobs() -> str:
 
 
 def pixel_day_visits() -> str:
-    """The visits counted against each contact's caps of a day, so the caps hold across runs."""
-    # Kept for `attribution_days` (pruned by the pixel run), deleted with the contact's consent or
-    # erasure; a visit id is derived from contact, visitor and first hit, so a re-read counts once.
-    return f"""
-        CREATE TABLE pixel_day_visits (
-            visit_id TEXT PRIMARY KEY,
-            contact_id TEXT NOT NULL,
-            day TEXT NOT NULL,            -- the UTC date of the visit's first hit, YYYY-MM-DD
-            visitor_id TEXT NOT NULL
-        ) WITHOUT ROWID;
-        CREATE INDEX pixel_day_visits_day ON pixel_day_visits (day);
-        CREATE INDEX pixel_day_visits_contact ON pixel_day_visits (contact_id);
-        {_refuse_erased("pixel_day_visits", "contact_id")}
-    """
+    """Visits counted against a contact's caps of a UTC day (`day`: its first hit's, YYYY-MM-DD)."""
+    cols = "day TEXT NOT NULL, visit_id TEXT NOT NULL, contact_id TEXT NOT NULL, visitor_id TEXT NOT NULL"
+    table = f"CREATE TABLE pixel_day_visits ({cols}, PRIMARY KEY (day, visit_id)) WITHOUT ROWID;"
+    return table + _refuse_erased("pixel_day_visits", "contact_id")
 
 
 # Each migration is a named function returning its SQL; the list order is the apply order.
