@@ -199,8 +199,9 @@ def test_pixel_serve_exits_0_on_sigterm(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
-        env={  # it serves only with an https public URL and the site's hosts
+        env={  # it serves only with an https public URL, the site's hosts and the token secret
             **os.environ,
+            "MSR_ENGAGE_PIXEL__TOKEN_SECRET": "first-hour-secret-0123456789",
             "MSR_ENGAGE_PIXEL__COLLECTOR__PUBLIC_URL": "https://pixel.example.nl",
             "MSR_ENGAGE_PIXEL__SITE_HOSTS": '["www.example.nl"]',
         },

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 import typer
 from rich.markup import escape
 
@@ -18,6 +19,7 @@ from connector.config.pixel import PixelSettings
 from connector.entry import bootstrap, views
 from connector.entry.options import NowOption, PixelConfigOption, err, out
 from connector.errors import InputError
+from connector.pixel.collector import collector_counts
 from connector.pixel.pipeline import Counts
 from connector.shell.stages import FailureReason
 
@@ -106,6 +108,7 @@ def pixel_serve(
         pass
     finally:
         server.server_close()
+        structlog.get_logger(__name__).info("pixel_collector_stopped", **collector_counts(server))
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

@@ -56,6 +56,7 @@ def erase_contacts(
             "consent_changes",
             "web_withdrawn",
             "contact_history",
+            "pixel_day_visits",
         ):  # tables newer than purge_contacts
             ledger.db.conn.executemany(f"DELETE FROM {table} WHERE contact_id = ?", [(c,) for c in ids])
     return [cid for cid in ids if cid not in known]

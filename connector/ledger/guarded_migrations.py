@@ -6,6 +6,7 @@ Every table from here on that names a contact gets a trigger refusing rows for a
 
 from __future__ import annotations
 
+# Tables whose rows name a contact, and the column that names it: a tombstone refuses new rows in each.
 _NAMING_A_CONTACT = (
     ("events", "contact_id"),
     ("dirty", "contact_id"),
@@ -143,3 +144,10 @@ def contact_history() -> str:
         ) WITHOUT ROWID;
         {_refuse_erased("contact_history", "contact_id")}
     """
+
+
+def pixel_day_visits() -> str:
+    """Visits counted against a contact's caps of a UTC day (`day`: its first hit's, YYYY-MM-DD)."""
+    cols = "day TEXT NOT NULL, visit_id TEXT NOT NULL, contact_id TEXT NOT NULL, visitor_id TEXT NOT NULL"
+    table = f"CREATE TABLE pixel_day_visits ({cols}, PRIMARY KEY (day, visit_id)) WITHOUT ROWID;"
+    return table + _refuse_erased("pixel_day_visits", "contact_id")

@@ -22,6 +22,7 @@ _MOVE = (
 )
 _MOVE_VISITORS = "UPDATE pixel_visitors SET contact_id = ? WHERE contact_id = ? AND shared = 0"
 _MOVE_PENDING = "UPDATE pixel_pending SET contact_id = ? WHERE contact_id = ?"
+_MOVE_DAY_VISITS = "UPDATE pixel_day_visits SET contact_id = ? WHERE contact_id = ?"  # the survivor's caps
 _MOVE_EVIDENCE = (
     "UPDATE consent_changes SET contact_id = ?, source = source || ' (merged)' WHERE contact_id = ?"
 )
@@ -75,7 +76,7 @@ def merge_contacts(
             conn.execute(_MOVE + web, [survivor, loser])
             if tracked:  # the survivor said yes: the loser's visitor links and open visits are its own now,
                 # with the evidence of the answers its web data was collected under
-                for sql in (_MOVE_VISITORS, _MOVE_PENDING, _MOVE_EVIDENCE):
+                for sql in (_MOVE_VISITORS, _MOVE_PENDING, _MOVE_DAY_VISITS, _MOVE_EVIDENCE):
                     conn.execute(sql, [survivor, loser])
             if _fold_state(ledger, loser, survivor, at):  # moved events mark it dirty by themselves
                 ledger.mark_dirty([survivor])

@@ -15,6 +15,7 @@ from connector.ledger.guarded_migrations import (
     erasure_in_org,
     merges,
     org_event_ids,
+    pixel_day_visits,
     tombstones,
 )
 from connector.ledger.rekey import org_sources, rekeyer
@@ -235,7 +236,6 @@ def rule_sets() -> str:
     """
 
 
-# Tables whose rows name a contact, and the column that names it: a tombstone refuses new rows in each.
 # Each migration is a named function returning its SQL; the list order is the apply order.
 MIGRATIONS: list[Callable[[], str]] = [
     initial,
@@ -254,6 +254,7 @@ MIGRATIONS: list[Callable[[], str]] = [
     org_event_ids,
     bulk_jobs,
     contact_history,
+    pixel_day_visits,
 ]
 
 

@@ -18,6 +18,8 @@ from connector.ledger.store import AppendResult, Ledger
 FileRow = tuple[str, str, int, str, int]
 # (hit id, contact id or '' while anonymous, visitor id, time, page URL, referrer)
 PendingRow = tuple[str, str, str, datetime, str, str]
+# (visit id, contact id, UTC day "YYYY-MM-DD", visitor id): a visit counted against the day caps
+DayRow = tuple[str, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class StoredPixelState:
 
     `scope` holds the pending rows the state was loaded with (None: all of them). Storing a state
     replaces the rows of its scope with its `pending`; rows outside the scope stay as they are.
+    Day rows are only added (and pruned by age and consent): `day_scope` says which were loaded.
     """
 
     files: list[FileRow] = field(default_factory=list)
@@ -33,6 +36,8 @@ class StoredPixelState:
     shared: frozenset[str] = frozenset()
     pending: list[PendingRow] = field(default_factory=list)
     scope: frozenset[PendingRow] | None = None
+    day_visits: list[DayRow] = field(default_factory=list)
+    day_scope: frozenset[DayRow] | None = None  # the day rows loaded (None: all); the others are added
 
 
 _PENDING_COLUMNS = "SELECT id, contact_id, visitor_id, at, url, referrer FROM pixel_pending"
@@ -47,11 +52,15 @@ def load_file_rows(ledger: Ledger) -> list[FileRow]:
     ]
 
 
-def load_pixel_state(ledger: Ledger, visitors: Iterable[str] | None = None) -> StoredPixelState:
+def load_pixel_state(
+    ledger: Ledger, visitors: Iterable[str] | None = None, earliest: datetime | None = None
+) -> StoredPixelState:
     """What the pixel room stored: every pending hit, or (given `visitors`) only what a run needs.
 
     A run needs the pending hits of the visitors it saw (they may be credited now) and those of
     visits still open; anonymous hits of other visitors only wait, and stay in the ledger unread.
+    It needs the day rows of the days it may credit: from the day of `earliest` (its first hit) or
+    of the first pending hit loaded, whichever is older; one query.
     """
     db = ledger.db
     files = load_file_rows(ledger)
@@ -73,7 +82,16 @@ def load_pixel_state(ledger: Ledger, visitors: Iterable[str] | None = None) -> S
             links[visitor] = contact
     pending = [(i, c, v, from_micros(at), u, r) for i, c, v, at, u, r in rows]
     scope = None if visitors is None else frozenset(pending)
-    return StoredPixelState(files, links, frozenset(shared), pending, scope)
+    days = "SELECT visit_id, contact_id, day, visitor_id FROM pixel_day_visits"
+    if visitors is None:
+        day_rows = list(db.execute(days))
+    else:
+        starts = [at for at in (earliest, pending[0][3] if pending else None) if at is not None]
+        since = min(starts).date().isoformat() if starts else "9999-12-31"
+        day_rows = list(db.execute(f"{days} WHERE day >= ?", [since]))
+    day_visits: list[DayRow] = [(str(i), str(c), str(d), str(v)) for i, c, d, v in day_rows]
+    day_scope = None if visitors is None else frozenset(day_visits)
+    return StoredPixelState(files, links, frozenset(shared), pending, scope, day_visits, day_scope)
 
 
 def _by_visitor(ledger: Ledger, query: str, visitors: list[str]) -> list[tuple[Any, ...]]:
@@ -142,14 +160,35 @@ def append_with_pixel_state(
             " VALUES (?, ?, ?, ?, ?, ?)",
             [(i, c, v, to_micros(at), u, r) for i, c, v, at, u, r in pending],
         )
+        _store_day_visits(ledger, state)
         expired = 0
         if expire_before is not None:
             expired = conn.execute(
                 "DELETE FROM pixel_pending WHERE contact_id = '' AND at < ?", [to_micros(expire_before)]
             ).rowcount
+            conn.execute("DELETE FROM pixel_day_visits WHERE day < ?", [expire_before.date().isoformat()])
         for name, value in (cursors or {}).items():
             ledger.set_cursor(name, value, at)
         return ledger.append(events), expired
+
+
+def _store_day_visits(ledger: Ledger, state: StoredPixelState) -> None:
+    """Add the day rows a run counted; those of contacts without consent go (a withdrawn one)."""
+    conn = ledger.db.conn
+    if state.day_scope is None:
+        conn.execute("DELETE FROM pixel_day_visits")
+    added = state.day_visits if state.day_scope is None else [
+        row for row in state.day_visits if row not in state.day_scope
+    ]  # fmt: skip
+    conn.executemany(
+        "INSERT OR IGNORE INTO pixel_day_visits (visit_id, contact_id, day, visitor_id) VALUES (?, ?, ?, ?)",
+        added,
+    )
+    if state.day_scope is not None:
+        conn.execute(
+            "DELETE FROM pixel_day_visits WHERE contact_id NOT IN"
+            " (SELECT contact_id FROM contact_consent WHERE consent = 1)"
+        )
 
 
 def consented_contacts(ledger: Ledger) -> set[str]:

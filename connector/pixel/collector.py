@@ -17,6 +17,9 @@ limit, other methods and too many hits from one address are refused. It keeps no
 - a hit with neither a visitor cookie (set only under consent) nor a contact token is not written;
 - only pages on `[pixel] site_hosts` are written, without query strings (but the token and the
   allow-listed parameters), the referrer as its host only, the address truncated;
+- a page's contact token is checked here (the `[pixel]` token secrets): a line names the contact
+  it proved, sealed over its fields (`tokens.Keyring.seal`), and never the token; a hit with a
+  forged or expired token is not written (counted in `CollectorApp.counts`);
 - no access log (werkzeug's prints full addresses and URLs); hit files are 0600 in a 0700 folder;
 - behind `trusted_proxies` reverse proxies the client is the forwarded address (werkzeug's
   `ProxyFix`), so the rate limit is per visitor, not per proxy; every socket has a timeout;
@@ -30,6 +33,7 @@ import json
 import os
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,8 +45,10 @@ from werkzeug.wrappers import Request, Response
 
 from connector.config.pixel import PixelSettings
 from connector.events import format_time
-from connector.pixel.hits import MAX_URL, split_token, truncate_ip
+from connector.pixel.hits import MAX_URL, Reason, split_token, truncate_ip
+from connector.pixel.hits_ndjson import SEALED_FIELDS
 from connector.pixel.privacy import host_allowed, referrer_host, url_cleaner
+from connector.pixel.tokens import settings_keyring
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 _VISITOR = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -116,6 +122,12 @@ class CollectorApp:
     """The WSGI application: `GET /p.gif` records a hit, `GET /p.js` is the snippet."""
 
     def __init__(self, settings: PixelSettings, clock: Clock | None = None) -> None:
+        keys = settings_keyring(settings)
+        if keys is None:
+            raise ValueError("the collector needs the token secret (MSR_ENGAGE_PIXEL__TOKEN_SECRET)")
+        self.keys = keys
+        self.counts: Counter[str] = Counter()  # hits by outcome: written, or why not
+        self._counting = threading.Lock()
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(UTC))
         collector = settings.collector
@@ -165,26 +177,40 @@ class CollectorApp:
 
     def record(self, request: Request) -> None:
         """Write the hit unless the browser opted out or its address is over the rate limit."""
+        outcome = self._record(request)
+        with self._counting:
+            self.counts[outcome] += 1
+
+    def _record(self, request: Request) -> str:
         if request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1":
-            return
+            return "do_not_track"
         args = request.args
         page = args.get("u", "")[:MAX_URL] or request.headers.get("Referer", "")[:MAX_URL]
         if not page.startswith(("https://", "http://")) or not self.on_site(page):
-            return  # only pages of the agency's site are visits (a replayed link elsewhere is none)
+            return "foreign_host"  # only pages of the agency's site are visits (a replayed link is none)
         visitor = args.get("v", "")
         consented = _VISITOR.fullmatch(visitor) is not None  # the snippet sends a cookie only under consent
         if not consented and f"{self.settings.token_param}=" not in page:
-            return  # neither consent nor a tracked link: nothing about this visitor may be kept
+            return "no_consent"  # neither consent nor a tracked link: nothing about this visitor is kept
         address = request.remote_addr or ""
         if not self.limiter.allow(address):
-            return  # still a GIF: a page must not break because we stopped counting
+            return "rate_limited"  # still a GIF: a page must not break because we stopped counting
         referrer = args.get("r", "")[:MAX_URL]
         try:
             page, token = split_token(page, self.settings.token_param)
         except ValueError:  # urlsplit refuses e.g. a malformed IPv6 netloc
-            return
+            return "malformed"
+        now = self.clock()
+        contact = ""
+        if token:
+            checked = self.keys.check(token[:256], now)
+            if isinstance(checked, Reason):
+                return checked.value  # forged_token / expired_token: the line would count for nothing
+            contact = checked
+        elif not consented:
+            return "no_consent"  # `mt=` without a value
         record = {
-            "time": format_time(self.clock()),
+            "time": format_time(now),
             "url": self.clean(page),
             "referrer": referrer_host(referrer) if referrer and self.settings.referrer == "host" else "",
             "user_agent": request.headers.get("User-Agent", "")[:512],
@@ -192,9 +218,12 @@ class CollectorApp:
         }
         if consented:
             record["visitor_id"] = visitor
-        if token:
-            record["token"] = token[:256]  # its own field: the stored URL never carries it
+        if contact:
+            # The contact proved, never the token; the seal lets ingest tell our lines from others'.
+            record["contact"] = contact
+            record["seal"] = self.keys.seal([record.get(name, "") for name in SEALED_FIELDS])
         self.writer.write(record)
+        return "written"
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -210,3 +239,9 @@ def serve(settings: PixelSettings, clock: Clock | None = None) -> BaseWSGIServer
     handler = type("CollectorHandler", (_QuietHandler,), {"timeout": collector.request_timeout_seconds})
     app = CollectorApp(settings, clock).wsgi()
     return make_server(collector.host, collector.port, app, threaded=True, request_handler=handler)
+
+
+def collector_counts(server: BaseWSGIServer) -> dict[str, int]:
+    """The hits a collector server saw by outcome (`written`, or why not), for its last log line."""
+    app = server.app.app if isinstance(server.app, ProxyFix) else server.app
+    return dict(sorted(app.counts.items())) if isinstance(app, CollectorApp) else {}

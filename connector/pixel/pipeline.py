@@ -26,9 +26,9 @@ from connector.pixel.hits_csv import csv_header, csv_parser
 from connector.pixel.hits_ndjson import hit_from_json, parse_ndjson
 from connector.pixel.identity import Credited, PendingHit, attribute
 from connector.pixel.privacy import minimise
-from connector.pixel.sessions import DayCaps, VacancyMatcher, sessionise
+from connector.pixel.sessions import DayCaps, DayVisit, VacancyMatcher, sessionise
 from connector.pixel.sources import FileMark
-from connector.pixel.tokens import Keyring, keyring_of
+from connector.pixel.tokens import Keyring, settings_keyring
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class PixelState:
     links: Mapping[str, str] = field(default_factory=dict)  # visitor id -> contact id (consented only)
     shared: frozenset[str] = frozenset()  # visitor ids seen with two contacts
     pending: tuple[PendingHit, ...] = ()  # anonymous hits in the window, and hits of open visits
+    day_visits: tuple[DayVisit, ...] = ()  # visits counted against the day caps (of the days in reach)
 
 
 @dataclass
@@ -98,12 +99,7 @@ class Toolkit:
     @property
     def secret(self) -> Keyring | None:
         """The token secrets (newest first), or None when tokens are not configured."""
-        s = self.settings
-        return keyring_of(
-            None if s.token_secret is None else s.token_secret.get_secret_value(),
-            tuple(p.get_secret_value() for p in s.token_previous_secrets),
-            accept_v1=s.accept_v1_tokens,
-        )
+        return settings_keyring(self.settings)
 
 
 @contextmanager
@@ -147,7 +143,7 @@ def parse_lines(
     if fmt == "csv":
         parser = csv_parser(csv_header(header), max_bytes=size, token_param=token)
     elif fmt == "ndjson":
-        parser = partial(parse_ndjson, max_bytes=size, token_param=token)
+        parser = partial(parse_ndjson, max_bytes=size, token_param=token, keys=settings_keyring(settings))
     else:
         parser = combined_parser(pixel_path=settings.pixel_path, max_bytes=size, token_param=token)
     return _guarded(parser, lines, counts, crashes)
@@ -160,10 +156,10 @@ def parse_items(
     crashes: list[Crash] | None = None,
 ) -> list[Hit]:
     """`parse_lines` for the provider API's items (None: not a JSON object), mapped to our fields."""
-    token = settings.token_param
+    token, keys = settings.token_param, settings_keyring(settings)
 
     def parser(item: Mapping[str, Any] | None) -> Hit | Reason:
-        return Reason.MALFORMED if item is None else hit_from_json(item, token_param=token)
+        return Reason.MALFORMED if item is None else hit_from_json(item, token_param=token, keys=keys)
 
     return _guarded(parser, items, counts, crashes)
 
@@ -279,7 +275,9 @@ def _process(
         for p in state.pending
         if p.contact_id and p.contact_id in consented
     )
-    caps = DayCaps(settings.max_visits_per_contact_day, settings.max_visitors_per_contact_day)
+    caps = DayCaps(
+        settings.max_visits_per_contact_day, settings.max_visitors_per_contact_day, earlier=state.day_visits
+    )
     visits = sessionise(
         allowed, now=now, idle=timedelta(minutes=settings.idle_minutes), vacancies=kit.vacancies, caps=caps
     )
@@ -298,5 +296,6 @@ def _process(
         links=links,
         shared=frozenset(found.shared),
         pending=tuple(found.waiting) + tuple(visits.open),
+        day_visits=state.day_visits + visits.counted,
     )
     return Outcome(visits.events, new_state, counts, found.newly_shared)

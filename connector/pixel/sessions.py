@@ -9,10 +9,11 @@ still grow: its hits are handed back as open and become events in a later run.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
 from connector.events import WEB_JOB_VIEW, WEB_VISIT, Event, derive_id, format_time, make_event
 from connector.pixel.identity import Credited, PendingHit
@@ -47,12 +48,26 @@ class VacancyMatcher:
         return self._find(url)
 
 
+class DayVisit(NamedTuple):
+    """A visit counted against its contact's caps of its day (the UTC date of its first hit)."""
+
+    visit_id: str
+    contact_id: str
+    day: date
+    visitor_id: str
+
+
 @dataclass(frozen=True, slots=True)
 class DayCaps:
-    """The most one contact is credited with in a UTC day: visits, and distinct visitor ids."""
+    """The most one contact is credited with in a UTC day: visits, and distinct visitor ids.
+
+    `earlier`: the visits earlier runs counted (on the days this run may credit), so a cap holds
+    per day, however many runs the day's hits are read in.
+    """
 
     visits: int
     visitors: int
+    earlier: Collection[DayVisit] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +79,7 @@ class Visits:
     visits: int
     job_views: int
     over_cap: int = 0  # hits read in this run whose visits the day caps dropped
+    counted: tuple[DayVisit, ...] = ()  # the visits of this run the day caps counted (to keep)
 
 
 def sessionise(
@@ -77,7 +93,8 @@ def sessionise(
     """Group each contact's hits per visitor into visits (a gap of `idle` or more starts a new one).
 
     With `caps`, a contact's visits of a day beyond the cap (or by one visitor id too many) are dropped,
-    oldest kept: one leaked token in a script's hands cannot flood the org. The cap holds per run.
+    oldest kept: one leaked token in a script's hands cannot flood the org. The visits of the day
+    counted in earlier runs (`caps.earlier`) count first; a visit among them read again counts once.
     """
     groups: dict[tuple[str, str], dict[str, Credited]] = {}
     for item in credited:
@@ -101,31 +118,47 @@ def sessionise(
                 continue
             made = _visit_events(contact_id, visitor, visit, vacancies)
             ended.append((visit[0].hit.at, contact_id, visitor, sum(c.new for c in visit), made))
-    kept, over_cap = _capped(ended, caps) if caps is not None else (ended, 0)
+    kept, over_cap, counted = _capped(ended, caps) if caps is not None else (ended, 0, [])
     events = [event for *_, made in kept for event in made]
     job_views = sum(len(made) - 1 for *_, made in kept)
-    return Visits(events, still_open, len(kept), job_views, over_cap)
+    return Visits(events, still_open, len(kept), job_views, over_cap, tuple(counted))
 
 
-def _capped(
-    ended: list[tuple[datetime, str, str, int, list[Event]]], caps: DayCaps
-) -> tuple[list[tuple[datetime, str, str, int, list[Event]]], int]:
-    if len(ended) <= min(caps.visits, caps.visitors):
-        return ended, 0  # too few visits to exceed either cap
+_Ended = tuple[datetime, str, str, int, list[Event]]  # first hit, contact, visitor, new hits, events
+
+
+def _capped(ended: list[_Ended], caps: DayCaps) -> tuple[list[_Ended], int, list[DayVisit]]:
+    if not ended:
+        return [], 0, []  # nothing ended: no need to count the earlier runs' visits
     per_day: dict[tuple[str, date], set[str]] = {}
     visits: dict[tuple[str, date], int] = {}
-    kept, over = [], 0
-    for item in sorted(ended, key=lambda v: (v[0], v[1], v[2])):
-        at, contact_id, visitor, new_hits, _ = item
+    known: set[str] = set()
+    for row in caps.earlier:
+        key = (row.contact_id, row.day)
+        visits[key] = visits.get(key, 0) + 1
+        per_day.setdefault(key, set()).add(row.visitor_id)
+        known.add(row.visit_id)
+    check = bool(known) or len(ended) > min(caps.visits, caps.visitors)  # else too few to exceed a cap
+    kept, over, counted = [], 0, []
+    for item in sorted(ended, key=lambda v: (v[0], v[1], v[2])) if check else ended:
+        at, contact_id, visitor, new_hits, made = item
+        visit_id = str(made[0].attrs["visit_id"])
+        if visit_id in known:
+            kept.append(item)  # counted when first read (a file read again): its event is a duplicate
+            continue
         day = (contact_id, at.date())
         seen = per_day.setdefault(day, set())
-        if visits.get(day, 0) >= caps.visits or (visitor not in seen and len(seen) >= caps.visitors):
+        if check and (
+            visits.get(day, 0) >= caps.visits or (visitor not in seen and len(seen) >= caps.visitors)
+        ):
             over += new_hits
             continue
         visits[day] = visits.get(day, 0) + 1
         seen.add(visitor)
+        known.add(visit_id)
         kept.append(item)
-    return kept, over
+        counted.append(DayVisit(visit_id, contact_id, at.date(), visitor))
+    return kept, over, counted
 
 
 def _TIME_THEN_ID(item: Credited) -> tuple[datetime, str]:  # noqa: N802 - a sort key

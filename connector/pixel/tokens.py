@@ -9,6 +9,11 @@ v2 (what `sign_token` makes): `2.KID.CONTACT_ID.EXPIRY.SIGNATURE`
 A `Keyring` signs with its newest secret and accepts every secret it lists, so a secret is rotated by
 making the old one a "previous" secret: links already sent keep working until it is dropped. v1 tokens
 (`CONTACT_ID.SIGNATURE`, no key id, no expiry) are accepted while `accept_v1` is set.
+
+Line seals (`Keyring.seal`): our collector checks a hit's token itself and writes the contact id it
+proved instead, with `KID.SIGNATURE` over the line's fields (another purpose's domain, so a seal is
+never a token). Ingest credits such a contact only when the seal verifies: a provider's log or a
+hand-made file cannot name a contact without a token or the secret.
 """
 
 from __future__ import annotations
@@ -16,16 +21,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from connector.config.pixel import PixelSettings
 from connector.pixel.hits import Reason
 
 _CONTACT = re.compile(r"[A-Za-z0-9]{1,64}")
 _V1_DOMAIN = b"msr-engage/contact-token/v1:"  # so a signature made for another purpose never verifies
 _V2_DOMAIN = b"msr-engage/contact-token/v2:"
 _KID_DOMAIN = b"msr-engage/contact-token/key-id:"
+_SEAL_DOMAIN = b"msr-engage/collector-line/v1:"
 _SIG_LEN = 22
 _EXPIRY = re.compile(r"0|[1-9a-z][0-9a-z]{0,12}")
 
@@ -45,6 +54,13 @@ def _v1_signature(contact_id: str, secret: bytes) -> str:
 
 def _v2_signature(body: str, secret: bytes) -> str:
     return _b64(hmac.new(secret, _V2_DOMAIN + body.encode(), hashlib.sha256).digest())[:_SIG_LEN]
+
+
+def _seal_signature(fields: Sequence[str], secret: bytes) -> str:
+    # A JSON array of the fields: unambiguous (no separator a field could contain), the same bytes
+    # for the same strings however the line was laid out.
+    text = json.dumps(list(fields), ensure_ascii=True, separators=(",", ":"))
+    return _b64(hmac.new(secret, _SEAL_DOMAIN + text.encode(), hashlib.sha256).digest())[:_SIG_LEN]
 
 
 def _base36(n: int) -> str:
@@ -88,6 +104,18 @@ class Keyring:
         """A v2 token signed with the newest secret."""
         return sign_token(contact_id, self.secrets[0], expires=expires)
 
+    def seal(self, fields: Sequence[str]) -> str:
+        """`KID.SIGNATURE` over a collector line's fields, with the newest secret."""
+        return f"{key_id(self.secrets[0])}.{_seal_signature(fields, self.secrets[0])}"
+
+    def unseal(self, fields: Sequence[str], seal: str) -> bool:
+        """Whether `seal` was made by `seal(fields)` with one of the listed secrets."""
+        kid, _, signature = seal.partition(".")
+        key = self._by_kid.get(kid)
+        if key is None or not signature.isascii():
+            return False
+        return hmac.compare_digest(signature, _seal_signature(fields, key))
+
     def check(self, token: str, at: datetime) -> str | Reason:
         """The contact id of a genuine token still valid at `at`, else why not (forged or expired)."""
         parts = token.split(".")
@@ -119,6 +147,15 @@ def verify_token(token: str, secret: bytes, at: datetime | None = None) -> str |
     """The contact id of a genuine token (v1 or v2) for one secret; None when forged or expired."""
     found = Keyring((secret,)).check(token, at or datetime.now(UTC))
     return None if isinstance(found, Reason) else found
+
+
+def settings_keyring(settings: PixelSettings) -> Keyring | None:
+    """The keyring of `[pixel]` (token secret, previous secrets, v1 setting); None without a secret."""
+    return keyring_of(
+        None if settings.token_secret is None else settings.token_secret.get_secret_value(),
+        tuple(p.get_secret_value() for p in settings.token_previous_secrets),
+        accept_v1=settings.accept_v1_tokens,
+    )
 
 
 def keyring_of(

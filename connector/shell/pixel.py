@@ -25,21 +25,17 @@ from connector.errors import ConfigError, InputError
 from connector.ledger import Ledger
 from connector.ledger.erasure import merged_into
 from connector.ledger.pixel_state import (
-    PendingRow,
-    StoredPixelState,
     append_with_pixel_state,
     consented_contacts,
     load_file_rows,
-    load_pixel_state,
 )
 from connector.pixel.collector import serve
 from connector.pixel.hits import Hit
-from connector.pixel.identity import PendingHit, sign_token
+from connector.pixel.identity import sign_token
 from connector.pixel.pipeline import (
     Counts,
     Crash,
     Outcome,
-    PixelState,
     Toolkit,
     parse_items,
     parse_lines,
@@ -54,6 +50,7 @@ from connector.pixel.sources import (
     file_key,
     read_new_lines,
 )
+from connector.shell.pixel_rows import Scope, load_state, to_stored
 from connector.shell.retention import prune_read_hit_files
 from connector.shell.stages import FailureReason, SourceFailure
 
@@ -87,43 +84,11 @@ class PixelReport:
         }
 
 
-def to_pixel_state(stored: StoredPixelState) -> PixelState:
-    """The ledger's rows as the pixel room's state."""
-    return PixelState(
-        files={row[0]: FileMark(*row) for row in stored.files},
-        links=dict(stored.links),
-        shared=stored.shared,
-        pending=tuple(
-            PendingHit(hit_id, contact, Hit(at, url, referrer, visitor_id=visitor))
-            for hit_id, contact, visitor, at, url, referrer in stored.pending
-        ),
-    )
-
-
-def to_stored(state: PixelState, scope: frozenset[PendingRow] | None = None) -> StoredPixelState:
-    """The pixel room's state as the ledger's rows, replacing the pending rows of `scope`."""
-    return StoredPixelState(
-        files=[(m.key, m.path, m.offset, m.head, m.head_len) for m in state.files.values()],
-        links=state.links,
-        shared=state.shared,
-        pending=[
-            (p.id, p.contact_id, p.hit.visitor_id, p.hit.at, p.hit.url, p.hit.referrer) for p in state.pending
-        ],
-        scope=scope,
-    )
-
-
-def _load(ledger: Ledger, hits: list[Hit]) -> tuple[PixelState, frozenset[PendingRow] | None]:
-    """The state a run over `hits` needs (pending hits of their visitors and of open visits)."""
-    stored = load_pixel_state(ledger, {hit.visitor_id for hit in hits})
-    return to_pixel_state(stored), stored.scope
-
-
 def _store(
     ledger: Ledger,
     report: PixelReport,
     outcome: Outcome,
-    scope: frozenset[PendingRow] | None,
+    scope: Scope,
     settings: PixelSettings,
     now: datetime,
     cursors: Mapping[str, str] | None = None,
@@ -134,7 +99,7 @@ def _store(
     except OverflowError:
         expire_before = None  # a window reaching before all time: nothing has aged out
     result, expired = append_with_pixel_state(
-        ledger, outcome.events, to_stored(outcome.state, scope), cursors, expire_before, at=now
+        ledger, outcome.events, to_stored(outcome.state, *scope), cursors, expire_before, at=now
     )
     report.added += result.added
     report.duplicates += result.duplicates
@@ -237,7 +202,7 @@ def ingest_files(
             hits.extend(parse_lines(read.lines, read.format, settings, counts, read.header, crashes))
             _note_crashes(read, crashes, crashed)
             report.files.setdefault(str(read.path), read.status)
-        state, scope = _load(ledger, hits)
+        state, scope = load_state(ledger, hits)
         outcome = process(hits, counts, state, consented, kit, now, merged)
         marks = {**state.files, **{read.mark.key: read.mark for read in reads}}
         _store(
@@ -278,7 +243,7 @@ def ingest_api(
             part = f"page after cursor {start or '(none)'}"
             crashed[part] = _Crashes(len(crashes), f"item {crashes[0].index}", crashes[0].error)
         start = page.cursor
-        state, scope = _load(ledger, hits)
+        state, scope = load_state(ledger, hits)
         outcome = process(hits, counts, state, consented, kit, now, merged)
         cursors = {API_CURSOR: page.cursor} if page.cursor else None
         _store(ledger, report, outcome, scope, settings, now, cursors)
@@ -353,6 +318,7 @@ def collector_server(
         raise ConfigError(
             '[pixel] site_hosts: name the site\'s hosts (e.g. ["www.example.nl"]): only they count'
         )
+    token_secret(settings)  # the collector checks tokens itself and seals its lines with the secret
     collector_folder_ready(settings)
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     if overrides:

@@ -12,14 +12,17 @@ from pathlib import Path
 
 import pytest
 import requests
+from pydantic import SecretStr
+from werkzeug.serving import BaseWSGIServer
 from werkzeug.test import Client
 
 from connector.config.pixel import Collector, PixelSettings
 from connector.errors import ConfigError
 from connector.ledger import Ledger
-from connector.pixel.collector import GIF, CollectorApp, serve
+from connector.pixel.collector import GIF, CollectorApp, collector_counts, serve
+from connector.pixel.hits import Reason
 from connector.shell.pixel import collector_server, ingest_files
-from tests.pixel.helpers import BROWSER, LATER, T0, all_rows, consent, settings, token
+from tests.pixel.helpers import BROWSER, LATER, SECRET, T0, all_rows, consent, settings, token
 
 SITE = "www.example-agency.nl"
 VISITOR = "abcdef1234567890"
@@ -48,13 +51,13 @@ def lines(pixel: PixelSettings) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def running(tmp_path: Path) -> Iterator[tuple[str, PixelSettings, Clock]]:
+def running(tmp_path: Path) -> Iterator[tuple[str, PixelSettings, Clock, BaseWSGIServer]]:
     pixel, clock = configured(tmp_path, request_timeout_seconds=0.3), Clock(T0)
     server = serve(pixel, clock)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", pixel, clock
+        yield f"http://127.0.0.1:{server.server_port}", pixel, clock, server
     finally:
         server.shutdown()
         server.server_close()
@@ -62,9 +65,11 @@ def running(tmp_path: Path) -> Iterator[tuple[str, PixelSettings, Clock]]:
 
 
 def test_hits_of_every_kind_leave_no_address_token_or_query_in_files_logs_or_ledger(
-    running: tuple[str, PixelSettings, Clock], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    running: tuple[str, PixelSettings, Clock, BaseWSGIServer],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
-    base, pixel, _ = running
+    base, pixel, _, server = running
     mt = token("003A")
     pages = [
         # (page, referrer, visitor): consented, tracked link, anonymous, query-laden, foreign host
@@ -84,26 +89,107 @@ def test_hits_of_every_kind_leave_no_address_token_or_query_in_files_logs_or_led
             params = {"u": page, "r": referrer, **({"v": visitor} if visitor else {})}
             assert http.get(f"{base}/p.gif", params=params, timeout=5).content == GIF
         assert http.head(f"{base}/p.gif", params={"u": f"https://{SITE}/", "v": VISITOR}, timeout=5).ok
+        # a forged and an expired token on the site: nothing written, each counted
+        for bad in (mt[:-2] + "xx", token("003B", expires=T0 - timedelta(seconds=1))):
+            assert http.get(f"{base}/p.gif", params={"u": f"https://{SITE}/?mt={bad}", "v": VISITOR}).ok
     written = lines(pixel)
-    assert [(w["url"], w.get("token", ""), w.get("visitor_id", "")) for w in written] == [
-        (f"https://{SITE}/vacatures?page=2", mt, VISITOR),
-        (f"https://{SITE}/contact", mt, ""),  # a tracked link without consent: kept for the contact's consent
+    assert [(w["url"], w.get("contact", ""), w.get("visitor_id", "")) for w in written] == [
+        (f"https://{SITE}/vacatures?page=2", "003A", VISITOR),
+        (
+            f"https://{SITE}/contact",
+            "003A",
+            "",
+        ),  # a tracked link without consent: kept for the contact's consent
         (f"https://{SITE}/", "", VISITOR),
-    ]  # the anonymous visitor, the foreign host and the HEAD request left nothing
+    ]  # the anonymous visitor, the foreign host, the HEAD request and the bad tokens left nothing
+    assert all("token" not in w and ("seal" in w) == ("contact" in w) for w in written)
     assert [w["referrer"] for w in written] == ["mail.example", "www.google.com", ""]
     assert {w["ip"] for w in written} == {"127.0.0.0"}
+    assert collector_counts(server) == {
+        "expired_token": 1,
+        "forged_token": 1,
+        "foreign_host": 1,
+        "no_consent": 1,
+        "written": 3,
+    }
     captured = capfd.readouterr()
     assert "127.0.0.1" not in captured.err + captured.out
     assert mt not in captured.err + captured.out
     folder = pixel.collector_folder
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
+    files = sorted(folder.iterdir())
+    on_disk = "".join(p.read_text(encoding="utf-8") for p in files)
     with Ledger(tmp_path / "ledger.db") as ledger:
         consent(ledger, "003A")
-        ingest_files(ledger, pixel, sorted(folder.iterdir()), LATER)
+        report = ingest_files(ledger, pixel, files, LATER)
         stored = repr(all_rows(ledger))
+        ledger_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("ledger.db*"))
+    assert report.counts.credited == 3  # the two tracked hits, and the consented visitor linked by them
     for leak in (mt, "email", "jan@example.nl", "0612345678", "127.0.0.1", "q=jan", "evil.example"):
         assert leak not in stored
+        assert leak not in on_disk
+        assert leak.encode() not in ledger_bytes
+    for part in mt.split("."):  # not even the token's signature, anywhere
+        assert len(part) < 8 or (part not in on_disk and part not in stored)
+
+
+def test_a_contact_in_a_line_not_sealed_by_our_collector_is_refused(tmp_path: Path) -> None:
+    pixel = configured(tmp_path)
+    client = Client(CollectorApp(pixel, Clock(T0)))
+    query = {"u": f"https://{SITE}/?mt={token('003A')}", "v": VISITOR}
+    client.get("/p.gif", query_string=query, headers={"User-Agent": BROWSER})
+    [genuine] = lines(pixel)
+    forged = [
+        {**genuine, "contact": "003B"},  # another contact under the genuine seal
+        {**genuine, "url": f"https://{SITE}/other"},  # the seal covers the page too
+        {k: v for k, v in genuine.items() if k != "seal"} | {"visitor_id": "attacker-cookie-1"},
+        {**genuine, "seal": genuine["seal"].split(".")[0] + ".AAAAAAAAAAAAAAAAAAAAAA"},
+        {**genuine, "token": token("003A")},  # our collector never writes a token beside a contact
+    ]
+    other = settings(folder=tmp_path / "other-secret", site_hosts=(SITE,))
+    other = other.model_copy(update={"token_secret": SecretStr("another-secret-0123456789")})
+    with (pixel.collector_folder / "hits-2026-03-02.ndjson").open("a", encoding="utf-8") as out:
+        for line in forged:
+            out.write(json.dumps(line) + "\n")
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        consent(ledger, "003A")
+        consent(ledger, "003B")
+        report = ingest_files(ledger, pixel, sorted(pixel.collector_folder.iterdir()), LATER)
+    assert report.counts.rejected[Reason.FORGED_TOKEN] == len(forged)
+    assert report.counts.credited == 1  # the genuine line alone
+    # A secret no longer configured (or someone else's) proves nothing either.
+    with Ledger(tmp_path / "other.db") as ledger:
+        consent(ledger, "003A")
+        report = ingest_files(ledger, other, sorted(pixel.collector_folder.iterdir()), LATER)
+    assert (report.counts.rejected[Reason.FORGED_TOKEN], report.counts.credited) == (len(forged) + 1, 0)
+
+
+def test_a_rotated_secret_still_accepts_lines_sealed_with_the_previous_one(tmp_path: Path) -> None:
+    pixel = configured(tmp_path)
+    Client(CollectorApp(pixel, Clock(T0))).get(
+        "/p.gif",
+        query_string={"u": f"https://{SITE}/?mt={token('003A')}", "v": VISITOR},
+        headers={"User-Agent": BROWSER},
+    )
+    rotated = pixel.model_copy(
+        update={
+            "token_secret": SecretStr("the-new-secret-0123456789"),
+            "token_previous_secrets": (SecretStr(SECRET),),
+        }
+    )
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        consent(ledger, "003A")
+        report = ingest_files(ledger, rotated, sorted(pixel.collector_folder.iterdir()), LATER)
+    assert report.counts.credited == 1
+
+
+def test_the_collector_needs_the_token_secret(tmp_path: Path) -> None:
+    bare = configured(tmp_path).model_copy(update={"token_secret": None})
+    with pytest.raises(ConfigError, match="TOKEN_SECRET"):
+        collector_server(bare)
+    with pytest.raises(ValueError, match="TOKEN_SECRET"):
+        CollectorApp(bare)
 
 
 def test_a_token_replayed_on_a_foreign_host_writes_nothing(tmp_path: Path) -> None:
@@ -161,9 +247,9 @@ def test_behind_a_trusted_proxy_one_client_over_its_limit_does_not_stop_another(
 
 
 def test_half_open_connections_are_closed_by_the_socket_timeout(
-    running: tuple[str, PixelSettings, Clock],
+    running: tuple[str, PixelSettings, Clock, BaseWSGIServer],
 ) -> None:
-    base, pixel, _ = running
+    base, pixel, _, _ = running
     port = int(base.rsplit(":", 1)[1])
     held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(100)]
     try:

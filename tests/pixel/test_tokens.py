@@ -115,6 +115,81 @@ def test_500_visitor_ids_for_one_token_give_at_most_the_cap_of_visits(ledger: Le
     assert (again["visits"], again["rejected"]["over_cap"]) == (20, 5)
 
 
+def test_a_line_seal_verifies_only_its_own_fields_and_is_never_a_token() -> None:
+    ring, rotated = Keyring((OLD,)), Keyring((NEW, OLD))
+    fields = ["2026-03-02T09:00:00Z", "https://site.nl/", "", "agent", "192.0.2.0", "cookie-1", "003A"]
+    seal = ring.seal(fields)
+    assert ring.unseal(fields, seal)
+    assert rotated.unseal(fields, seal)
+    assert not Keyring((NEW,)).unseal(fields, seal)
+    for i in range(len(fields)):
+        assert not ring.unseal([*fields[:i], fields[i] + "x", *fields[i + 1 :]], seal)
+    shifted = [*fields[:2], fields[3], fields[2], *fields[4:]]  # the agent moved into the referrer
+    assert not ring.unseal(shifted, seal)
+    assert not ring.unseal(fields, seal + "é")
+    assert not ring.unseal(fields, "")
+    kid, signature = seal.split(".")
+    assert ring.check(f"2.{kid}.003A.0.{signature}", T0) is Reason.FORGED_TOKEN
+
+
+def test_the_day_caps_hold_across_runs_and_start_afresh_the_next_day(ledger: Ledger, tmp_path: Path) -> None:
+    # A daemon reading a leaked token's hits as they come: 12 runs a day, each a few new visitor ids.
+    consent(ledger, "003A")
+    token = sign_token("003A", SECRET.encode())
+    pixel = settings(site_hosts=(SITE,), max_visitors_per_contact_day=5, max_visits_per_contact_day=8)
+    log = tmp_path / "hits.ndjson"
+    totals = []
+    for day in (0, 1):
+        visits = over = 0
+        for run in range(12):
+            start = day * 24 * 60 + run * 40
+            lines = [
+                hit(start + j, url=f"https://{SITE}/?mt={token}", visitor=f"a-{day}-{run}-{j}")
+                for j in range(3)
+            ]
+            write_hits(log, lines, mode="a")
+            report = ingest_files(ledger, pixel, [log], T0 + timedelta(minutes=start + 2 + 31))
+            visits, over = visits + report.counts.visits, over + report.counts.rejected[Reason.OVER_CAP]
+            assert report.counts.lines == 3  # each run reads its own lines only
+        totals.append((visits, over))
+    assert totals == [(5, 31), (5, 31)]  # five visitor ids a day; the next day five again
+    stored = [e for e in ledger.events_of(["003A"])["003A"] if e.kind == WEB_VISIT]
+    assert sorted({e.at.date() for e in stored}) == [T0.date(), (T0 + timedelta(days=1)).date()]
+    assert len(stored) == 10
+    # The visits cap the same way: one cookie, a visit a run (more than the idle time apart), 12 runs.
+    other = tmp_path / "one-cookie.ndjson"
+    visits = 0
+    for run in range(12):
+        start = 3 * 24 * 60 + run * 40
+        write_hits(other, [hit(start, url=f"https://{SITE}/?mt={token}", visitor="one-cookie")], mode="a")
+        visits += ingest_files(ledger, pixel, [other], T0 + timedelta(minutes=start + 31)).counts.visits
+    assert visits == 8
+    # Reading a day's file again (a copy: new inode) adds nothing and does not use the cap up.
+    copy = tmp_path / "copy.ndjson"
+    copy.write_bytes(other.read_bytes())
+    again = ingest_files(ledger, pixel, [copy], T0 + timedelta(days=3, hours=12))
+    assert (again.added, again.duplicates, again.counts.rejected[Reason.OVER_CAP]) == (0, 8, 4)
+
+
+def test_the_day_counts_go_with_a_withdrawn_consent_and_with_the_window(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    consent(ledger, "003A")
+    consent(ledger, "003B")
+    lines = [hit(0, url=f"/?mt={sign_token(c, SECRET.encode())}", visitor=f"v-{c}") for c in ("003A", "003B")]
+    ingest_files(ledger, settings(), [write_hits(tmp_path / "a.ndjson", lines)], LATER)
+    day_rows = "SELECT contact_id, day, visitor_id FROM pixel_day_visits ORDER BY 1"
+    assert list(ledger.db.execute(day_rows)) == [
+        ("003A", "2026-03-02", "v-003A"),
+        ("003B", "2026-03-02", "v-003B"),
+    ]
+    consent(ledger, "003B", yes=False, at=LATER)
+    ingest_files(ledger, settings(), [write_hits(tmp_path / "b.ndjson", [])], LATER)
+    assert [row[0] for row in ledger.db.execute(day_rows)] == ["003A"]
+    ingest_files(ledger, settings(attribution_days=2), [tmp_path / "b.ndjson"], T0 + timedelta(days=3))
+    assert list(ledger.db.execute(day_rows)) == []
+
+
 def test_a_token_in_a_referrer_does_not_survive_in_pending_hits(ledger: Ledger, tmp_path: Path) -> None:
     token = sign_token("003NOCONSENT", SECRET.encode())
     line = hit(1, url=f"https://{SITE}/over-ons?name=Jan&phone=0612345678", visitor="anonymous-visitor")

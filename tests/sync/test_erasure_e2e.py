@@ -51,7 +51,9 @@ def _scored_visitor(org: Org, tmp_path: Path) -> tuple[str, str]:
     ingest_files(org.ledger, settings(), [log], org.em.org.clock.now())  # one visit ended, one open
     org.cycle()
     assert org.contact(candidate)["Lead_Score__c"] is not None
-    assert rows_naming(org.ledger, candidate)  # the scan sees a live contact's rows
+    assert {"pixel_day_visits", "pixel_pending"} <= set(
+        rows_naming(org.ledger, candidate)
+    )  # the scan sees them
     return candidate, application
 
 
