@@ -93,6 +93,17 @@ def owed_to_org(ledger: Ledger) -> list[Tombstone]:
     return [Tombstone(str(c), str(at), ErasureReason(r)) for c, at, r in ledger.db.execute(sql)]
 
 
+def held_by_jobs(ledger: Ledger, owed: Sequence[Tombstone]) -> set[str]:
+    """Of these tombstones, those erased while a Bulk 2.0 job sent before it is still recorded (not
+    collected): the job may hold the contact's writes and apply them after the erasure, so the org is
+    not cleared of the contact until the job is collected and its records are found and deleted."""
+    rows = ledger.db.execute("SELECT started_at FROM bulk_jobs").fetchall()
+    if not rows or not owed:
+        return set()
+    first = min(datetime.fromisoformat(str(started)) for (started,) in rows)
+    return {t.contact_id for t in owed if datetime.fromisoformat(t.erased_at) >= first}
+
+
 def cleared_in_org(
     ledger: Ledger, contact_ids: Sequence[str], refused: Mapping[str, str], at: datetime
 ) -> None:

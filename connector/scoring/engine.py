@@ -26,6 +26,7 @@ from connector.details import (
 from connector.events import (
     APPLICATION_STEP,
     CONTACT_UPDATED,
+    EMAIL_REPLIED,
     Event,
     EventRecord,
     from_micros,
@@ -105,6 +106,7 @@ class Rulebook:
                 if any(c.where or c.rule.once_per == "application" for c in rules)
             }
             | ({APPLICATION_STEP} if self.medal_of_step else set())
+            | ({EMAIL_REPLIED} & set(self.rules_by_kind))  # a reply's identity is its e-mail
             | {CONTACT_UPDATED}
         )
 
@@ -134,7 +136,7 @@ def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], expl
         if r[0] <= now:
             key = _identity(r)
             kept = unique.get(key)
-            if kept is None or r[1] < kept[1]:  # the smallest id: the same result in any input order
+            if kept is None or _preferred(r, kept):  # the same choice in any input order
                 unique[key] = r
     ordered = sorted(unique.values())  # ids are unique here, so ties on time break by id
     kind = ContactKind.CANDIDATE
@@ -198,14 +200,32 @@ def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], expl
 
 
 def _identity(record: EventRecord) -> object:
-    """What makes an event the same event: its id; for a step, also its application, step and second."""
+    """What makes an event the same event: its id; for a step, also its application, step and second;
+    for a reply, the e-mail replied to."""
     # Ledgers from before step events had one id whether read from the record or its field history hold
     # both ids for one transition; it counts once.
     if record[2] == APPLICATION_STEP:
         application = record[3].get("application_id")
         if application is not None:
             return (application, record[3].get("step"), record[0] // 1_000_000)
+    # A reply was once read from the original's HasReply (an event of the original, no `reply_id`) and
+    # is now read from the reply message (another id, the original as `message_id`): a ledger from
+    # before the upgrade holds both for one reply. One e-mail's reply counts once, as HasReply did.
+    elif record[2] == EMAIL_REPLIED:
+        message = record[3].get("message_id")
+        if message is not None:
+            return (EMAIL_REPLIED, message)
     return record[1]
+
+
+def _preferred(record: EventRecord, kept: EventRecord) -> bool:
+    """Of two records of one event, whether `record` is the one to count instead of `kept`: the smallest
+    id; for replies the old event first (the reply the ledger already counted keeps its day), then the
+    earliest reply."""
+    if record[2] == EMAIL_REPLIED:
+        new, old = "reply_id" in record[3], "reply_id" in kept[3]
+        return (new, record[0], record[1]) < (old, kept[0], kept[1])
+    return record[1] < kept[1]
 
 
 def _date(ordinal: int) -> date | None:

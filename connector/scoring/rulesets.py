@@ -13,7 +13,7 @@ from typing import Any
 from connector.config import Medals, Scoring
 
 # Raise it whenever the engine scores the same rules and events differently (a connector upgrade).
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2  # 2: one e-mail's reply counts once (the old HasReply event and the reply message)
 
 
 def rules_text(scoring: Scoring, medals: Medals) -> str:

@@ -15,6 +15,7 @@ from connector.ledger.erasure import (
     add_audit,
     cleared_in_org,
     erase_contacts,
+    held_by_jobs,
     merged_keys,
     owed_to_org,
     tombstoned,
@@ -65,7 +66,8 @@ def erase_in_org(
     """For every tombstone the org still owes: delete its child records and, when the contact still
     exists (anonymised, or erased on request), empty its recruitment-detail fields.
 
-    A tombstone is settled only when all of it was accepted; a refusal is kept on it and retried next
+    A tombstone is settled only when all of it was accepted and no Bulk 2.0 job sent before the erasure
+    is still running (it may hold the contact's writes); a refusal is kept on it and retried next
     cycle. Records are found by contact, so one written by a killed cycle is found too.
     """
     owed = owed_to_org(ledger)
@@ -87,7 +89,10 @@ def erase_in_org(
                 errors.setdefault(o.write.parent, o.error_code or o.outcome.value)
     missing = {w.parent for w in _clears(mapping, live)} - {o.write.parent for o in cleared.outcomes}
     errors.update(dict.fromkeys(missing - set(errors), "not_sent"))
-    done = [c for c in contacts if c not in errors]
+    # A job sent before the erasure and not collected yet may still write the contact: not settled,
+    # so a later cycle (after collecting it) finds and deletes what it wrote. No error: nothing refused.
+    held = held_by_jobs(ledger, owed)
+    done = [c for c in contacts if c not in errors and c not in held]
     cleared_in_org(ledger, done, {c: e for c, e in errors.items() if e != "not_sent"}, now)
     if errors:
         log.warning("erasure_in_org_incomplete", contacts=len(errors), codes=sorted(set(errors.values())))

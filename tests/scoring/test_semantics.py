@@ -224,3 +224,18 @@ def test_one_step_read_from_the_record_and_from_its_history_counts_once() -> Non
     from_record = make_event("003C1", "application.step", when, attrs, id="record-id")
     from_history = make_event("003C1", "application.step", when, attrs, id="old-history-id")
     assert score([from_record, from_history], STEP_RULES, now=at("06-02")).details.score == 30
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_one_e_mails_reply_counts_once_and_the_old_event_is_the_one_counted(reverse: bool) -> None:
+    r = (rule("replied", "email.replied", 10, valid_days=30),)
+    old = ev("email.replied", at("06-20", "10:05"), message_id="02s1")  # HasReply, read from the e-mail
+    new = ev("email.replied", at("06-20", "10:00"), message_id="02s1", reply_id="02s9")  # the reply
+    later = ev("email.replied", at("06-21"), message_id="02s1", reply_id="02s8")  # replied to again
+    other = ev("email.replied", at("06-22"), message_id="02s2", reply_id="02s7")  # another e-mail
+    events = [old, new, later, other]
+    state = score(events[::-1] if reverse else events, r, explain=True)
+    assert state.details.score == 20
+    assert sorted(e.event_id for e in state.lines[0].events) == sorted([old.id, other.id])
+    only_new = score([later, new], r, explain=True)  # no old event: the earliest reply counts
+    assert (only_new.details.score, [e.event_id for e in only_new.lines[0].events]) == (10, [new.id])
