@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
@@ -31,28 +31,8 @@ UNPROCESSED = "NOT_PROCESSED"  # a row a Bulk 2.0 job neither took nor refused
 STOPS = (ApiLimitError, BudgetExceededError, TransientError)
 
 
-class WritePort(Protocol):
-    """What the writer needs from the client (SalesforceClient implements it)."""
-
-    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET JSON."""
-        ...
-
-    def send(self, method: str, path: str, body: Any = None, *, idempotent: bool) -> Any:
-        """Send JSON, return JSON."""
-        ...
-
-    def send_raw(
-        self,
-        method: str,
-        path: str,
-        *,
-        data: str | None = None,
-        content_type: str = "text/csv",
-        headers_out: dict[str, str] | None = None,
-    ) -> str:
-        """Send or fetch CSV; the response headers go to `headers_out` when given."""
-        ...
+# What the writer needs from the client is what the Bulk 2.0 calls need (SalesforceClient implements it).
+WritePort = bulk.BulkPort
 
 
 class Outcome(StrEnum):
