@@ -235,7 +235,21 @@ def rule_sets() -> str:
     """
 
 
-# Tables whose rows name a contact, and the column that names it: a tombstone refuses new rows in each.
+def contact_trend() -> str:
+    """The trend flag and the last engagement (date, rule), beside the other details, stored and shown."""
+    # A pass after this migration re-scores nothing by itself: the rows get the values at the next
+    # re-score of each contact, and the plan writes them then (or at the nightly pass).
+    return "\n".join(
+        f"ALTER TABLE {table} ADD COLUMN {column};"
+        for table in ("contact_state", "org_details")
+        for column in (
+            "heating_up INTEGER NOT NULL DEFAULT 0",
+            "last_engaged_on TEXT",
+            "last_engaged_by TEXT",
+        )
+    )
+
+
 # Each migration is a named function returning its SQL; the list order is the apply order.
 MIGRATIONS: list[Callable[[], str]] = [
     initial,
@@ -254,6 +268,7 @@ MIGRATIONS: list[Callable[[], str]] = [
     org_event_ids,
     bulk_jobs,
     contact_history,
+    contact_trend,
 ]
 
 

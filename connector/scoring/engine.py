@@ -10,7 +10,7 @@ import functools
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,6 +38,9 @@ _KINDS = {k.value: k for k in ContactKind}
 # Offsets of real zones are whole quarter hours, so a 15-minute UTC bucket never straddles a local
 # midnight: the local date of a bucket is computed once per job, then looked up.
 _BUCKET = 900 * 1_000_000
+# "Heating up" compares the band now with the band this long ago.
+TREND_DAYS = 7
+_BAND_RANK = {band: rank for rank, band in enumerate(Band)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,11 @@ class Rulebook:
             | {CONTACT_UPDATED}
         )
 
+    @functools.cached_property
+    def week_ago(self) -> Rulebook:
+        """The same rules at `now` minus TREND_DAYS: the band a contact showed then (for `heating_up`)."""
+        return Rulebook(self.scoring, self.medals, self.now - timedelta(days=TREND_DAYS))
+
     def score(self, contact_id: str, events: Iterable[Event], *, explain: bool = False) -> ContactState:
         """Score one contact from its events (any order, duplicates allowed)."""
         return _score(self, contact_id, [record_of(e) for e in events], explain)
@@ -126,8 +134,14 @@ class Rulebook:
         return from_micros(bucket * _BUCKET).astimezone(self.zone).toordinal()
 
 
-def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], explain: bool) -> ContactState:
-    """The one scoring function. Events after `now` are ignored; duplicates (same id) count once."""
+def _score(
+    book: Rulebook, contact_id: str, records: Iterable[EventRecord], explain: bool, trend: bool = True
+) -> ContactState:
+    """The one scoring function. Events after `now` are ignored; duplicates (same id) count once.
+
+    With `trend`, a band above the coldest is compared with the band the same events gave
+    TREND_DAYS ago (a second, cheaper pass over fewer events; a cold contact is never heating up).
+    """
     now = book.now_micros
     unique: dict[object, EventRecord] = {}
     for r in records:
@@ -147,6 +161,8 @@ def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], expl
     day_of, day_of_bucket = book.day_of, book.day_of_bucket
     matched: dict[str, list[tuple[EventRecord, int]]] = {}
     activity: set[int] = set()
+    last_engaged: EventRecord | None = None
+    last_engaged_by: str | None = None
     medal: Medal | None = None
     first_medal_on = first_gold_on = 0  # date ordinals; 0 = none yet
     for record in ordered:
@@ -167,6 +183,8 @@ def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], expl
                 # "Activity = an event matching a rule with points > 0."
                 if is_activity:
                     activity.add(day)
+                    if last_engaged is not record:  # the first rule of the latest such event names it
+                        last_engaged, last_engaged_by = record, name
         if medal_of_step is not None and event_kind == APPLICATION_STEP:
             earned = medal_of_step.get(str(record[3].get("step")))
             if earned is not None:
@@ -186,14 +204,22 @@ def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], expl
     score = sum(line.points for line in lines)
     first_points_on = activity_days[0] if activity_days else 0
     qualified_on = first_points_on if book.medals.first_qualification == "first_points" else first_medal_on
+    band = Band.of(score, book.scoring.bands)
+    heating_up = False
+    if trend and band is not Band.COLD:
+        before = _score(book.week_ago, contact_id, ordered, False, trend=False).details.band
+        heating_up = before is None or _BAND_RANK[band] > _BAND_RANK[before]
+    last = _date(activity_days[-1]) if activity_days else None
     details = RecruitmentDetails(
         score=score,
-        band=Band.of(score, book.scoring.bands),
+        band=band,
         medal=medal,
         first_qualified_on=_date(qualified_on),
         first_placed_on=_date(first_gold_on),
+        heating_up=heating_up,
+        last_engaged_on=last,
+        last_engaged_by=last_engaged_by,
     )
-    last = _date(activity_days[-1]) if activity_days else None
     return ContactState(contact_id, kind, details, last, tuple(lines))
 
 
