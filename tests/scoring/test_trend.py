@@ -1,0 +1,57 @@
+"""The trend and the last engagement on the Contact: from the events and `now` alone."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from connector.details import Band
+
+from .helpers import NOW, STEP_RULES, at, ev, rule, score, step
+
+RULES = (*STEP_RULES, rule("opened", "email.opened", 5), rule("bounced", "email.bounced", -10))
+
+
+def test_a_band_reached_within_the_last_7_days_is_heating_up() -> None:
+    d = score([step("Intake verwerkt", at("06-27"))], RULES).details
+    assert (d.band, d.heating_up) == (Band.LUKEWARM, True)
+    assert (d.last_engaged_on, d.last_engaged_by) == (date(2026, 6, 27), "intake")
+
+
+def test_the_same_band_as_7_days_ago_is_not_heating_up() -> None:
+    d = score([step("Intake verwerkt", at("06-10"))], RULES).details
+    assert (d.band, d.heating_up) == (Band.LUKEWARM, False)
+
+
+def test_a_rise_from_lukewarm_to_warm_this_week_is_heating_up() -> None:
+    events = [step("Intake verwerkt", at("06-10")), step("Voorgesteld", at("06-29"))]
+    d = score(events, RULES).details
+    assert (d.band, d.heating_up, d.last_engaged_by) == (Band.WARM, True, "proposed")
+
+
+def test_the_flag_lapses_7_days_after_the_rise() -> None:
+    events = [step("Intake verwerkt", at("06-27"))]  # NOW is 06-30 12:00
+    assert score(events, RULES, at("07-04", "09:59")).details.heating_up is True
+    assert score(events, RULES, at("07-04", "10:00")).details.heating_up is False
+
+
+def test_a_cold_contact_with_points_is_never_heating_up() -> None:
+    d = score([ev("email.opened", at("06-29"))], RULES).details
+    assert (d.score, d.band, d.heating_up) == (5, Band.COLD, False)
+    assert (d.last_engaged_on, d.last_engaged_by) == (date(2026, 6, 29), "opened")
+
+
+def test_a_penalty_event_is_no_engagement_and_a_future_event_is_ignored() -> None:
+    events = [
+        step("Intake verwerkt", at("06-20")),
+        ev("email.bounced", at("06-25")),
+        ev("email.opened", at("07-05")),  # after NOW
+    ]
+    d = score(events, RULES).details
+    assert (d.last_engaged_on, d.last_engaged_by) == (date(2026, 6, 20), "intake")
+
+
+def test_a_cooling_contact_is_not_heating_up() -> None:
+    # Intake 100 days ago lapsed (valid 90 days) within the week: lukewarm then, nothing now.
+    events = [step("Intake verwerkt", NOW - timedelta(days=95)), ev("email.opened", at("06-29"))]
+    d = score(events, RULES).details
+    assert (d.band, d.heating_up) == (Band.COLD, False)
