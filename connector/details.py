@@ -94,7 +94,8 @@ class RecruitmentDetails:
     `heating_up`: the band is warmer than it was 7 days ago (a checkbox a list view filters on, so
     never None);
     `last_engaged_on` / `last_engaged_by`: the local date and the rule of the latest event that earned
-    points (the activity the inactivity penalty counts from).
+    points (the activity the inactivity penalty counts from); `explanation`: the short "why" of the
+    score (at most 255 characters).
     """
 
     score: int | None = None
@@ -105,6 +106,7 @@ class RecruitmentDetails:
     heating_up: bool = False
     last_engaged_on: date | None = None
     last_engaged_by: str | None = None
+    explanation: str | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -122,6 +124,7 @@ DETAIL_NAMES = (
     "heating_up",
     "last_engaged_on",
     "last_engaged_by",
+    "explanation",
 )
 
 

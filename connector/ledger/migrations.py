@@ -235,8 +235,9 @@ def rule_sets() -> str:
     """
 
 
-def contact_trend() -> str:
-    """The trend flag and the last engagement (date, rule), beside the other details, stored and shown."""
+def contact_insight() -> str:
+    """The trend flag, the last engagement (date, rule) and the explanation, beside the other details,
+    stored and shown."""
     # A pass after this migration re-scores nothing by itself: the rows get the values at the next
     # re-score of each contact, and the plan writes them then (or at the nightly pass).
     return "\n".join(
@@ -246,6 +247,7 @@ def contact_trend() -> str:
             "heating_up INTEGER NOT NULL DEFAULT 0",
             "last_engaged_on TEXT",
             "last_engaged_by TEXT",
+            "explanation TEXT",
         )
     )
 
@@ -268,7 +270,7 @@ MIGRATIONS: list[Callable[[], str]] = [
     org_event_ids,
     bulk_jobs,
     contact_history,
-    contact_trend,
+    contact_insight,
 ]
 
 

@@ -266,7 +266,7 @@ class Ledger:
             while batch := list(islice(iterator, BATCH)):
                 conn.executemany(
                     f"INSERT OR REPLACE INTO contact_state (contact_id, kind, {DETAIL_COLUMNS},"
-                    " last_activity_on, lines, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " last_activity_on, lines, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (r.contact_id, r.kind.value, *details_columns(r.details),
                          _day_text(r.last_activity_on), json.dumps(dict(r.lines)), stamp)
@@ -323,16 +323,19 @@ class Ledger:
             self.db.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
 
-DetailColumns = tuple[int | None, str | None, str | None, str | None, str | None, int, str | None, str | None]
+DetailColumns = tuple[
+    int | None, str | None, str | None, str | None, str | None, int, str | None, str | None, str | None
+]
 # The detail columns of `contact_state` and `org_details`, in the order of `details_columns`.
 DETAIL_COLUMNS = (
-    "score, band, medal, first_qualified_on, first_placed_on, heating_up, last_engaged_on, last_engaged_by"
+    "score, band, medal, first_qualified_on, first_placed_on, heating_up, last_engaged_on, last_engaged_by,"
+    " explanation"
 )
 
 
 def details_columns(d: RecruitmentDetails) -> DetailColumns:
     """Recruitment details as the ledger's columns (score, band, medal, two ISO dates, the trend flag,
-    the last engagement's ISO date and rule)."""
+    the last engagement's ISO date and rule, the explanation)."""
     return (
         d.score,
         d.band.value if d.band else None,
@@ -342,6 +345,7 @@ def details_columns(d: RecruitmentDetails) -> DetailColumns:
         int(d.heating_up),
         _day_text(d.last_engaged_on),
         d.last_engaged_by,
+        d.explanation,
     )
 
 
@@ -354,6 +358,7 @@ def details_of(
     heating_up: int | None = None,
     engaged_on: str | None = None,
     engaged_by: str | None = None,
+    explanation: str | None = None,
 ) -> RecruitmentDetails:
     """Recruitment details from the ledger's columns (the inverse of `details_columns`; rows from
     before the trend columns have five)."""
@@ -366,6 +371,7 @@ def details_of(
         bool(heating_up),
         _day(engaged_on),
         engaged_by or None,
+        explanation or None,
     )
     return EMPTY_DETAILS if details.is_empty else details
 

@@ -73,7 +73,7 @@ def save_shown(
     with ledger.transaction():
         ledger.db.conn.executemany(
             f"INSERT OR REPLACE INTO org_details (contact_id, {DETAIL_COLUMNS}, lines, confirmed_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (r.contact_id, *details_columns(r.details),
                  json.dumps(dict(known[r.contact_id].lines if r.contact_id in known else r.lines)), stamp)
@@ -91,7 +91,7 @@ def pending_contacts(ledger: Ledger) -> list[tuple[StoredState, ShownDetails | N
                OR s.medal IS NOT o.medal OR s.first_qualified_on IS NOT o.first_qualified_on
                OR s.first_placed_on IS NOT o.first_placed_on OR s.lines IS NOT o.lines
                OR s.heating_up IS NOT o.heating_up OR s.last_engaged_on IS NOT o.last_engaged_on
-               OR s.last_engaged_by IS NOT o.last_engaged_by)
+               OR s.last_engaged_by IS NOT o.last_engaged_by OR s.explanation IS NOT o.explanation)
           AND s.contact_id NOT IN (SELECT contact_id FROM dead_letters)
         ORDER BY s.contact_id
     """

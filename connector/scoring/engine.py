@@ -32,7 +32,15 @@ from connector.events import (
     record_of,
     to_micros,
 )
-from connector.scoring.model import FLOOR_LINE, ContactState, EventStatus, Line, LineEvent, LineKind
+from connector.scoring.model import (
+    FLOOR_LINE,
+    ContactState,
+    EventStatus,
+    Line,
+    LineEvent,
+    LineKind,
+    explanation,
+)
 
 _KINDS = {k.value: k for k in ContactKind}
 # Offsets of real zones are whole quarter hours, so a 15-minute UTC bucket never straddles a local
@@ -219,6 +227,7 @@ def _score(
         heating_up=heating_up,
         last_engaged_on=last,
         last_engaged_by=last_engaged_by,
+        explanation=explanation(lines),
     )
     return ContactState(contact_id, kind, details, last, tuple(lines))
 

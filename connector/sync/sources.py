@@ -196,6 +196,7 @@ def shown_of(record: Record, fields: ContactFields, batch: Batch) -> ShownDetail
         heating_up=field_value(record, fields.heating_up) is True,
         last_engaged_on=_day(field_value(record, fields.last_engaged_on)),
         last_engaged_by=str(field_value(record, fields.last_engaged_by) or "") or None,
+        explanation=str(field_value(record, fields.explanation) or "") or None,
     )
     return ShownDetails(str(record.get("Id")), details)
 

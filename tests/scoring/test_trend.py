@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from connector.config import Inactivity
 from connector.details import Band
 
 from .helpers import NOW, STEP_RULES, at, ev, rule, score, step
@@ -55,3 +56,34 @@ def test_a_cooling_contact_is_not_heating_up() -> None:
     events = [step("Intake verwerkt", NOW - timedelta(days=95)), ev("email.opened", at("06-29"))]
     d = score(events, RULES).details
     assert (d.band, d.heating_up) == (Band.COLD, False)
+
+
+def test_the_explanation_lists_points_largest_first_with_their_next_lapse_then_inactivity() -> None:
+    events = [
+        step("Intake verwerkt", at("06-10")),
+        step("Voorgesteld", at("06-12")),
+        ev("email.opened", at("06-11")),
+    ]
+    d = score(
+        events, RULES, at("07-20"), inactivity=Inactivity(after_days=30, every_days=7, points=-5)
+    ).details
+    assert (
+        d.explanation
+        == "Intake 30 until 2026-09-08 · Proposed 25 until 2026-09-10 · Opened 5 · Inactivity \u221210"
+    )  # 07-12, 07-19
+    assert d.score == 50
+
+
+def test_an_explanation_never_passes_255_characters_and_says_what_it_left_out() -> None:
+    many = tuple(rule(f"rule_{i:02}_{'x' * 20}", f"custom.e{i}", 30 - i) for i in range(20))
+    d = score([ev(f"custom.e{i}", at("06-20")) for i in range(20)], many).details
+    assert d.explanation is not None
+    assert len(d.explanation) <= 255
+    assert d.explanation.startswith("Rule 00 " + "x" * 20 + " 30 · ")
+    assert d.explanation.endswith(" more")
+    kept = d.explanation.count(" · ")
+    assert d.explanation.endswith(f"+{20 - kept} more")
+
+
+def test_no_points_no_explanation() -> None:
+    assert score([ev("email.opened", at("06-29"))], STEP_RULES).details.explanation is None

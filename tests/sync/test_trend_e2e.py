@@ -1,6 +1,8 @@
-"""The trend and last engagement reach the org through the emulator, and only when they change."""
+"""The trend, last engagement and explanation reach the org through the emulator, only when they change."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from .conftest import T0, Org
 
@@ -24,6 +26,8 @@ def test_heating_up_is_written_then_cleared_by_the_nightly_pass_a_week_later(org
     org.cycle()
     org.cycle()  # settles the contact re-read after our own write
     assert trend(org, candidate) == (True, T0.date().isoformat(), "intake")
+    until = (T0.date() + timedelta(days=90)).isoformat()  # the example's intake is valid 90 days
+    assert org.contact(candidate)["Lead_Score_Explanation__c"] == f"Intake 30 until {until}"
 
     org.em.org.reset_calls()
     assert org.cycle().writes == 0
