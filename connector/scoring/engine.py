@@ -142,14 +142,8 @@ class Rulebook:
         return from_micros(bucket * _BUCKET).astimezone(self.zone).toordinal()
 
 
-def _score(
-    book: Rulebook, contact_id: str, records: Iterable[EventRecord], explain: bool, trend: bool = True
-) -> ContactState:
-    """The one scoring function. Events after `now` are ignored; duplicates (same id) count once.
-
-    With `trend`, a band above the coldest is compared with the band the same events gave
-    TREND_DAYS ago (a second, cheaper pass over fewer events; a cold contact is never heating up).
-    """
+def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], explain: bool) -> ContactState:
+    """The one scoring function. Events after `now` are ignored; duplicates (same id) count once."""
     now = book.now_micros
     unique: dict[object, EventRecord] = {}
     for r in records:
@@ -159,6 +153,18 @@ def _score(
             if kept is None or r[1] < kept[1]:  # the smallest id: the same result in any input order
                 unique[key] = r
     ordered = sorted(unique.values())  # ids are unique here, so ties on time break by id
+    return _evaluate(book, contact_id, ordered, explain, trend=True)
+
+
+def _evaluate(
+    book: Rulebook, contact_id: str, ordered: list[EventRecord], explain: bool, *, trend: bool
+) -> ContactState:
+    """Score unique records in time order, all at or before `now`.
+
+    With `trend`, a contact above cold who engaged in the last TREND_DAYS is compared with the band
+    the events up to TREND_DAYS ago gave then: a band that rose only because a penalty lapsed is no
+    heating up, and the second pass runs for few contacts.
+    """
     kind = ContactKind.CANDIDATE
     for record in ordered:
         if record[2] == CONTACT_UPDATED:
@@ -214,9 +220,12 @@ def _score(
     qualified_on = first_points_on if book.medals.first_qualification == "first_points" else first_medal_on
     band = Band.of(score, book.scoring.bands)
     heating_up = False
-    if trend and band is not Band.COLD:
-        before = _score(book.week_ago, contact_id, ordered, False, trend=False).details.band
-        heating_up = before is None or _BAND_RANK[band] > _BAND_RANK[before]
+    if trend and band is not Band.COLD and last_engaged is not None:
+        then = book.week_ago.now_micros
+        if last_engaged[0] > then:
+            earlier = ordered[: bisect_right(ordered, then, key=_at)]
+            before = _evaluate(book.week_ago, contact_id, earlier, False, trend=False).details.band
+            heating_up = before is None or _BAND_RANK[band] > _BAND_RANK[before]
     last = _date(activity_days[-1]) if activity_days else None
     details = RecruitmentDetails(
         score=score,
@@ -227,7 +236,7 @@ def _score(
         heating_up=heating_up,
         last_engaged_on=last,
         last_engaged_by=last_engaged_by,
-        explanation=explanation(lines),
+        explanation=explanation(lines) if trend else None,  # the pass at TREND_DAYS ago needs the band
     )
     return ContactState(contact_id, kind, details, last, tuple(lines))
 
@@ -241,6 +250,10 @@ def _identity(record: EventRecord) -> object:
         if application is not None:
             return (application, record[3].get("step"), record[0] // 1_000_000)
     return record[1]
+
+
+def _at(record: EventRecord) -> int:
+    return record[0]
 
 
 def _date(ordinal: int) -> date | None:
