@@ -87,3 +87,17 @@ def test_an_explanation_never_passes_255_characters_and_says_what_it_left_out() 
 
 def test_no_points_no_explanation() -> None:
     assert score([ev("email.opened", at("06-29"))], STEP_RULES).details.explanation is None
+
+
+def test_a_band_that_rose_only_because_a_penalty_lapsed_is_not_heating_up() -> None:
+    lapsing = (
+        *STEP_RULES,
+        rule("opened", "email.opened", 5),
+        rule("bounced", "email.bounced", -10, valid_days=10),
+    )
+    events = [step("Intake verwerkt", at("06-01")), ev("email.bounced", at("06-15"))]  # lapses 06-25
+    assert score(events, lapsing, NOW - timedelta(days=7)).details.band is Band.COLD  # 20
+    quiet = score(events, lapsing).details
+    assert (quiet.score, quiet.band, quiet.heating_up) == (30, Band.LUKEWARM, False)
+    engaged = score([*events, ev("email.opened", at("06-29"))], lapsing).details
+    assert (engaged.band, engaged.heating_up) == (Band.LUKEWARM, True)
