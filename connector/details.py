@@ -7,7 +7,7 @@ the currency going out: one record the connector wants the org to hold.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
@@ -88,13 +88,25 @@ def higher_medal(a: Medal | None, b: Medal | None) -> Medal | None:
 
 @dataclass(frozen=True, slots=True)
 class RecruitmentDetails:
-    """The fields written to the contact: empty (all None) until a point or a medal is earned."""
+    """The fields written to the contact: empty (all None, not heating up) until a point or a medal is
+    earned.
+
+    `heating_up`: the band is warmer than it was 7 days ago (a checkbox a list view filters on, so
+    never None);
+    `last_engaged_on` / `last_engaged_by`: the local date and the rule of the latest event that earned
+    points (the activity the inactivity penalty counts from); `explanation`: the short "why" of the
+    score (at most 255 characters).
+    """
 
     score: int | None = None
     band: Band | None = None
     medal: Medal | None = None
     first_qualified_on: date | None = None
     first_placed_on: date | None = None
+    heating_up: bool = False
+    last_engaged_on: date | None = None
+    last_engaged_by: str | None = None
+    explanation: str | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -103,7 +115,17 @@ class RecruitmentDetails:
 
 
 EMPTY_DETAILS = RecruitmentDetails()
-DETAIL_NAMES = ("score", "band", "medal", "first_qualified_on", "first_placed_on")
+DETAIL_NAMES = (
+    "score",
+    "band",
+    "medal",
+    "first_qualified_on",
+    "first_placed_on",
+    "heating_up",
+    "last_engaged_on",
+    "last_engaged_by",
+    "explanation",
+)
 
 
 def keep_monotone(new: RecruitmentDetails, *earlier: RecruitmentDetails | None) -> RecruitmentDetails:
@@ -115,9 +137,8 @@ def keep_monotone(new: RecruitmentDetails, *earlier: RecruitmentDetails | None) 
     for previous in earlier:
         if previous is None or previous.is_empty:
             continue
-        merged = RecruitmentDetails(
-            score=merged.score,
-            band=merged.band,
+        merged = replace(
+            merged,
             medal=higher_medal(previous.medal, merged.medal),
             first_qualified_on=previous.first_qualified_on or merged.first_qualified_on,
             first_placed_on=previous.first_placed_on or merged.first_placed_on,

@@ -56,7 +56,8 @@ def test_score_prints_ndjson_sorted_by_contact(tmp_path: Path, capsys: pytest.Ca
     assert rows[0] | {"lines": None} == rows[0] | {
         # 30 (intake) + 40 (hired) - 5: the inactivity penalty of 06-16 fell between intake and hire.
         "score": 65, "band": "warm", "medal": "gold", "first_qualified_on": "2026-06-02",
-        "first_placed_on": "2026-06-20", "lines": None,
+        "first_placed_on": "2026-06-20", "lines": None, "heating_up": False, "last_engaged_by": "hired",
+        "explanation": "Hired 40 until 2026-12-17 · Intake 30 until 2026-08-31 · Inactivity \u22125",
     }  # fmt: skip
     assert rows[1]["score"] is None
     assert rows[1]["band"] is None

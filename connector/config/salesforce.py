@@ -31,6 +31,10 @@ class ContactFields(Strict):
     medal: ApiName = "Medal__c"
     first_qualified_on: ApiName = "Date_First_Qualification__c"
     first_placed_on: ApiName = "Date_First_Placement__c"
+    heating_up: ApiName = "Heating_Up__c"
+    last_engaged_on: ApiName = "Date_Last_Engagement__c"
+    last_engaged_by: ApiName = "Last_Engagement__c"
+    explanation: ApiName = "Lead_Score_Explanation__c"
     tracking_consent: ApiName = "Tracking_Consent__c"
     # Picklist values the org uses for our bands and medals.
     band_values: dict[str, str] = Field(

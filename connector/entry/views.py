@@ -85,6 +85,9 @@ def state_json(state: ContactState) -> str:
             "first_qualified_on": d.first_qualified_on.isoformat() if d.first_qualified_on else None,
             "first_placed_on": d.first_placed_on.isoformat() if d.first_placed_on else None,
             "last_activity_on": state.last_activity_on.isoformat() if state.last_activity_on else None,
+            "heating_up": d.heating_up,
+            "last_engaged_by": d.last_engaged_by,
+            "explanation": d.explanation,
             "lines": state.rule_points(),
         }
     )
@@ -100,8 +103,9 @@ def explain_table(state: ContactState) -> Table:
     title = (
         f"{state.contact_id} ({kind}): score {score}, band {band}, medal {medal},"
         f" first qualified {_day(d.first_qualified_on)}, first placed {_day(d.first_placed_on)}"
+        + (", heating up" if d.heating_up else "")
     )
-    table = Table(title=title, title_justify="left", show_lines=True)
+    table = Table(title=title, title_justify="left", show_lines=True, caption=d.explanation)
     table.add_column("line")
     table.add_column("points", justify="right")
     table.add_column("note")

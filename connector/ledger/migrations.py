@@ -236,6 +236,23 @@ def rule_sets() -> str:
     """
 
 
+def contact_insight() -> str:
+    """The trend flag, the last engagement (date, rule) and the explanation, beside the other details,
+    stored and shown."""
+    # A pass after this migration re-scores nothing by itself: the rows get the values at the next
+    # re-score of each contact, and the plan writes them then (or at the nightly pass).
+    return "\n".join(
+        f"ALTER TABLE {table} ADD COLUMN {column};"
+        for table in ("contact_state", "org_details")
+        for column in (
+            "heating_up INTEGER NOT NULL DEFAULT 0",
+            "last_engaged_on TEXT",
+            "last_engaged_by TEXT",
+            "explanation TEXT",
+        )
+    )
+
+
 # Each migration is a named function returning its SQL; the list order is the apply order.
 MIGRATIONS: list[Callable[[], str]] = [
     initial,
@@ -255,6 +272,7 @@ MIGRATIONS: list[Callable[[], str]] = [
     bulk_jobs,
     contact_history,
     pixel_day_visits,
+    contact_insight,
 ]
 
 

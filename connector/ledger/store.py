@@ -265,7 +265,8 @@ class Ledger:
             iterator = iter(rows)
             while batch := list(islice(iterator, BATCH)):
                 conn.executemany(
-                    "INSERT OR REPLACE INTO contact_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT OR REPLACE INTO contact_state (contact_id, kind, {DETAIL_COLUMNS},"
+                    " last_activity_on, lines, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (r.contact_id, r.kind.value, *details_columns(r.details),
                          _day_text(r.last_activity_on), json.dumps(dict(r.lines)), stamp)
@@ -322,28 +323,57 @@ class Ledger:
             self.db.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
 
-def details_columns(
-    d: RecruitmentDetails,
-) -> tuple[int | None, str | None, str | None, str | None, str | None]:
-    """Recruitment details as the ledger's columns (score, band, medal, two ISO dates)."""
+DetailColumns = tuple[
+    int | None, str | None, str | None, str | None, str | None, int, str | None, str | None, str | None
+]
+# The detail columns of `contact_state` and `org_details`, in the order of `details_columns`.
+DETAIL_COLUMNS = (
+    "score, band, medal, first_qualified_on, first_placed_on, heating_up, last_engaged_on, last_engaged_by,"
+    " explanation"
+)
+
+
+def details_columns(d: RecruitmentDetails) -> DetailColumns:
+    """Recruitment details as the ledger's columns (score, band, medal, two ISO dates, the trend flag,
+    the last engagement's ISO date and rule, the explanation)."""
     return (
         d.score,
         d.band.value if d.band else None,
         d.medal.value if d.medal else None,
         _day_text(d.first_qualified_on),
         _day_text(d.first_placed_on),
+        int(d.heating_up),
+        _day_text(d.last_engaged_on),
+        d.last_engaged_by,
+        d.explanation,
     )
 
 
 def details_of(
-    score: int | None, band: str | None, medal: str | None, fq: str | None, fp: str | None
+    score: int | None,
+    band: str | None,
+    medal: str | None,
+    fq: str | None,
+    fp: str | None,
+    heating_up: int | None = None,
+    engaged_on: str | None = None,
+    engaged_by: str | None = None,
+    explanation: str | None = None,
 ) -> RecruitmentDetails:
-    """Recruitment details from the ledger's columns (the inverse of `details_columns`)."""
-    if score is None and medal is None and band is None and fq is None and fp is None:
-        return EMPTY_DETAILS
-    return RecruitmentDetails(
-        score, Band(band) if band else None, Medal(medal) if medal else None, _day(fq), _day(fp)
+    """Recruitment details from the ledger's columns (the inverse of `details_columns`; rows from
+    before the trend columns have five)."""
+    details = RecruitmentDetails(
+        score,
+        Band(band) if band else None,
+        Medal(medal) if medal else None,
+        _day(fq),
+        _day(fp),
+        bool(heating_up),
+        _day(engaged_on),
+        engaged_by or None,
+        explanation or None,
     )
+    return EMPTY_DETAILS if details.is_empty else details
 
 
 def _day(text: str | None) -> date | None:
@@ -355,7 +385,6 @@ def _day_text(day: date | None) -> str | None:
 
 
 def _state(raw: Sequence[Any]) -> StoredState:
-    contact_id, kind, score, band, medal, fq, fp, last, lines, _scored_at = raw
-    return StoredState(
-        contact_id, ContactKind(kind), details_of(score, band, medal, fq, fp), _day(last), json.loads(lines)
-    )
+    contact_id, kind, score, band, medal, fq, fp, last, lines, _scored_at, *trend = raw
+    details = details_of(score, band, medal, fq, fp, *trend)
+    return StoredState(contact_id, ContactKind(kind), details, _day(last), json.loads(lines))

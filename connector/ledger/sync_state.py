@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connector.details import ShownDetails, StoredState
-from connector.ledger.store import Ledger, details_columns, details_of, in_chunks
+from connector.ledger.store import DETAIL_COLUMNS, Ledger, details_columns, details_of, in_chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +46,8 @@ def save_hashes(ledger: Ledger, source: str, hashes: Mapping[str, str]) -> None:
 
 
 def _shown(raw: Sequence[Any]) -> ShownDetails:
-    cid, score, band, medal, fq, fp, lines, _confirmed = raw
-    return ShownDetails(cid, details_of(score, band, medal, fq, fp), json.loads(lines))
+    cid, score, band, medal, fq, fp, lines, _confirmed, *trend = raw
+    return ShownDetails(cid, details_of(score, band, medal, fq, fp, *trend), json.loads(lines))
 
 
 def shown_details(ledger: Ledger, contact_ids: Iterable[str] | None = None) -> dict[str, ShownDetails]:
@@ -72,7 +72,8 @@ def save_shown(
     known = shown_details(ledger, [r.contact_id for r in rows]) if keep_lines else {}
     with ledger.transaction():
         ledger.db.conn.executemany(
-            "INSERT OR REPLACE INTO org_details VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO org_details (contact_id, {DETAIL_COLUMNS}, lines, confirmed_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (r.contact_id, *details_columns(r.details),
                  json.dumps(dict(known[r.contact_id].lines if r.contact_id in known else r.lines)), stamp)
@@ -88,7 +89,9 @@ def pending_contacts(ledger: Ledger) -> list[tuple[StoredState, ShownDetails | N
         WHERE (s.score IS NOT NULL OR s.medal IS NOT NULL)
           AND (o.contact_id IS NULL OR s.score IS NOT o.score OR s.band IS NOT o.band
                OR s.medal IS NOT o.medal OR s.first_qualified_on IS NOT o.first_qualified_on
-               OR s.first_placed_on IS NOT o.first_placed_on OR s.lines IS NOT o.lines)
+               OR s.first_placed_on IS NOT o.first_placed_on OR s.lines IS NOT o.lines
+               OR s.heating_up IS NOT o.heating_up OR s.last_engaged_on IS NOT o.last_engaged_on
+               OR s.last_engaged_by IS NOT o.last_engaged_by OR s.explanation IS NOT o.explanation)
           AND s.contact_id NOT IN (SELECT contact_id FROM dead_letters)
         ORDER BY s.contact_id
     """

@@ -10,7 +10,7 @@ import functools
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,12 +33,23 @@ from connector.events import (
     record_of,
     to_micros,
 )
-from connector.scoring.model import FLOOR_LINE, ContactState, EventStatus, Line, LineEvent, LineKind
+from connector.scoring.model import (
+    FLOOR_LINE,
+    ContactState,
+    EventStatus,
+    Line,
+    LineEvent,
+    LineKind,
+    explanation,
+)
 
 _KINDS = {k.value: k for k in ContactKind}
 # Offsets of real zones are whole quarter hours, so a 15-minute UTC bucket never straddles a local
 # midnight: the local date of a bucket is computed once per job, then looked up.
 _BUCKET = 900 * 1_000_000
+# "Heating up" compares the band now with the band this long ago.
+TREND_DAYS = 7
+_BAND_RANK = {band: rank for rank, band in enumerate(Band)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +121,11 @@ class Rulebook:
             | {CONTACT_UPDATED}
         )
 
+    @functools.cached_property
+    def week_ago(self) -> Rulebook:
+        """The same rules at `now` minus TREND_DAYS: the band a contact showed then (for `heating_up`)."""
+        return Rulebook(self.scoring, self.medals, self.now - timedelta(days=TREND_DAYS))
+
     def score(self, contact_id: str, events: Iterable[Event], *, explain: bool = False) -> ContactState:
         """Score one contact from its events (any order, duplicates allowed)."""
         return _score(self, contact_id, [record_of(e) for e in events], explain)
@@ -139,6 +155,18 @@ def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], expl
             if kept is None or _preferred(r, kept):  # the same choice in any input order
                 unique[key] = r
     ordered = sorted(unique.values())  # ids are unique here, so ties on time break by id
+    return _evaluate(book, contact_id, ordered, explain, trend=True)
+
+
+def _evaluate(
+    book: Rulebook, contact_id: str, ordered: list[EventRecord], explain: bool, *, trend: bool
+) -> ContactState:
+    """Score unique records in time order, all at or before `now`.
+
+    With `trend`, a contact above cold who engaged in the last TREND_DAYS is compared with the band
+    the events up to TREND_DAYS ago gave then: a band that rose only because a penalty lapsed is no
+    heating up, and the second pass runs for few contacts.
+    """
     kind = ContactKind.CANDIDATE
     for record in ordered:
         if record[2] == CONTACT_UPDATED:
@@ -149,6 +177,8 @@ def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], expl
     day_of, day_of_bucket = book.day_of, book.day_of_bucket
     matched: dict[str, list[tuple[EventRecord, int]]] = {}
     activity: set[int] = set()
+    last_engaged: EventRecord | None = None
+    last_engaged_by: str | None = None
     medal: Medal | None = None
     first_medal_on = first_gold_on = 0  # date ordinals; 0 = none yet
     for record in ordered:
@@ -169,6 +199,8 @@ def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], expl
                 # "Activity = an event matching a rule with points > 0."
                 if is_activity:
                     activity.add(day)
+                    if last_engaged is not record:  # the first rule of the latest such event names it
+                        last_engaged, last_engaged_by = record, name
         if medal_of_step is not None and event_kind == APPLICATION_STEP:
             earned = medal_of_step.get(str(record[3].get("step")))
             if earned is not None:
@@ -188,14 +220,26 @@ def _score(book: Rulebook, contact_id: str, records: Iterable[EventRecord], expl
     score = sum(line.points for line in lines)
     first_points_on = activity_days[0] if activity_days else 0
     qualified_on = first_points_on if book.medals.first_qualification == "first_points" else first_medal_on
+    band = Band.of(score, book.scoring.bands)
+    heating_up = False
+    if trend and band is not Band.COLD and last_engaged is not None:
+        then = book.week_ago.now_micros
+        if last_engaged[0] > then:
+            earlier = ordered[: bisect_right(ordered, then, key=_at)]
+            before = _evaluate(book.week_ago, contact_id, earlier, False, trend=False).details.band
+            heating_up = before is None or _BAND_RANK[band] > _BAND_RANK[before]
+    last = _date(activity_days[-1]) if activity_days else None
     details = RecruitmentDetails(
         score=score,
-        band=Band.of(score, book.scoring.bands),
+        band=band,
         medal=medal,
         first_qualified_on=_date(qualified_on),
         first_placed_on=_date(first_gold_on),
+        heating_up=heating_up,
+        last_engaged_on=last,
+        last_engaged_by=last_engaged_by,
+        explanation=explanation(lines) if trend else None,  # the pass at TREND_DAYS ago needs the band
     )
-    last = _date(activity_days[-1]) if activity_days else None
     return ContactState(contact_id, kind, details, last, tuple(lines))
 
 
@@ -226,6 +270,10 @@ def _preferred(record: EventRecord, kept: EventRecord) -> bool:
         new, old = "reply_id" in record[3], "reply_id" in kept[3]
         return (new, record[0], record[1]) < (old, kept[0], kept[1])
     return record[1] < kept[1]
+
+
+def _at(record: EventRecord) -> int:
+    return record[0]
 
 
 def _date(ordinal: int) -> date | None:

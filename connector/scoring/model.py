@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -67,3 +68,37 @@ class ContactState:
             key = line.name if line.kind is LineKind.RULE else LineKind.INACTIVITY.value
             totals[key] = totals.get(key, 0) + line.points
         return totals
+
+
+EXPLANATION_LIMIT = 255  # a Text(255) field on the Contact
+_SEPARATOR = " · "
+
+
+def explanation(lines: Iterable[Line]) -> str | None:
+    """The short "why" the Contact shows: the rules' points (largest first, with the date they next
+    lapse), then all penalties as one `Inactivity` part; rules that do not fit in 255 characters are
+    summed up as "+N more"."""
+    lines = list(lines)
+    rules = sorted(
+        (line for line in lines if line.kind is LineKind.RULE and line.points), key=lambda x: -x.points
+    )
+    parts = [
+        f"{line.name.replace('_', ' ').capitalize()} {_signed(line.points)}"
+        + (f" until {line.expires_on.isoformat()}" if line.expires_on else "")
+        for line in rules
+    ]
+    penalty = sum(line.points for line in lines if line.kind is LineKind.INACTIVITY)
+    tail = [f"Inactivity {_signed(penalty)}"] if penalty else []
+    kept = len(parts)
+    while kept and len(_SEPARATOR.join(parts[:kept] + _more(len(parts) - kept) + tail)) > EXPLANATION_LIMIT:
+        kept -= 1
+    text = _SEPARATOR.join(parts[:kept] + _more(len(parts) - kept) + tail)
+    return text[:EXPLANATION_LIMIT] or None
+
+
+def _more(dropped: int) -> list[str]:
+    return [f"+{dropped} more"] if dropped else []
+
+
+def _signed(points: int) -> str:
+    return f"\u2212{-points}" if points < 0 else str(points)

@@ -31,6 +31,10 @@ FIELD_RULES: dict[str, dict[str, tuple[frozenset[str], tuple[Need, ...], tuple[s
             ("Date First Qualification", "Datum eerste kwalificatie"),
         ),
         "first_placed_on": (DATES, ("read", "update"), ("Date First Placement", "Datum eerste plaatsing")),
+        "heating_up": (frozenset({"boolean"}), ("read", "update"), ("Heating Up", "Opwarmend")),
+        "last_engaged_on": (DATES, ("read", "update"), ("Date Last Engagement", "Datum laatste interactie")),
+        "last_engaged_by": (TEXT, ("read", "update"), ("Last Engagement", "Laatste interactie")),
+        "explanation": (TEXT, ("read", "update"), ("Lead Score Explanation", "Toelichting leadscore")),
         "tracking_consent": (frozenset({"boolean", "picklist"}), ("read",), ("Tracking Consent",)),
     },
     "job": {

@@ -54,8 +54,7 @@ def contact_writes(plans: Iterable[ContactPlan], mapping: ObjectMapping) -> list
 def field_writes(plans: Iterable[ContactPlan], mapping: ObjectMapping) -> list[RecordWrite]:
     """Contact field updates by Id, in the org's labels."""
     c = mapping.contact
-    fields = {"score": c.score, "band": c.band, "medal": c.medal,
-              "first_qualified_on": c.first_qualified_on, "first_placed_on": c.first_placed_on}  # fmt: skip
+    fields = {name: getattr(c, name) for name in DETAIL_NAMES}
     bands, medals = picklists(c)
     encode: dict[str, Callable[[Any], str | None]] = {"band": bands.to_org, "medal": medals.to_org}
     return [

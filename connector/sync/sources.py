@@ -16,6 +16,7 @@ from typing import Any
 from connector.config import OrgSource
 from connector.config.salesforce import ContactFields
 from connector.details import (
+    DETAIL_NAMES,
     Band,
     ContactKind,
     ErasureReason,
@@ -192,6 +193,10 @@ def shown_of(record: Record, fields: ContactFields, batch: Batch) -> ShownDetail
         medal=_decode(medals, field_value(record, fields.medal), batch),
         first_qualified_on=_day(field_value(record, fields.first_qualified_on)),
         first_placed_on=_day(field_value(record, fields.first_placed_on)),
+        heating_up=field_value(record, fields.heating_up) is True,
+        last_engaged_on=_day(field_value(record, fields.last_engaged_on)),
+        last_engaged_by=str(field_value(record, fields.last_engaged_by) or "") or None,
+        explanation=str(field_value(record, fields.explanation) or "") or None,
     )
     return ShownDetails(str(record.get("Id")), details)
 
@@ -208,4 +213,4 @@ def merge_fields() -> tuple[str, ...]:
 
 def detail_fields(fields: ContactFields) -> tuple[str, ...]:
     """The Contact fields holding the recruitment details the org shows."""
-    return (fields.score, fields.band, fields.medal, fields.first_qualified_on, fields.first_placed_on)
+    return tuple(getattr(fields, name) for name in DETAIL_NAMES)

@@ -16,13 +16,13 @@ def field(name: str, key: str, label: str | None = None) -> dict[str, Any]:
     kind = TYPE_FOR.get(key, "string")
     if key in ("band", "medal"):
         kind = "picklist"
-    if key in ("first_qualified_on", "first_placed_on"):
+    if key in ("first_qualified_on", "first_placed_on", "last_engaged_on"):
         kind = "date"
     if key in ("visited_at", "first_viewed", "last_viewed"):
         kind = "datetime"
     if key in ("contact", "job") or name == "RecordTypeId":
         kind = "reference"
-    if key == "tracking_consent":
+    if key in ("tracking_consent", "heating_up"):
         kind = "boolean"
     if key == "duration_seconds":
         kind = "int"
