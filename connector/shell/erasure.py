@@ -9,7 +9,7 @@ from datetime import datetime
 import structlog
 
 from connector.config.salesforce import ObjectMapping
-from connector.details import ErasureReason, RecordWrite
+from connector.details import DETAIL_NAMES, EMPTY_DETAILS, ErasureReason, RecordWrite
 from connector.ledger import Ledger
 from connector.ledger.erasure import (
     add_audit,
@@ -23,6 +23,7 @@ from connector.ledger.erasure import (
 from connector.sf.port import OrgPort
 from connector.sf.writer import Outcome, WriteResult, apply_plan, delete_records
 from connector.shell.by_id import records_of_contacts, records_with_keys
+from connector.sync.plan import ContactPlan, field_writes
 
 log = structlog.get_logger(__name__)
 DELETED = "ENTITY_IS_DELETED"  # clearing the fields of a contact deleted meanwhile: nothing to clear
@@ -55,9 +56,10 @@ def _children(
 
 
 def _clears(mapping: ObjectMapping, contacts: Sequence[str]) -> list[RecordWrite]:
-    c = mapping.contact
-    empty = dict.fromkeys((c.score, c.band, c.medal, c.first_qualified_on, c.first_placed_on))
-    return [RecordWrite(c.object, "Id", cid, empty, parent=cid) for cid in contacts]
+    """Every recruitment-detail field of each contact set to what an empty contact shows (the plan's
+    own encoding: a new detail field is emptied too, a checkbox is unticked rather than nulled)."""
+    empty = {name: getattr(EMPTY_DETAILS, name) for name in DETAIL_NAMES}
+    return field_writes([ContactPlan(cid, empty, {}) for cid in contacts], mapping)
 
 
 def erase_in_org(

@@ -18,7 +18,7 @@ from .conftest import Org
 from .crashes import cycle_killed_at
 from .test_bulk_deadline_e2e import PROCESSING, slow_bulk_org
 from .test_erasure_e2e import rows_naming
-from .test_erasure_org_e2e import children_in_org, shown
+from .test_erasure_org_e2e import EMPTY, children_in_org, shown
 
 OWED = "erasures the org still owes (refused)"
 
@@ -33,7 +33,7 @@ def _erased_while_in_flight(make_org: Callable[..., Org], fields: bool = False) 
     if fields:  # the lines are collected, the contact fields go out as a job and stay running
         assert org.cycle(after_seconds=PROCESSING).in_flight >= 6
         assert [j.object for j in pending_jobs(org.ledger)] == ["Contact"]
-        assert shown(org, fans[0]) == (None,) * 5
+        assert shown(org, fans[0]) == EMPTY
     now = org.em.org.clock.now()
     done = erase_on_request(org.client, org.ledger, mapping_of(org.settings), fans[0], "dpo", now)
     assert done.refused == 0
@@ -58,7 +58,7 @@ def test_an_erasure_during_a_running_job_leaves_nothing_of_the_contact(
     erased, others = fans[0], fans[1:]
     _settle(org)
     assert children_in_org(org, erased) == {}  # what the job created after the erasure is gone
-    assert shown(org, erased) == (None,) * 5  # and what it wrote into the contact is emptied again
+    assert shown(org, erased) == EMPTY  # and what it wrote into the contact is emptied again
     assert rows_naming(org.ledger, erased) == {}
     assert owed_to_org(org.ledger) == []
     assert dict(status_facts(org.ledger)["Ledger"])[OWED] == "0 (0)"
@@ -79,7 +79,7 @@ def test_a_kill_between_collecting_the_job_and_deleting_still_erases_all(
         _settle(org)
         where = f"killed before commit {crash_at + 1}"
         assert children_in_org(org, fans[0]) == {}, where
-        assert shown(org, fans[0]) == (None,) * 5, where
+        assert shown(org, fans[0]) == EMPTY, where
         assert owed_to_org(org.ledger) == [], where
         if not died:
             break
