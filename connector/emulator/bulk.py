@@ -23,19 +23,27 @@ from connector.emulator.org import Emulator
 from connector.emulator.values import RecordError, format_datetime
 from connector.emulator.wire import ApiError, body_json, json_response, sobject
 
-_V = r"/services/data/v(?P<ver>\d+\.\d)"
-_DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
+# Shared with the query jobs (bulk_query.py): the version prefix, CSV delimiters, a job's public view.
+VERSION_PATH = r"/services/data/v(?P<ver>\d+\.\d)"
+_V = VERSION_PATH
+DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
 _OPERATIONS = ("insert", "update", "upsert", "delete")
 
 
-def _job(emu: Emulator, job_id: str) -> dict[str, Any]:
-    job: dict[str, Any] | None = emu.bulk_jobs.get(job_id)
+def find_job(jobs: dict[str, dict[str, Any]], job_id: str) -> dict[str, Any]:
+    """One job of `jobs` by id, or Salesforce's 404."""
+    job = jobs.get(job_id)
     if job is None:
         raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
     return job
 
 
-def _info(job: dict[str, Any]) -> dict[str, Any]:
+def _job(emu: Emulator, job_id: str) -> dict[str, Any]:
+    return find_job(emu.bulk_jobs, job_id)
+
+
+def job_info(job: dict[str, Any]) -> dict[str, Any]:
+    """What a job shows the client: its fields without the emulator's own (`_…`)."""
     return {k: v for k, v in job.items() if not k.startswith("_")}
 
 
@@ -58,7 +66,7 @@ def create_job(emu: Emulator, request: Request, params: dict[str, str]) -> Respo
                 f"InvalidJob : Field name provided, {ext} is not an External ID or indexed field for {obj}",
             )
         ext = fdef.name
-    if body.get("columnDelimiter", "COMMA") not in _DELIMITERS:
+    if body.get("columnDelimiter", "COMMA") not in DELIMITERS:
         raise ApiError(
             400, "INVALIDJOB", f"InvalidJob : Invalid column delimiter: {body.get('columnDelimiter')}"
         )
@@ -74,7 +82,7 @@ def create_job(emu: Emulator, request: Request, params: dict[str, str]) -> Respo
         "_data": [], "_ok": [], "_failed": [], "_header": [],
     }  # fmt: skip
     emu.bulk_jobs[job_id] = job
-    return json_response(_info(job))
+    return json_response(job_info(job))
 
 
 def upload(emu: Emulator, request: Request, params: dict[str, str]) -> Response:
@@ -102,18 +110,18 @@ def set_state(emu: Emulator, request: Request, params: dict[str, str]) -> Respon
     else:
         job["state"], job["_closed"] = "UploadComplete", emu.clock.now()
     job["systemModstamp"] = format_datetime(emu.clock.now())
-    return json_response(_info(job))
+    return json_response(job_info(job))
 
 
 def status(emu: Emulator, request: Request, params: dict[str, str]) -> Response:
     """`GET /jobs/ingest/{id}`."""
-    return json_response(_info(_job(emu, params["job"])))
+    return json_response(job_info(_job(emu, params["job"])))
 
 
 def list_jobs(emu: Emulator, request: Request, params: dict[str, str]) -> Response:
     """`GET /jobs/ingest`."""
     return json_response(
-        {"done": True, "records": [_info(j) for j in emu.bulk_jobs.values()], "nextRecordsUrl": None}
+        {"done": True, "records": [job_info(j) for j in emu.bulk_jobs.values()], "nextRecordsUrl": None}
     )
 
 
@@ -161,7 +169,7 @@ def tick(emu: Emulator) -> None:
 def _process(emu: Emulator, job: dict[str, Any]) -> None:
     """Apply every CSV row; record a success or failure line per row (then shuffled, as an org)."""
     text = "".join(job["_data"])
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=_DELIMITERS[job["columnDelimiter"]]))
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=DELIMITERS[job["columnDelimiter"]]))
     if not rows:
         job.update(state="Failed", errorMessage="InvalidBatch : Records not processed: no CSV data uploaded")
         return

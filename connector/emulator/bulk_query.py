@@ -19,26 +19,19 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from connector.emulator.access import query_view
+from connector.emulator.bulk import DELIMITERS, VERSION_PATH, find_job, job_info
 from connector.emulator.org import Emulator
 from connector.emulator.query import Evaluator, resolve
 from connector.emulator.soql import SoqlError, parse
 from connector.emulator.values import format_datetime
 from connector.emulator.wire import ApiError, body_json, json_response
 
-_V = r"/services/data/v(?P<ver>\d+\.\d)"
+_V = VERSION_PATH
 DEFAULT_PAGE = 100_000  # rows of one results page when the client names no maxRecords
-_DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
 
 
 def _job(emu: Emulator, job_id: str) -> dict[str, Any]:
-    job: dict[str, Any] | None = emu.query_jobs.get(job_id)
-    if job is None:
-        raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
-    return job
-
-
-def _info(job: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in job.items() if not k.startswith("_")}
+    return find_job(emu.query_jobs, job_id)
 
 
 def create_job(emu: Emulator, request: Request, params: dict[str, str]) -> Response:
@@ -50,7 +43,7 @@ def create_job(emu: Emulator, request: Request, params: dict[str, str]) -> Respo
     if operation not in ("query", "queryAll"):
         raise ApiError(400, "INVALIDJOB", f"InvalidJob : Invalid operation: {operation}")
     delimiter = body.get("columnDelimiter", "COMMA")
-    if delimiter not in _DELIMITERS:
+    if delimiter not in DELIMITERS:
         raise ApiError(400, "INVALIDJOB", f"InvalidJob : Invalid column delimiter: {delimiter}")
     text = str(body.get("query", ""))
     try:
@@ -74,7 +67,7 @@ def create_job(emu: Emulator, request: Request, params: dict[str, str]) -> Respo
         "isPkChunkingSupported": False, "_query": text, "_closed": now, "_rows": [], "_header": [],
     }  # fmt: skip
     emu.query_jobs[job_id] = job
-    return json_response({k: v for k, v in _info(job).items() if k not in _AFTER_CREATE})
+    return json_response({k: v for k, v in job_info(job).items() if k not in _AFTER_CREATE})
 
 
 _AFTER_CREATE = (
@@ -128,12 +121,12 @@ def _cell(value: Any) -> str:
 
 def status(emu: Emulator, request: Request, params: dict[str, str]) -> Response:
     """`GET /jobs/query/{id}`."""
-    return json_response(_info(_job(emu, params["job"])))
+    return json_response(job_info(_job(emu, params["job"])))
 
 
 def list_jobs(emu: Emulator, request: Request, params: dict[str, str]) -> Response:
     """`GET /jobs/query`."""
-    records = [_info(j) for j in emu.query_jobs.values()]
+    records = [job_info(j) for j in emu.query_jobs.values()]
     return json_response({"done": True, "records": records, "nextRecordsUrl": None})
 
 
@@ -145,7 +138,7 @@ def set_state(emu: Emulator, request: Request, params: dict[str, str]) -> Respon
     if wanted != "Aborted" or job["state"] not in ("UploadComplete", "InProgress"):
         raise ApiError(400, "INVALIDJOBSTATE", f"Cannot change state from {job['state']} to {wanted}")
     job["state"] = "Aborted"
-    return json_response(_info(job))
+    return json_response(job_info(job))
 
 
 def delete_job(emu: Emulator, request: Request, params: dict[str, str]) -> Response:
@@ -171,7 +164,7 @@ def results(emu: Emulator, request: Request, params: dict[str, str]) -> Response
     size = int(size_arg) if size_arg else DEFAULT_PAGE
     page = job["_rows"][start : start + size]
     out = io.StringIO()
-    delimiter = _DELIMITERS[job["columnDelimiter"]]
+    delimiter = DELIMITERS[job["columnDelimiter"]]
     line_end = "\r\n" if job["lineEnding"] == "CRLF" else "\n"
     writer = csv.writer(out, delimiter=delimiter, quoting=csv.QUOTE_ALL, lineterminator=line_end)
     writer.writerow(job["_header"])
