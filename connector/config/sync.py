@@ -86,7 +86,8 @@ class SyncSettings(Strict):
     anonymised_field: OptionalApiName = ""
     # Read the field history of the application step, so A→B→C within one poll interval gives both
     # B and C (polling the record alone sees only C). "auto": when the org tracks history on that
-    # field (asked at the start of every job); true / false force it.
+    # field (asked by each nightly pass, backfill and check; polls reuse the answer up to a day);
+    # true / false force it.
     step_history: bool | Literal["auto"] = "auto"
 
 

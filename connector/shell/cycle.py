@@ -138,7 +138,8 @@ def _gather(
     windows: dict[str, list[Window]] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    for source in org_sources(client, settings):
+    # A poll reuses the ledger's answer on step-history tracking for a day; other jobs ask the org.
+    for source in org_sources(client, settings, (ledger, now, report.kind == "poll")):
         given: list[Window] = (windows or {}).get(source.name, [])
         planned: list[Window | None] = [*given] if given else [None]
         for window in planned:

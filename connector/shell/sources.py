@@ -1,23 +1,30 @@
 """The org sources of one job, and what each of them reads.
 
 `[sync] step_history = "auto"` (the default) reads the application step's field history when the org
-tracks it; the org is asked once at the start of each job (cycle, backfill, check), so an admin who
-switches tracking on is followed without a restart. A step has the same event id whether it is read
-from the history or from the record, so the switch never counts a step twice.
+tracks it. The org is asked at the start of each nightly pass, backfill and check, and by a poll
+cycle when the ledger's answer is older than a day (a poll every 2 minutes asked 720 times a day
+before); so an admin who switches tracking on is followed by the next nightly pass, without a
+restart. A step has the same event id whether it is read from the history or from the record, so
+the switch never counts a step twice.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 import structlog
 
 from connector.config import OrgSource, Settings
 from connector.config.salesforce import ObjectMapping
+from connector.ledger import Ledger
 from connector.sf.readers import QueryPort
 from connector.sf.tracking import history_tracked
 from connector.sync.sources import detail_fields, merge_fields, profile_fields
 
 log = structlog.get_logger(__name__)
 HISTORY_FIELDS = ("Id", "ParentId", "Field", "NewValue", "CreatedDate")  # what a history read selects
+ASK_TRACKING_EVERY = timedelta(days=1)  # how old the ledger's answer may be for a poll cycle to reuse it
+_ANSWERS = {"true": True, "false": False, "none": None}
 
 
 def mapping_of(settings: Settings) -> ObjectMapping:
@@ -31,13 +38,36 @@ def step_tracked(client: QueryPort, settings: Settings) -> bool | None:
     return history_tracked(client, app.object, app.step)
 
 
-def org_sources(client: QueryPort, settings: Settings) -> tuple[OrgSource, ...]:
-    """This job's org sources: with `step_history = "auto"`, history is read when the org tracks it."""
+def org_sources(
+    client: QueryPort, settings: Settings, remembered: tuple[Ledger, datetime, bool] | None = None
+) -> tuple[OrgSource, ...]:
+    """This job's org sources: with `step_history = "auto"`, history is read when the org tracks it.
+
+    With `remembered` (the ledger, the job's `now`, whether an answer under a day old may be reused),
+    the org's answer is kept in the ledger; without it, the org is asked.
+    """
     if settings.sync.step_history != "auto" or settings.sources.salesforce is not None:
         return settings.org_sources()
-    tracked = step_tracked(client, settings)
+    tracked = (
+        _remembered_tracking(client, settings, *remembered) if remembered else step_tracked(client, settings)
+    )
     log.debug("step_history_auto", tracked=tracked)
     return settings.org_sources(tracked=bool(tracked))
+
+
+def _remembered_tracking(
+    client: QueryPort, settings: Settings, ledger: Ledger, now: datetime, reuse: bool
+) -> bool | None:
+    app = mapping_of(settings).application
+    key = f"step_history_tracked:{app.object}.{app.step}"
+    answer, _, asked = (ledger.meta(key) or "").partition("@")
+    if reuse and answer in _ANSWERS and asked:
+        at = datetime.fromisoformat(asked)
+        if at <= now < at + ASK_TRACKING_EVERY:
+            return _ANSWERS[answer]
+    tracked = step_tracked(client, settings)
+    ledger.set_meta(key, f"{str(tracked).lower()}@{now.isoformat()}")
+    return tracked
 
 
 def is_contacts(source: OrgSource, settings: Settings) -> bool:

@@ -36,9 +36,32 @@ def test_default_config_without_tracking_misses_the_step_then_follows_the_admin(
     org.track_steps(False)
     candidate = _between_two_polls(org)
     assert org.contact(candidate)["Medal__c"] is None  # what `check` warns about
-    org.track_steps(True)  # the admin turns tracking on: the next job reads history, no restart
+    org.track_steps(True)  # the admin turns tracking on
+    same_day = _between_two_polls(org)
+    assert org.contact(same_day)["Medal__c"] is None  # polls reuse the day's answer: not asked yet
+    assert org.cycle(kind="daily").status == "ok"  # the nightly pass asks again: no restart needed
     later = _between_two_polls(org)
     assert org.contact(later)["Medal__c"] == "Bronze"
+
+
+def test_a_poll_asks_about_tracking_again_once_the_answer_is_a_day_old(org: Org) -> None:
+    org.track_steps(False)
+    org.cycle()
+    first = _asked(org)
+    org.track_steps(True)
+    org.cycle(after_seconds=23 * 3600)
+    assert _asked(org) == first  # the ledger's answer (false, asked by the first poll) is reused
+    org.cycle(after_seconds=3600 + 60)
+    assert _asked(org) == ("true", org.em.org.clock.now().isoformat())
+    later = _between_two_polls(org)
+    assert org.contact(later)["Medal__c"] == "Bronze"
+
+
+def _asked(org: Org) -> tuple[str, str]:
+    """The ledger's answer to "does the org track the step's history?" and when it was asked."""
+    app = org.em.org.mapping.application
+    answer, _, at = (org.ledger.meta(f"step_history_tracked:{app.object}.{app.step}") or "").partition("@")
+    return answer, at
 
 
 def test_a_refused_field_definition_query_reads_no_history_and_the_cycle_goes_on(org: Org) -> None:
