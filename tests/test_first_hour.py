@@ -17,7 +17,7 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from connector.entry import cli, options
+from connector.entry import demo_cli, options
 from connector.entry.cli import app
 from connector.entry.daemon import instance_lock
 from connector.events import parse_line
@@ -82,7 +82,7 @@ def test_hint_names_the_venv_script_when_msr_engage_is_not_on_the_path(
 def test_sample_demo_hint_can_be_pasted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "command_name", lambda: ".venv/bin/msr-engage")
+    monkeypatch.setattr(demo_cli, "command_name", lambda: ".venv/bin/msr-engage")
     code, out, _ = run(capsys, "demo", "--sample", "--rows", "1")
     assert code == 0
     hint = out.splitlines()[-1]  # one line, however long: a wrapped hint would not paste

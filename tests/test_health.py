@@ -113,3 +113,38 @@ def test_library_lines_are_json_with_the_org_and_cycle_bound(capfd: pytest.Captu
         "event": "Run time of job poll was missed", "logger": "apscheduler.scheduler", "level": "warning",
         "org_id": "00DORG", "cycle_id": 7, "timestamp": "t",
     }  # fmt: skip
+
+
+def test_a_cycle_running_longer_than_hung_after_fails_livez_until_it_ends() -> None:
+    from typing import cast
+
+    from werkzeug.test import Client
+
+    from connector.config import Settings
+    from connector.config.sync import SyncSettings
+    from connector.entry.daemon import Daemon
+    from connector.ledger import Ledger
+    from connector.sf.port import OrgPort
+    from connector.shell.service import CycleOutcome
+
+    clock = [NOW]
+    settings = Settings(sync=SyncSettings(hung_after_seconds=1800))
+    daemon = Daemon(settings, lambda: Ledger(":memory:"), cast(OrgPort, None), clock=lambda: clock[0])
+    probe = Client(health_app(daemon.health, daemon.metrics, lambda: clock[0]))
+    seen: list[tuple[int, str]] = []
+
+    def stuck(kind: str, now: datetime, **_: object) -> CycleOutcome:
+        for minutes in (29, 31):  # the probe while the cycle still runs, half an hour on
+            clock[0] = now + timedelta(minutes=minutes)
+            answer = probe.get("/livez")
+            seen.append((answer.status_code, answer.json["status"]))  # type: ignore[index]
+        raise RuntimeError("the org call never came back")
+
+    daemon.service.cycle = stuck  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        daemon.cycle()
+    assert seen == [
+        (200, "alive"),
+        (503, f"hung: a cycle running since {NOW.isoformat()} (31 min)"),
+    ]
+    assert probe.get("/livez").status_code == 200  # the cycle ended (here by raising): alive again

@@ -79,6 +79,9 @@ class SyncSettings(Strict):
     max_change_min_contacts: Annotated[int, Field(ge=0)] = 50
     health_host: str = "127.0.0.1"
     health_port: Annotated[int, Field(ge=0, le=65535)] = 9464  # 0 switches the endpoint off
+    # `/livez` fails once one cycle has run this long (a hung call, a lock never released): a restart
+    # is the cure. Generous: a nightly pass over a million contacts takes minutes, not an hour.
+    hung_after_seconds: Annotated[int, Field(ge=60)] = 3600
     # a Contact checkbox meaning "erase this contact" (besides deletion)
     anonymised_field: OptionalApiName = ""
     # Read the field history of the application step, so A→B→C within one poll interval gives both

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from connector.ledger import Ledger
 from connector.pixel.identity import sign_token
 from connector.sf.client import SalesforceClient
 from connector.shell.service import CycleService
+from connector.sync.schedule import last_pass_time
 
 NEXT_STEP = {
     "Match": "Intake verwerkt",
@@ -60,6 +62,8 @@ class DemoSummary:
     hits: int = 0  # website hits the simulated visitors left in the pixel folder
     visits: int = 0  # Website visit records in the org at the end
     job_views: int = 0  # Website job view records in the org at the end
+    ended_at: datetime | None = None  # the org's time at the last cycle
+    nightly: int = 0  # cycles that ran as the nightly pass (the org clock crossed `daily_pass_at`)
 
 
 class Simulator:
@@ -136,7 +140,9 @@ def _show(value: Any) -> str:
     return str(int(value)) if isinstance(value, float) else str(value)
 
 
-def _view(org: Emulator, tick: int, ticks: int, recent: list[tuple[str, str, str]], last: float) -> Group:
+def _view(
+    org: Emulator, tick: int, ticks: int, recent: list[tuple[str, str, str]], last: float, kind: str = "poll"
+) -> Group:
     bands: dict[str, int] = {}
     medals: dict[str, int] = {}
     for c in org.records("Contact"):
@@ -147,7 +153,7 @@ def _view(org: Emulator, tick: int, ticks: int, recent: list[tuple[str, str, str
     head.add_row(
         f"[bold]org time[/] {org.clock.now():%Y-%m-%d %H:%M} UTC",
         f"tick {tick}/{ticks}",
-        f"last cycle {last:.2f} s",
+        f"last cycle {last:.2f} s" + (" (the nightly pass)" if kind == "daily" else ""),
     )
     band_line = " · ".join(f"{b} {bands.get(b, 0)}" for b in ("Hot", "Warm", "Lukewarm", "Cold", "empty"))
     medal_line = " · ".join(f"{m} {medals.get(m, 0)}" for m in ("Gold", "Silver", "Bronze"))
@@ -160,6 +166,13 @@ def _view(org: Emulator, tick: int, ticks: int, recent: list[tuple[str, str, str
     for when, who, what in recent[-14:]:
         table.add_row(when, who, what)
     return Group(head, table)
+
+
+def _nightly(settings: Settings) -> Callable[[datetime], datetime]:
+    """The time of the latest nightly pass due at a moment, as the daemon schedules it."""
+    hour, minute = (int(part) for part in settings.sync.daily_pass_at.split(":"))
+    zone = settings.scoring.zone
+    return lambda now: last_pass_time(now, clock_time(hour, minute), zone)
 
 
 def run(
@@ -188,10 +201,15 @@ def run(
         recent: list[tuple[str, str, str]] = []
         before = _snapshot(em.org)
         em.org.advance(120)
+        due = _nightly(full)
+        last: datetime | None = None
         with Live(_view(em.org, 0, ticks, recent, 0.0), console=console, refresh_per_second=8) as live:
             for tick in range(ticks + 1):
-                started = time.perf_counter()
-                outcome = service.cycle("poll", em.org.clock.now())
+                started, now = time.perf_counter(), em.org.clock.now()
+                kind = "daily" if last is not None and due(now) > last else "poll"
+                outcome = service.cycle(kind, now)
+                summary.nightly += kind == "daily"
+                last = now
                 if outcome.stop is not None:
                     raise outcome.stop  # what would stop the daemon ends the demo, with its message
                 summary.cycle_seconds.append(time.perf_counter() - started)
@@ -205,8 +223,9 @@ def run(
                         (em.org.clock.now() - sim.pending.pop(cid)).total_seconds() / 3600
                     )
                 before = after
-                live.update(_view(em.org, tick, ticks, recent, summary.cycle_seconds[-1]))
+                live.update(_view(em.org, tick, ticks, recent, summary.cycle_seconds[-1], kind))
                 if tick == ticks:
+                    summary.ended_at = now
                     summary.unseen = len(sim.pending)
                     summary.visits = len(em.org.records("Website_Visit__c"))
                     summary.job_views = len(em.org.records("Website_Job_View__c"))

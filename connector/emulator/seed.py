@@ -157,8 +157,11 @@ def seed_demo(emu: Emulator, *, seed: int = 20261126) -> None:
         }, at=past(200, 30))
         for i in range(40)
     ]  # fmt: skip
-    _applications(emu, rng, now, candidates, jobs, a.object, a.contact, a.job, a.step)
-    _emails(emu, rng, now, candidates)
+    # Synthetic on purpose: each candidate has a hidden eagerness that drives both how they answer
+    # e-mails and how far their applications get, so engagement and placement are related in this org.
+    eager = {contact: rng.random() for contact in candidates}
+    _applications(emu, rng, now, eager, jobs, a.object, a.contact, a.job, a.step)
+    _emails(emu, rng, now, eager)
     for _ in range(150):
         start = truncate(now + timedelta(hours=rng.uniform(-90 * 24, 14 * 24)))
         store.create("Event", {
@@ -170,10 +173,12 @@ def seed_demo(emu: Emulator, *, seed: int = 20261126) -> None:
 
 
 def _applications(
-    emu: Emulator, rng: random.Random, now: datetime, candidates: list[str], jobs: list[str],
+    emu: Emulator, rng: random.Random, now: datetime, eager: dict[str, float], jobs: list[str],
     obj: str, contact_field: str, job_field: str, step_field: str,
 ) -> None:  # fmt: skip
-    """~700 applications over 90 days, each walking the steps with history at the moment it moved."""
+    """~700 applications over 90 days, each walking the steps with history at the moment it moved;
+    an eager candidate's application gets further (each step's chance scaled by 0.2 to 1.8)."""
+    candidates = list(eager)
     pairs: set[tuple[str, str]] = set()
     while len(pairs) < 700:
         pairs.add((rng.choice(candidates), rng.choice(jobs)))
@@ -190,18 +195,21 @@ def _applications(
             at += timedelta(hours=rng.uniform(4, 10 * 24))
             if at >= now:
                 break
-            if rng.random() >= chance:
+            if rng.random() >= min(0.95, chance * (0.2 + 1.6 * eager[contact])):
                 if rng.random() < 0.3:
                     emu.store.update(obj, app, {step_field: "Afgewezen"}, at=at)
                 break
             emu.store.update(obj, app, {step_field: step}, at=at)
 
 
-def _emails(emu: Emulator, rng: random.Random, now: datetime, candidates: list[str]) -> None:
-    """~900 tracked e-mails to candidates: about half opened, a fifth clicked, some replied to."""
+def _emails(emu: Emulator, rng: random.Random, now: datetime, eager: dict[str, float]) -> None:
+    """~900 tracked e-mails to candidates: about half opened, a fifth clicked, some replied to; the
+    eager open, click and reply more often."""
     store = emu.store
+    candidates = list(eager)
     for _ in range(900):
         contact = rng.choice(candidates)
+        keen = eager[contact]
         sent = now - timedelta(seconds=rng.uniform(600, 90 * 86400))
         row = store.rows["Contact"][contact]
         message = store.create("EmailMessage", {
@@ -213,16 +221,16 @@ def _emails(emu: Emulator, rng: random.Random, now: datetime, candidates: list[s
             "EmailMessageId": message, "RelationId": contact, "RelationType": "ToAddress",
             "RelationAddress": row["Email"],
         }, at=sent)  # fmt: skip
-        if rng.random() >= 0.55:
+        if rng.random() >= 0.15 + 0.8 * keen:
             continue
         opened = min(sent + timedelta(minutes=rng.uniform(2, 3 * 24 * 60)), now)
         changes = {"FirstOpenedDate": opened.isoformat(), "LastOpenedDate": opened.isoformat()}
-        if rng.random() < 0.35:
+        if rng.random() < 0.7 * keen:
             changes["FirstLinkClickedDate"] = min(
                 opened + timedelta(seconds=rng.uniform(5, 600)), now
             ).isoformat()
         store.update("EmailMessage", message, changes, at=opened)
-        if rng.random() < 0.15:
+        if rng.random() < 0.3 * keen:
             replied = min(opened + timedelta(hours=rng.uniform(0.2, 48)), now)
             store.update("EmailMessage", message, {"HasReply": True}, at=replied)
             reply = store.create("EmailMessage", {

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3
 import sys
 from contextlib import nullcontext
 from datetime import UTC, date, datetime, time
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from connector import paths, sf
-from connector.config import Settings, load_settings
-from connector.demo import live as live_demo
-from connector.demo import sample as sample_demo
 from connector.entry import bootstrap, views
 from connector.entry.daemon import Daemon, instance_lock
+from connector.entry.demo_cli import register as register_demo
 from connector.entry.emulator_cli import emulator_app
 from connector.entry.insight_cli import register as register_insight
-from connector.entry.options import ConfigOption, KindsConfigOption, NowOption, command_name, err, out
+from connector.entry.options import ConfigOption, KindsConfigOption, NowOption, err, out
 from connector.entry.pixel_cli import pixel_app
 from connector.entry.privacy_cli import register as register_privacy
 from connector.entry.progress import watched
@@ -133,70 +129,6 @@ def explain(contact_id: str, config: ConfigOption = None, now: NowOption = None)
     if state is None:
         raise InputError(f"{contact_id}: no events for this contact in the ledger ({paths.ledger_path()})")
     out.print(views.explain_table(state))
-
-
-@app.command()
-def demo(
-    sample: Annotated[
-        bool, typer.Option("--sample", help="Offline: only score a bundled sample of activity (no org).")
-    ] = False,
-    rows: Annotated[int, typer.Option("--rows", help="With --sample: contacts to show, hot first.")] = 25,
-    ticks: Annotated[int, typer.Option("--ticks", help="Simulated 3-hour steps of org time.")] = 24,
-    pace: Annotated[
-        float | None, typer.Option("--pace", help="Seconds between steps (default: 1 on a terminal, else 0).")
-    ] = None,
-) -> None:
-    """Sync a local emulated MSR org while simulated recruiters work, and show the fields change live.
-
-    Needs no config: it runs its own emulator with the bundled example rules, in MSR_ENGAGE_HOME/demo.
-    """
-    settings, example = load_settings(paths.example_config()), paths.example_config()
-    if sample:
-        _sample_demo(settings, rows)
-        return
-    configure_logging(level=logging.WARNING)  # cycle logs would tear the live view apart
-    pace = (1.0 if sys.stdout.isatty() else 0.0) if pace is None else pace
-    folder = paths.state_home() / "demo"
-    summary = live_demo.run(folder, settings, out, ticks=ticks, pace=pace)
-    cycles = sorted(summary.cycle_seconds)
-    out.print()
-    out.print(
-        f"{summary.ticks} steps of {summary.hours_per_tick:g} h org time: {summary.step_moves} application"
-        f" steps moved, {summary.org_changes} Contact field changes written by the connector."
-    )
-    out.print(
-        f"Cycle time: median {cycles[len(cycles) // 2]:.2f} s, max {cycles[-1]:.2f} s (first cycle reads the"
-        f" whole 90-day org). {len(summary.latencies)} scoring step moves reached the Contact fields, the"
-        f" slowest after {max(summary.latencies, default=0):.1f} h of org time (one step = the next poll);"
-        f" {summary.unseen} not yet."
-    )
-    out.print(
-        f"Website: {summary.hits} pixel hits read; {summary.visits} Website visit and {summary.job_views}"
-        " Website job view records written for contacts with tracking consent."
-    )
-    again = command_name()
-    out.print(
-        f"Ledger: {folder / 'ledger.db'}   Look around: MSR_ENGAGE_HOME={folder} {again} status",
-        soft_wrap=True,
-    )
-    out.print(f"Rules used: {example}")
-
-
-def _sample_demo(settings: Settings, rows: int) -> None:
-    moment = bootstrap.clock()
-    folder = paths.state_home() / "demo-sample"
-    result = sample_demo.run_demo(folder, settings, moment)
-    shown = views.hot_first(result.states)[:rows]
-    out.print(
-        views.contacts_table(shown, title=f"Top {len(shown)} of {len(result.states)} contacts, hot first")
-    )
-    out.print(f"Bands: {views.band_summary(result.states)}")
-    out.print(f"Events: {result.events_file}  ({result.events} events, {len(result.states)} contacts)")
-    out.print(f"Ledger: {result.ledger_file}")
-    top = shown[0].contact_id if shown else "CONTACT_ID"
-    example = "config.example.toml" if Path("config.example.toml").exists() else paths.example_config()
-    again = f"MSR_ENGAGE_HOME={folder} {command_name()} explain {top} --config {example}"
-    out.print(f"Why is {top} on top?  {again}", soft_wrap=True)  # one line: it must paste
 
 
 @app.command()
@@ -341,6 +273,7 @@ def dead_letters_command(
 
 app.add_typer(emulator_app, name="emulator")
 app.add_typer(pixel_app, name="pixel")
+register_demo(app)
 register_privacy(app)
 register_insight(app)
 

@@ -101,6 +101,7 @@ class Daemon:
         self.scheduler.add_listener(lambda _event: self._started(), EVENT_SCHEDULER_STARTED)
         self.health = HealthState(
             stale_after=timedelta(seconds=STALE_POLLS * settings.sync.poll_interval_seconds),
+            hung_after=timedelta(seconds=settings.sync.hung_after_seconds),
             alive=lambda: not self.stopping.is_set() and (self._logging_in or self.scheduler.running),
             breaker_open_until=lambda: self.client.breaker.open_until,
         )
@@ -135,7 +136,11 @@ class Daemon:
         """Run one cycle now; a failure the policy says stops the daemon does, anything else is retried."""
         now = self.clock()
         started = monotonic()  # the cycle's duration for the metrics; `now` stays the cycle's time
-        outcome = self.service.cycle(kind, now)
+        self.health.cycle_started_at = now
+        try:
+            outcome = self.service.cycle(kind, now)
+        finally:
+            self.health.cycle_started_at = None
         seconds = monotonic() - started
         if outcome.stop is not None:
             log.error("daemon_stopping", reason=str(outcome.stop))

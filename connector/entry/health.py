@@ -1,7 +1,8 @@
 """Health in three meanings, served beside `/metrics` by a threaded server that logs no probe.
 
-- `/livez`: the process and its scheduler are alive. For a liveness probe: an open breaker, a stale
-  ledger or an unreachable org are no reason to restart the process (a restart cannot fix them).
+- `/livez`: the process and its scheduler are alive, and no cycle has run longer than `hung_after`.
+  For a liveness probe: an open breaker, a stale ledger or an unreachable org are no reason to restart
+  the process (a restart cannot fix them); a cycle stuck for an hour is (one can).
 - `/readyz`: logged in, the breaker closed, no rule change held back by the rail, and a cycle that
   succeeded within `stale_after`. For readiness and alerts.
 - `/healthz`: the readiness answer with the detail: every reason it is not ready, and what is
@@ -36,6 +37,8 @@ class HealthState:
 
     stale_after: timedelta
     alive: Callable[[], bool] = lambda: True  # the scheduler is running
+    hung_after: timedelta = timedelta(hours=1)  # a cycle running longer is stuck
+    cycle_started_at: datetime | None = None  # the running cycle's start (None: none is running)
     logged_in: bool = False
     login_problem: str = ""  # why the last login failed, and when the next try is
     last_success_at: datetime | None = None
@@ -43,6 +46,16 @@ class HealthState:
     held_back: str = ""  # the rule change the rail holds back
     breaker_open_until: Callable[[], datetime | None] = lambda: None
     last_failures: dict[str, int] = field(default_factory=dict)
+
+    def not_alive(self, now: datetime) -> str | None:
+        """Why `/livez` is 503 at `now`: the scheduler stopped, or a cycle hangs (None: alive)."""
+        if not self.alive():
+            return "scheduler stopped"
+        started = self.cycle_started_at
+        if started is not None and now - started > self.hung_after:
+            minutes = int((now - started).total_seconds() // 60)
+            return f"hung: a cycle running since {started.isoformat()} ({minutes} min)"
+        return None
 
     def not_ready(self, now: datetime) -> list[str]:
         """Every reason `/readyz` is 503 at `now` (none: ready)."""
@@ -90,8 +103,8 @@ def health_app(state: HealthState, metrics: Metrics, clock: Clock) -> Callable[.
         if request.path == "/metrics":
             return Response(metrics.text(), mimetype="text/plain; version=0.0.4")
         if request.path == "/livez":
-            alive = state.alive()
-            return answer({"status": "alive" if alive else "scheduler stopped"}, alive)
+            problem = state.not_alive(clock())
+            return answer({"status": problem or "alive"}, problem is None)
         if request.path in ("/readyz", "/healthz"):
             now = clock()
             reasons = state.not_ready(now)

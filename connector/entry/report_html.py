@@ -6,6 +6,7 @@ rectangles, lines and labels each), so the page opens offline and needs no plott
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -51,19 +52,38 @@ def _frame(ident: str, title: str, top: float, x_label: str) -> list[str]:
         f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 8}" text-anchor="middle">'
         f"{escape(x_label)}</text>",
     ]
-    for k in range(5):
-        value = top * k / 4
+    step = _tick_step(top)
+    for k in range(round(top / step) + 1):
+        value = step * k
         y = _y(value, top)
         parts.append(f'<line x1="{LEFT - 4}" y1="{y:.1f}" x2="{LEFT}" y2="{y:.1f}" stroke="#333"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{value:.0%}</text>')
+        label = f"{value:.1%}" if step < 0.01 or step == 0.025 else f"{value:.0%}"
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{label}</text>')
     return parts
 
 
-def _legend(labels: Sequence[str]) -> list[str]:
+def _tick_step(top: float) -> float:
+    """A round step (1, 2, 2.5 or 5 times a power of ten) giving at most 5 ticks up to `top`."""
+    for step in (0.001, 0.002, 0.0025, 0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25):
+        if top / step <= 5 + 1e-9:
+            return step
+    return 0.25
+
+
+def _nice_top(high: float) -> float:
+    """The axis top: 15 % above the highest value, rounded up to a tick, at most 100 %."""
+    raw = min(1.0, high * 1.15) or 0.1
+    step = _tick_step(raw)
+    return min(1.0, math.ceil(raw / step - 1e-9) * step)
+
+
+def _legend(labels: Sequence[str], *, low: bool = False) -> list[str]:
+    """The rule sets' colours, top right (or bottom right, where a gains curve leaves room)."""
     parts = []
+    first = HEIGHT - BOTTOM - 8 - 14 * len(labels) if low else TOP + 4
     for index, label in enumerate(labels):
         x = WIDTH - RIGHT - 150
-        y = TOP + 4 + index * 14
+        y = first + index * 14
         colour = COLOURS[index % len(COLOURS)]
         parts.append(f'<rect x="{x}" y="{y}" width="10" height="10" fill="{colour}"/>')
         parts.append(f'<text x="{x + 14}" y="{y + 9}">{escape(label)}</text>')
@@ -79,7 +99,7 @@ def _bars(
 ) -> str:
     """Grouped bars (one per rule set in each group), each (rate, low, high) with its interval drawn."""
     highs = [v[2] for series in values for v in series if v is not None]
-    top = min(1.0, max(highs, default=0.1) * 1.15) or 0.1
+    top = _nice_top(max(highs, default=0.1))
     parts = _frame(ident, title, top, "")
     slot = (WIDTH - LEFT - RIGHT) / len(groups)
     width = slot * 0.7 / max(1, len(values))
@@ -131,7 +151,7 @@ def _gains(results: Sequence[Evaluation], labels: Sequence[str]) -> str:
         parts.append(
             f'<polyline class="gains" points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>'
         )
-    return "\n".join(parts + _legend(labels) + ["</svg>"])
+    return "\n".join(parts + _legend(labels, low=True) + ["</svg>"])
 
 
 def _band_table(result: Evaluation) -> str:

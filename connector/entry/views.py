@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
 from rich.console import Console
@@ -324,7 +324,7 @@ def history_table(contact_id: str, rows: Sequence[HistoryRow]) -> Table:
     for row in rows:
         move = f"{row.score - previous:+d}" if row.score is not None and previous is not None else ""
         table.add_row(
-            format_time(row.at),
+            f"{row.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
             "—" if row.score is None else str(row.score),
             move,
             row.band or "—",

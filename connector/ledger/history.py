@@ -62,4 +62,12 @@ def history_of(ledger: Ledger, contact_id: str) -> list[HistoryRow]:
     return rows
 
 
-__all__ = ["HistoryRow", "history_of", "record_pass"]
+def most_changed(ledger: Ledger) -> str | None:
+    """The contact whose history changed most often (ties: the smallest id); None without history."""
+    sql = """SELECT contact_id FROM contact_history GROUP BY contact_id
+             ORDER BY COUNT(DISTINCT band) DESC, COUNT(*) DESC, contact_id LIMIT 1"""
+    row = ledger.db.conn.execute(sql).fetchone()
+    return str(row[0]) if row is not None else None
+
+
+__all__ = ["HistoryRow", "history_of", "most_changed", "record_pass"]

@@ -178,6 +178,23 @@ def test_demo_seed_is_an_msr_shaped_org_with_a_past() -> None:
     assert [r["LastName"] for r in twin.records("Contact")] == [r["LastName"] for r in contacts]
 
 
+def test_demo_seed_relates_engagement_and_placement() -> None:
+    """Synthetic on purpose: applicants who clicked or answered an e-mail are placed more often."""
+    org = Emulator(clock=Clock())
+    org.seed("demo")
+    to = {r["EmailMessageId"]: r["RelationId"] for r in org.records("EmailMessageRelation")
+          if r["RelationType"] == "ToAddress"}  # fmt: skip
+    engaged = {to[m["Id"]] for m in org.records("EmailMessage")
+               if m["Id"] in to and (m["FirstLinkClickedDate"] or m["HasReply"])}  # fmt: skip
+    applications = org.records("msf__Job_Application__c")
+    applied = {a["msf__Candidate__c"] for a in applications}
+    placed = {a["msf__Candidate__c"] for a in applications if a["msf__Step__c"] == "Aangenomen"}
+    keen, others = applied & engaged, applied - engaged
+    assert min(len(keen), len(others)) > 100
+    # 33 % against 12 % with this seed; an eagerness-free seed gave 9 % against 11 %.
+    assert len(placed & keen) / len(keen) > 2 * len(placed & others) / len(others)
+
+
 @pytest.mark.parametrize(
     ("org_id", "message"),
     [
