@@ -147,26 +147,42 @@ def keep_monotone(new: RecruitmentDetails, *earlier: RecruitmentDetails | None) 
 
 
 @dataclass(frozen=True, slots=True)
+class LineFacts:
+    """One score line as the org shows it: points, and what explains them.
+
+    `events` counts the events that give the points now, `last_event_on` is the local day of the latest
+    of them and `lapses_on` the first day some of the points stop counting (None: none lapse). The
+    inactivity line has points only. A line stored by a version before these facts loads with them
+    None, which is also what the org holds of fields nobody wrote: the next plan writes them once.
+    """
+
+    points: int
+    events: int | None = None
+    last_event_on: date | None = None
+    lapses_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredState:
-    """A contact's state as the ledger keeps it: details, last activity and points per rule."""
+    """A contact's state as the ledger keeps it: details, last activity and its score line per rule."""
 
     contact_id: str
     kind: ContactKind
     details: RecruitmentDetails
     last_activity_on: date | None = None
-    lines: Mapping[str, int] = field(default_factory=dict)
+    lines: Mapping[str, LineFacts] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class ShownDetails:
     """What the org shows for a contact: read from it, or confirmed by a write it accepted.
 
-    `lines` are the points of the contact's score-line records as the org holds them.
+    `lines` are the contact's score-line records (per rule) as the org holds them.
     """
 
     contact_id: str
     details: RecruitmentDetails = EMPTY_DETAILS
-    lines: Mapping[str, int] = field(default_factory=dict)
+    lines: Mapping[str, LineFacts] = field(default_factory=dict)
 
 
 E = TypeVar("E", bound=StrEnum)

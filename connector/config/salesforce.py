@@ -75,6 +75,9 @@ class ScoreLineFields(Strict):
     contact: ApiName = "Contact__c"
     rule: ApiName = "Rule__c"
     points: ApiName = "Points__c"
+    events: ApiName = "Event_Count__c"  # how many events count now
+    last_event_on: ApiName = "Date_Last_Event__c"  # the local day of the latest of them
+    lapses_on: ApiName = "Date_Next_Lapse__c"  # the first day some of the points stop counting
     external_id: ApiName = "External_Id__c"
 
 

@@ -88,7 +88,7 @@ def state_json(state: ContactState) -> str:
             "heating_up": d.heating_up,
             "last_engaged_by": d.last_engaged_by,
             "explanation": d.explanation,
-            "lines": state.rule_points(),
+            "lines": {rule: line.points for rule, line in state.line_facts().items()},
         }
     )
 
@@ -114,6 +114,8 @@ def explain_table(state: ContactState) -> Table:
         notes = []
         if line.capped:
             notes.append("capped at max_points")
+        if line.last_counted_on:
+            notes.append(f"{line.counted} counted, latest {line.last_counted_on.isoformat()}")
         if line.expires_on:
             notes.append(f"next expiry {line.expires_on.isoformat()}")
         events = "\n".join(
@@ -202,7 +204,7 @@ def plan_table(plans: Iterable[Any], title: str = "Write plan (nothing written)"
     table.add_column("score lines")
     for plan in plans:
         fields = ", ".join(f"{k}={v}" for k, v in plan.values.items())
-        lines = ", ".join(f"{k}={v}" for k, v in sorted(plan.lines.items()))
+        lines = ", ".join(f"{k}={v.points}" for k, v in sorted(plan.lines.items()))
         table.add_row(plan.contact_id, fields or "—", lines or "—")
     return table
 

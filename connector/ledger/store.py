@@ -18,6 +18,7 @@ import sqlite_utils
 from connector.details import EMPTY_DETAILS, Band, ContactKind, Medal, RecruitmentDetails, StoredState
 from connector.events import Event, EventRecord, from_micros, to_micros
 from connector.ledger.migrations import migrate
+from connector.ledger.score_lines import lines_json, lines_of
 
 _EMPTY: Mapping[str, Any] = {}
 
@@ -269,7 +270,7 @@ class Ledger:
                     " last_activity_on, lines, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (r.contact_id, r.kind.value, *details_columns(r.details),
-                         _day_text(r.last_activity_on), json.dumps(dict(r.lines)), stamp)
+                         _day_text(r.last_activity_on), lines_json(r.lines), stamp)
                         for r in batch
                     ],
                 )  # fmt: skip
@@ -387,4 +388,4 @@ def _day_text(day: date | None) -> str | None:
 def _state(raw: Sequence[Any]) -> StoredState:
     contact_id, kind, score, band, medal, fq, fp, last, lines, _scored_at, *trend = raw
     details = details_of(score, band, medal, fq, fp, *trend)
-    return StoredState(contact_id, ContactKind(kind), details, _day(last), json.loads(lines))
+    return StoredState(contact_id, ContactKind(kind), details, _day(last), lines_of(lines))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connector.details import ShownDetails, StoredState
+from connector.ledger.score_lines import lines_json, lines_of
 from connector.ledger.store import DETAIL_COLUMNS, Ledger, details_columns, details_of, in_chunks
 
 
@@ -47,7 +48,7 @@ def save_hashes(ledger: Ledger, source: str, hashes: Mapping[str, str]) -> None:
 
 def _shown(raw: Sequence[Any]) -> ShownDetails:
     cid, score, band, medal, fq, fp, lines, _confirmed, *trend = raw
-    return ShownDetails(cid, details_of(score, band, medal, fq, fp, *trend), json.loads(lines))
+    return ShownDetails(cid, details_of(score, band, medal, fq, fp, *trend), lines_of(lines))
 
 
 def shown_details(ledger: Ledger, contact_ids: Iterable[str] | None = None) -> dict[str, ShownDetails]:
@@ -76,7 +77,7 @@ def save_shown(
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (r.contact_id, *details_columns(r.details),
-                 json.dumps(dict(known[r.contact_id].lines if r.contact_id in known else r.lines)), stamp)
+                 lines_json(known[r.contact_id].lines if r.contact_id in known else r.lines), stamp)
                 for r in rows
             ],
         )  # fmt: skip

@@ -322,7 +322,9 @@ def _rule_line(book: Rulebook, rule: Rule, matched: list[tuple[EventRecord, int]
     raw = rule.points * live
     capped = rule.max_points is not None and raw > rule.max_points
     points = rule.max_points if capped and rule.max_points is not None else raw
-    return Line(rule.name, points, LineKind.RULE, capped, _date(next_expiry), tuple(details))
+    # Counted pairs are in time order, and the latest has the latest expiry: if any is live, it is.
+    last_on = _date(counted[-1][1]) if live else None
+    return Line(rule.name, points, LineKind.RULE, capped, _date(next_expiry), tuple(details), live, last_on)
 
 
 def _floor_line(floor: int, total: int) -> list[Line]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
-from connector.details import ContactKind, RecruitmentDetails
+from connector.details import ContactKind, LineFacts, RecruitmentDetails
 
 
 class EventStatus(StrEnum):
@@ -47,8 +47,10 @@ class Line:
     points: int
     kind: LineKind = LineKind.RULE
     capped: bool = False
-    expires_on: date | None = None
-    events: tuple[LineEvent, ...] = ()
+    expires_on: date | None = None  # the first day some of its points stop counting
+    events: tuple[LineEvent, ...] = ()  # with `explain` only
+    counted: int = 0  # events that give the points now (a rule's line)
+    last_counted_on: date | None = None  # the local day of the latest of them
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +63,19 @@ class ContactState:
     last_activity_on: date | None = None
     lines: tuple[Line, ...] = field(default=(), compare=False)
 
-    def rule_points(self) -> dict[str, int]:
-        """Points per rule now; all inactivity penalties add up under the name `inactivity`."""
-        totals: dict[str, int] = {}
+    def line_facts(self) -> dict[str, LineFacts]:
+        """The score line per rule now; all inactivity penalties (and the floor) add up to one
+        `inactivity` line of points only: no event counts there, and a lapse may not lower it."""
+        facts: dict[str, LineFacts] = {}
+        penalty: int | None = None
         for line in self.lines:
-            key = line.name if line.kind is LineKind.RULE else LineKind.INACTIVITY.value
-            totals[key] = totals.get(key, 0) + line.points
-        return totals
+            if line.kind is LineKind.RULE:
+                facts[line.name] = LineFacts(line.points, line.counted, line.last_counted_on, line.expires_on)
+            else:
+                penalty = (penalty or 0) + line.points
+        if penalty is not None:
+            facts[LineKind.INACTIVITY.value] = LineFacts(penalty)
+        return facts
 
 
 EXPLANATION_LIMIT = 255  # a Text(255) field on the Contact

@@ -51,6 +51,9 @@ FIELD_RULES: dict[str, dict[str, tuple[frozenset[str], tuple[Need, ...], tuple[s
         "contact": (ID_REF, ("upsert",), ("Contact",)),
         "rule": (TEXT, ("upsert",), ("Rule", "Lead Score Rule")),
         "points": (NUMBER, ("upsert",), ("Points", "Punten")),
+        "events": (NUMBER, ("upsert",), ("Events Counted", "Event Count")),
+        "last_event_on": (DATES, ("upsert",), ("Last Event", "Date Last Event")),
+        "lapses_on": (DATES, ("upsert",), ("Next Lapse", "Date Next Lapse")),
         "external_id": (frozenset({"string"}), ("external_id",), ("External Id",)),
     },
     "website_visit": {

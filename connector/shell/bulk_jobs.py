@@ -2,7 +2,7 @@
 
 The writer polls a job up to `[salesforce] bulk_deadline_seconds`; a job still running then ends the
 wait, not the cycle. Its writes are IN_FLIGHT: recorded here with what each confirms once accepted
-(the plan's details, a score line's points, a web record's digest), excluded from every later write
+(the plan's details, a score line, a web record's digest), excluded from every later write
 (`apply.write_children_first`) and collected before a later cycle plans: one status call while it
 runs, its results once done, confirmed once and then forgotten in one transaction.
 """
@@ -17,9 +17,10 @@ from typing import Any
 import structlog
 
 from connector.config.salesforce import ObjectMapping
-from connector.details import RecruitmentDetails
+from connector.details import LineFacts, RecruitmentDetails
 from connector.ledger import Ledger
 from connector.ledger.bulk_jobs import PendingJob, PendingWrite, drop_job, pending_jobs
+from connector.ledger.score_lines import line_of, line_value
 from connector.ledger.store import details_columns, details_of
 from connector.sf.port import OrgPort
 from connector.sf.writer import BulkJob, WriteResult, collect_job
@@ -51,7 +52,7 @@ def _confirm(
         return {"names": list(plan.values), "details": details_columns(RecruitmentDetails(**plan.values))}
     if obj == mapping.score_line.object and plan is not None:
         rule = key.split(":", 1)[1]
-        return {"rule": rule, "points": plan.lines[rule]}
+        return {"rule": rule, "line": line_value(plan.lines[rule])}
     if key in web.hashes:
         return {"digest": web.hashes[key][1]}
     return {}
@@ -89,7 +90,7 @@ def collect_jobs(client: OrgPort, ledger: Ledger, mapping: ObjectMapping) -> Col
 def _material(job: PendingJob, mapping: ObjectMapping) -> tuple[list[ContactPlan], WebPlan]:
     """The plans and web plan a job's writes came from, as far as confirming them needs."""
     values: dict[str, dict[str, Any]] = {}
-    lines: dict[str, dict[str, int]] = {}
+    lines: dict[str, dict[str, LineFacts]] = {}
     web = WebPlan()
     for pending in job.writes:
         write, conf = pending.write, pending.confirm
@@ -97,7 +98,9 @@ def _material(job: PendingJob, mapping: ObjectMapping) -> tuple[list[ContactPlan
             details = details_of(*conf["details"])
             values[write.parent] = {name: getattr(details, name) for name in conf["names"]}
         elif "rule" in conf:
-            lines.setdefault(write.parent, {})[conf["rule"]] = int(conf["points"])
+            # A job recorded by a version before the line facts confirms its points only.
+            line = line_of(conf["line"] if "line" in conf else int(conf["points"]))
+            lines.setdefault(write.parent, {})[conf["rule"]] = line
         elif "digest" in conf:
             web.writes.append(write)
             web.hashes[write.key_value] = (write.parent, str(conf["digest"]))

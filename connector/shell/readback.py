@@ -71,7 +71,8 @@ def _read(
 
 
 def _lines(client: OrgPort, ledger: Ledger, sl: ScoreLineFields, now: datetime, report: ReadBack) -> None:
-    source = Source(sl.object, (sl.external_id, sl.contact, sl.rule, sl.points))
+    source = Source(sl.object, (sl.external_id, sl.contact, sl.rule, sl.points, sl.events,
+                                sl.last_event_on, sl.lapses_on))  # fmt: skip
     name, window, records = _read(client, ledger, "score lines", source, sl.external_id, now, report)
     contacts = dict.fromkeys(str(r.get(sl.external_id) or "").partition(":")[0] for r in records)
     changed = line_reads(records, sl, shown_details(ledger, contacts))

@@ -44,9 +44,9 @@ def score_events(events: Iterable[Event], settings: Settings, now: datetime) -> 
 
 
 def stored_state(state: ContactState) -> StoredState:
-    """A contact state as the ledger stores it (points per rule, not every line)."""
+    """A contact state as the ledger stores it (one score line per rule, not every line and event)."""
     return StoredState(
-        state.contact_id, state.kind, state.details, state.last_activity_on, state.rule_points()
+        state.contact_id, state.kind, state.details, state.last_activity_on, state.line_facts()
     )
 
 

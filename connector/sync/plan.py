@@ -16,6 +16,7 @@ from connector.details import (
     EMPTY_DETAILS,
     Band,
     BandBounds,
+    LineFacts,
     RecordWrite,
     ShownDetails,
     StoredState,
@@ -29,7 +30,11 @@ class ContactPlan:
 
     contact_id: str
     values: Mapping[str, Any]  # our names (score, band, ...) -> the values the org should show
-    lines: Mapping[str, int]  # rule -> points to upsert
+    lines: Mapping[str, LineFacts]  # rule -> the score line to upsert (points and facts)
+
+
+# What the line of a rule that vanished from config becomes: no points, and no facts to explain any.
+VANISHED = LineFacts(0)
 
 
 def plan_contact(state: StoredState, shown: ShownDetails | None) -> ContactPlan:
@@ -39,9 +44,12 @@ def plan_contact(state: StoredState, shown: ShownDetails | None) -> ContactPlan:
         name: new for name in DETAIL_NAMES if (new := getattr(state.details, name)) != getattr(org, name)
     }
     confirmed = shown.lines if shown is not None else {}
-    lines = {rule: points for rule, points in state.lines.items() if confirmed.get(rule) != points}
+    # Any fact that differs writes the line: points, events counted, the last one's day, the next lapse.
+    lines = {rule: line for rule, line in state.lines.items() if confirmed.get(rule) != line}
     # A rule that vanished from config still has a line in the org: it drops to zero, not left stale.
-    lines.update({rule: 0 for rule, points in confirmed.items() if rule not in state.lines and points != 0})
+    lines.update(
+        {rule: VANISHED for rule, line in confirmed.items() if rule not in state.lines and line != VANISHED}
+    )
     return ContactPlan(state.contact_id, values, lines)
 
 
@@ -81,12 +89,13 @@ def line_writes(plans: Iterable[ContactPlan], mapping: ObjectMapping) -> list[Re
             sl.object,
             sl.external_id,
             f"{plan.contact_id}:{rule}",
-            {sl.contact: plan.contact_id, sl.rule: rule, sl.points: points},
+            {sl.contact: plan.contact_id, sl.rule: rule, sl.points: line.points, sl.events: line.events,
+             sl.last_event_on: line.last_event_on, sl.lapses_on: line.lapses_on},
             parent=plan.contact_id,
         )
         for plan in plans
-        for rule, points in sorted(plan.lines.items())
-    ]
+        for rule, line in sorted(plan.lines.items())
+    ]  # fmt: skip
 
 
 def settle_refused(
@@ -100,9 +109,9 @@ def settle_refused(
     if not refused:
         return plan
     lines = dict(shown.lines) if shown is not None else {}
-    lines.update({rule: points for rule, points in plan.lines.items() if rule not in refused})
+    lines.update({rule: line for rule, line in plan.lines.items() if rule not in refused})
     org = shown.details if shown is not None else EMPTY_DETAILS
-    total = sum(lines.values()) if lines else org.score
+    total = sum(line.points for line in lines.values()) if lines else org.score
     values = {k: v for k, v in plan.values.items() if k not in ("score", "band")}
     band = Band.of(total, bands) if total is not None else org.band
     if total != org.score:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 
 from connector.config.salesforce import ScoreLineFields
-from connector.details import ShownDetails
+from connector.details import LineFacts, ShownDetails
 from connector.events import parse_time
 from connector.sync.changes import Record
 from connector.sync.web import ChildSpec, org_digest
@@ -49,19 +49,36 @@ def current_reads(
     return current, older
 
 
-def _org_points(record: Record, fields: ScoreLineFields, contact: str, rule: str) -> int | None:
-    """The points a score-line record holds for (contact, rule); None when it holds no such line."""
-    points = record.get(fields.points)
+def _org_line(record: Record, fields: ScoreLineFields, contact: str, rule: str) -> LineFacts | None:
+    """The line a score-line record holds for (contact, rule); None when it holds no such line."""
+    points = _whole(record.get(fields.points))
     if (
         record.get("IsDeleted")
         or str(record.get(fields.contact) or "")[:15] != contact[:15]
         or record.get(fields.rule) != rule
-        or isinstance(points, bool)
-        or not isinstance(points, int | float)
-        or not float(points).is_integer()
+        or points is None
     ):
         return None
-    return int(points)
+    # A fact in a form we never write reads as None: unequal to a fact the ledger knows, so it is rewritten.
+    return LineFacts(
+        points,
+        _whole(record.get(fields.events)),
+        _day(record.get(fields.last_event_on)),
+        _day(record.get(fields.lapses_on)),
+    )
+
+
+def _whole(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
+        return None
+    return int(value)
+
+
+def _day(value: object) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def line_reads(
@@ -73,17 +90,17 @@ def line_reads(
     Records come in SystemModstamp order, so a line read twice (deleted, then re-created) ends as
     the later read says. Lines of contacts without a shown row are not ours to judge.
     """
-    lines: dict[str, dict[str, int]] = {}
+    lines: dict[str, dict[str, LineFacts]] = {}
     for record in records:
         contact, _, rule = str(record.get(fields.external_id) or "").partition(":")
         if contact not in shown or not rule:
             continue
         mine = lines.setdefault(contact, dict(shown[contact].lines))
-        points = _org_points(record, fields, contact, rule)
-        if points is None:
+        line = _org_line(record, fields, contact, rule)
+        if line is None:
             mine.pop(rule, None)
         else:
-            mine[rule] = points
+            mine[rule] = line
     return [replace(shown[c], lines=held) for c, held in lines.items() if held != dict(shown[c].lines)]
 
 

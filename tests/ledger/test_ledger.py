@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector.details import Band, ContactKind, Medal, RecruitmentDetails, StoredState
+from connector.details import Band, ContactKind, LineFacts, Medal, RecruitmentDetails, StoredState
 from connector.events import Event, from_micros, make_event, to_micros
 from connector.ledger import MIGRATIONS, Ledger
 from connector.ledger.pixel_state import consented_contacts
@@ -106,7 +106,8 @@ def test_nested_transactions_commit_once_with_the_outermost(tmp_path: Path) -> N
 
 def test_states_are_stored_and_read_back(tmp_path: Path) -> None:
     details = RecruitmentDetails(55, Band.WARM, Medal.SILVER, date(2026, 3, 2))
-    row = StoredState("003A", ContactKind.CANDIDATE, details, date(2026, 3, 10), {"intake": 30})
+    lines = {"intake": LineFacts(30, 2, date(2026, 3, 10), date(2026, 6, 1)), "inactivity": LineFacts(-5)}
+    row = StoredState("003A", ContactKind.CANDIDATE, details, date(2026, 3, 10), lines)
     with Ledger(tmp_path / "l.db") as ledger:
         assert ledger.save_states([row], T0) == 1
         assert ledger.states(["003A", "003Z"]) == {"003A": row}

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from connector.details import ContactKind, ErasureReason, Medal, RecruitmentDetails, StoredState
+from connector.details import ContactKind, ErasureReason, LineFacts, Medal, RecruitmentDetails, StoredState
 from connector.events import CONTACT_UPDATED, make_event
 from connector.ledger import Ledger
 from connector.ledger.consent import consent_of
@@ -19,7 +19,7 @@ A, B, C = "003A00000000000AAA", "003B00000000000AAA", "003C00000000000AAA"
 
 def _state(contact: str, medal: Medal | None, qualified: date | None) -> StoredState:
     details = RecruitmentDetails(score=10, medal=medal, first_qualified_on=qualified)
-    return StoredState(contact, ContactKind.CANDIDATE, details, lines={"intake": 10})
+    return StoredState(contact, ContactKind.CANDIDATE, details, lines={"intake": LineFacts(10, 1)})
 
 
 def test_a_chain_of_merges_ends_at_the_last_survivor_with_every_event_once(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from connector.config import Inactivity, Medals
-from connector.details import Band, Medal, RecruitmentDetails, keep_monotone
+from connector.details import Band, LineFacts, Medal, RecruitmentDetails, keep_monotone
 
 from .helpers import NOW, STEP_RULES, at, ev, rule, score, step
 
@@ -151,7 +151,8 @@ def test_floor_lifts_the_penalty_line_so_the_lines_still_add_up() -> None:
     events = [ev("email.opened", at("06-01"))]
     state = score(events, (rule("open", "email.opened", 4),), now=at("06-25"), inactivity=DECAY, floor=0)
     assert state.details.score == 0
-    assert state.rule_points() == {"open": 4, "inactivity": -4}
+    assert state.line_facts() == {
+        "open": LineFacts(4, 1, date(2026, 6, 1), None), "inactivity": LineFacts(-4)}  # fmt: skip
 
 
 def test_only_positive_rules_count_as_activity() -> None:

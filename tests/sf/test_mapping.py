@@ -8,7 +8,13 @@ from connector.config.salesforce import ObjectMapping
 from connector.errors import AuthError
 from connector.sf.mapping import FIELD_RULES, check, discover, proposal_toml, run_check
 
-TYPE_FOR = {"score": "double", "points": "double", "pages": "double", "view_count": "double"}
+TYPE_FOR = {
+    "score": "double",
+    "points": "double",
+    "events": "double",
+    "pages": "double",
+    "view_count": "double",
+}
 
 
 def field(name: str, key: str, label: str | None = None) -> dict[str, Any]:
@@ -16,7 +22,7 @@ def field(name: str, key: str, label: str | None = None) -> dict[str, Any]:
     kind = TYPE_FOR.get(key, "string")
     if key in ("band", "medal"):
         kind = "picklist"
-    if key in ("first_qualified_on", "first_placed_on", "last_engaged_on"):
+    if key in ("first_qualified_on", "first_placed_on", "last_engaged_on", "last_event_on", "lapses_on"):
         kind = "date"
     if key in ("visited_at", "first_viewed", "last_viewed"):
         kind = "datetime"

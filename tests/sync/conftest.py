@@ -19,6 +19,9 @@ from connector.shell.cycle import CycleReport, run_cycle
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+# The emulator's names of the endpoints that write (`emulator/rest.py`, `emulator/bulk.py`).
+WRITES = ("collections_", "sobject_create", "sobject_update", "sobject_upsert", "sobject_delete",
+          "bulk_create_job", "bulk_upload")  # fmt: skip
 
 
 @dataclass
@@ -50,6 +53,11 @@ class Org:
         """The org's admin switches field history tracking of the application step on or off."""
         app = self.em.org.mapping.application
         self.em.org.set_tracked(app.object, app.step, on)
+
+    def write_calls(self) -> int:
+        """Calls that write to the org since the emulator's counters were last reset (REST, Collections,
+        Bulk ingest jobs and their uploads)."""
+        return sum(n for endpoint, n in self.em.org.call_counts().items() if endpoint.startswith(WRITES))
 
     def contact(self, contact_id: str) -> dict[str, object]:
         """The contact as the org shows it now."""

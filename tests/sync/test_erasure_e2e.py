@@ -77,7 +77,7 @@ def test_activity_after_the_erasure_creates_nothing_anywhere(org: Org, tmp_path:
     report = org.cycle()
     assert (report.events_added, report.scored, report.writes) == (0, 0, 0)
     assert report.oddities["erased_contact"] == 1  # the application's event, refused
-    assert not any("composite" in endpoint for endpoint in org.em.org.call_counts())
+    assert org.write_calls() == 0, org.em.org.call_counts()
     assert org.em.org.record("Contact", candidate) == contact_before
     assert rows_naming(org.ledger, candidate) == {}
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from connector.config import ObjectMapping
-from connector.details import ShownDetails
+from connector.details import LineFacts, ShownDetails
 from connector.events import WEB_JOB_VIEW, WEB_VISIT, make_event
 from connector.pixel.records import job_view_rows, visit_rows
 from connector.sync.readback import ChildReads, child_reads, current_reads, line_reads, older_than_write
@@ -51,10 +51,14 @@ CONTACT = "003Kb00000000001AA"
 def line(rule: str, points: object, **more: object) -> dict[str, object]:
     return {"Id": f"a0D{rule}", "SystemModstamp": "2026-03-02T09:00:00.000+0000", "IsDeleted": False,
             SL.external_id: f"{CONTACT}:{rule}", SL.contact: CONTACT, SL.rule: rule, SL.points: points,
-            **more}  # fmt: skip
+            SL.events: 1, SL.last_event_on: "2026-03-02", SL.lapses_on: "2026-05-31", **more}  # fmt: skip
 
 
-SHOWN = {CONTACT: ShownDetails(CONTACT, lines={"intake": 30, "proposed": 25})}
+def facts(points: int) -> LineFacts:
+    return LineFacts(points, 1, date(2026, 3, 2), date(2026, 5, 31))
+
+
+SHOWN = {CONTACT: ShownDetails(CONTACT, lines={"intake": facts(30), "proposed": facts(25)})}
 
 
 def test_score_lines_as_we_wrote_them_change_nothing() -> None:
@@ -63,7 +67,14 @@ def test_score_lines_as_we_wrote_them_change_nothing() -> None:
 
 def test_a_line_changed_in_the_org_becomes_the_lines_to_diff_against() -> None:
     (changed,) = line_reads([line("intake", 60.0)], SL, SHOWN)
-    assert dict(changed.lines) == {"intake": 60, "proposed": 25}
+    assert dict(changed.lines) == {"intake": facts(60), "proposed": facts(25)}
+
+
+def test_a_fact_changed_in_the_org_is_read_with_the_points() -> None:
+    (changed,) = line_reads([line("intake", 30, **{SL.events: 7.0, SL.lapses_on: None})], SL, SHOWN)
+    assert changed.lines["intake"] == LineFacts(30, 7, date(2026, 3, 2), None)
+    (garbled,) = line_reads([line("intake", 30, **{SL.events: 1.5, SL.last_event_on: "soon"})], SL, SHOWN)
+    assert garbled.lines["intake"] == LineFacts(30, None, None, date(2026, 5, 31))
 
 
 def test_a_deleted_or_rewired_line_is_left_out_so_it_is_planned_again() -> None:
@@ -74,7 +85,7 @@ def test_a_deleted_or_rewired_line_is_left_out_so_it_is_planned_again() -> None:
     (changed,) = line_reads(reads, SL, SHOWN)
     assert dict(changed.lines) == {}
     (odd,) = line_reads([line("intake", 30.5)], SL, SHOWN)
-    assert dict(odd.lines) == {"proposed": 25}
+    assert dict(odd.lines) == {"proposed": facts(25)}
 
 
 def test_the_latest_read_of_a_line_decides() -> None:

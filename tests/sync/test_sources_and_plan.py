@@ -10,6 +10,7 @@ from connector.details import (
     Band,
     ContactKind,
     ErasureReason,
+    LineFacts,
     Medal,
     RecruitmentDetails,
     ShownDetails,
@@ -98,7 +99,8 @@ def test_an_org_record_s_event_id_names_no_contact_so_a_moved_record_keeps_it() 
 
 JUNE_2 = date(2026, 6, 2)
 DETAILS = RecruitmentDetails(30, Band.LUKEWARM, Medal.BRONZE, JUNE_2)
-BASE = StoredState("003A", ContactKind.CANDIDATE, DETAILS, JUNE_2, {"intake": 30})
+INTAKE = LineFacts(30, 1, JUNE_2, date(2026, 8, 31))
+BASE = StoredState("003A", ContactKind.CANDIDATE, DETAILS, JUNE_2, {"intake": INTAKE})
 
 
 def state(**kw: object) -> StoredState:
@@ -117,23 +119,23 @@ def test_first_write_sends_details_and_lines() -> None:
 
 
 def test_nothing_to_write_when_org_shows_the_same() -> None:
-    plan = plan_contact(state(), ShownDetails("003A", DETAILS, {"intake": 30}))
+    plan = plan_contact(state(), ShownDetails("003A", DETAILS, {"intake": INTAKE}))
     assert (plan.values, plan.lines) == ({}, {})
     assert contact_writes([plan], M) == []
 
 
 def test_a_cleared_field_is_written_as_none() -> None:
-    shown = ShownDetails("003A", replace(DETAILS, first_placed_on=date(2026, 6, 9)), {"intake": 30})
+    shown = ShownDetails("003A", replace(DETAILS, first_placed_on=date(2026, 6, 9)), {"intake": INTAKE})
     assert plan_contact(state(), shown).values == {"first_placed_on": None}
     (write,) = contact_writes([plan_contact(state(), shown)], M)
     assert write.values == {"Date_First_Placement__c": None}
 
 
 def test_changed_score_writes_only_score_and_dropped_rule_goes_to_zero() -> None:
-    shown = ShownDetails("003A", replace(DETAILS, score=35), {"intake": 30, "open": 5})
+    shown = ShownDetails("003A", replace(DETAILS, score=35), {"intake": INTAKE, "open": LineFacts(5, 1)})
     plan = plan_contact(state(), shown)
     assert plan.values == {"score": 30}
-    assert plan.lines == {"open": 0}
+    assert plan.lines == {"open": LineFacts(0)}
 
 
 def test_anonymised_contact_is_erased_like_a_deleted_one() -> None:

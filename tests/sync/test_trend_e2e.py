@@ -16,8 +16,7 @@ def trend(org: Org, contact_id: str) -> tuple[object, ...]:
 
 
 def writes(org: Org) -> int:
-    calls = org.em.org.call_counts()
-    return sum(n for endpoint, n in calls.items() if "composite" in endpoint or "jobs" in endpoint)
+    return org.write_calls()
 
 
 def test_heating_up_is_written_then_cleared_by_the_nightly_pass_a_week_later(org: Org) -> None:
