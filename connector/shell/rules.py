@@ -131,9 +131,15 @@ def _scored(ledger: Ledger, now: datetime, scored: int, held_back: str = "") -> 
     return Scored(scored, held_back)
 
 
+# What "moves" a contact for the rail: what a recruiter filters and sorts on. Explanations, score-line
+# facts and trend follow from these; counting them would hold back a rule change (or the first one
+# after an upgrade that adds such a field) for text nobody ranks by.
+_MOVES = ("score", "band", "medal")
+
+
 def _differs(state: StoredState, shown: ShownDetails | None) -> bool:
-    plan = plan_contact(state, shown)
-    return bool(plan.values or plan.lines)
+    values = plan_contact(state, shown).values
+    return any(name in values for name in _MOVES)
 
 
 def rules_in_force_of(ledger: Ledger, settings: Settings) -> Settings:

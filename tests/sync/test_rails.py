@@ -80,6 +80,29 @@ def test_a_rule_change_above_the_share_is_held_back_by_name_until_forced(
     assert org.cycle().status == "ok"
 
 
+def test_a_rule_change_that_moves_no_score_band_or_medal_is_not_held_back(
+    make_org: Callable[..., Org],
+) -> None:
+    org, people, _ = strict_org(make_org)
+    before = {
+        r["Date_Next_Lapse__c"] for r in org.em.org.records("Lead_Score_Line__c") if r["Rule__c"] == "intake"
+    }
+    scoring = org.settings.scoring
+    longer = tuple(
+        r.model_copy(update={"valid_days": 120}) if r.name == "intake" else r for r in scoring.rules
+    )
+    org.settings = org.settings.model_copy(update={"scoring": scoring.model_copy(update={"rules": longer})})
+    changed = org.cycle()
+    assert changed.status == "ok"  # every contact's lapse date and explanation change; no score moves
+    assert {org.contact(p)["Lead_Score__c"] for p in people} == {30}
+    lapses = {
+        r["Date_Next_Lapse__c"] for r in org.em.org.records("Lead_Score_Line__c") if r["Rule__c"] == "intake"
+    }
+    assert len(lapses) == 1
+    assert lapses != before  # the new valid_days reached the org
+    assert all("until" in str(org.contact(p)["Lead_Score_Explanation__c"]) for p in people)
+
+
 def test_a_small_rule_change_applies_in_the_next_cycle(make_org: Callable[..., Org]) -> None:
     org, people, _ = strict_org(make_org)
     lenient = with_points(org, "intake", 35)
