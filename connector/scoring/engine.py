@@ -165,12 +165,15 @@ def _evaluate(
 
     With `trend`, a contact above cold who engaged in the last TREND_DAYS is compared with the band
     the events up to TREND_DAYS ago gave then: a band that rose only because a penalty lapsed is no
-    heating up, and the second pass runs for few contacts.
+    heating up. That band comes from this pass's matches cut at then (`_band_at`), not a second pass.
     """
-    kind = ContactKind.CANDIDATE
+    then = book.week_ago.now_micros if trend else -1
+    kind = kind_then = ContactKind.CANDIDATE
     for record in ordered:
         if record[2] == CONTACT_UPDATED:
             kind = _KINDS.get(str(record[3].get("kind")), kind)
+            if record[0] <= then:
+                kind_then = kind
 
     rules_of_kind = book.rules_for[kind]
     medal_of_step = book.medal_of_step if kind is ContactKind.CANDIDATE else None
@@ -181,6 +184,7 @@ def _evaluate(
     last_engaged_by: str | None = None
     medal: Medal | None = None
     first_medal_on = first_gold_on = 0  # date ordinals; 0 = none yet
+    first_medal_at = 0  # UTC microseconds of the first medal step; 0 = none yet
     for record in ordered:
         event_kind = record[2]
         day = 0
@@ -207,6 +211,7 @@ def _evaluate(
                 day = day or day_of(record[0])
                 medal = higher_medal(medal, earned)
                 first_medal_on = first_medal_on or day
+                first_medal_at = first_medal_at or record[0]
                 if earned is Medal.GOLD:
                     first_gold_on = first_gold_on or day
 
@@ -222,12 +227,13 @@ def _evaluate(
     qualified_on = first_points_on if book.medals.first_qualification == "first_points" else first_medal_on
     band = Band.of(score, book.scoring.bands)
     heating_up = False
-    if trend and band is not Band.COLD and last_engaged is not None:
-        then = book.week_ago.now_micros
-        if last_engaged[0] > then:
+    if trend and band is not Band.COLD and last_engaged is not None and last_engaged[0] > then:
+        if kind_then is kind:  # the same rules applied then: cut this pass's matches at then
+            before = _band_at(book.week_ago, matched, 0 < first_medal_at <= then)
+        else:  # the contact changed kind since: score the events up to then as that kind
             earlier = ordered[: bisect_right(ordered, then, key=_at)]
             before = _evaluate(book.week_ago, contact_id, earlier, False, trend=False).details.band
-            heating_up = before is None or _BAND_RANK[band] > _BAND_RANK[before]
+        heating_up = before is None or _BAND_RANK[band] > _BAND_RANK[before]
     last = _date(activity_days[-1]) if activity_days else None
     details = RecruitmentDetails(
         score=score,
@@ -241,6 +247,34 @@ def _evaluate(
         explanation=explanation(lines) if trend else None,  # the pass at TREND_DAYS ago needs the band
     )
     return ContactState(contact_id, kind, details, last, tuple(lines))
+
+
+def _band_at(
+    past: Rulebook, matched: Mapping[str, list[tuple[EventRecord, int]]], medal: bool
+) -> Band | None:
+    """The band the events up to `past.now` gave then, from one pass's matches (each rule's hits in
+    time order, with their local days): what `_evaluate` of those events at `past` would say."""
+    then = past.now_micros
+    lines: list[Line] = []
+    activity: set[int] = set()
+    for rule in past.scoring.rules:
+        hits = matched.get(rule.name)
+        if not hits:
+            continue
+        upto = bisect_right(hits, then, key=_hit_at)
+        if upto:
+            lines.append(_rule_line(past, rule, hits[:upto], False))
+            if rule.points > 0:
+                activity.update(day for _, day in hits[:upto])
+    if not activity and not medal:
+        return None
+    lines += _inactivity_lines(past, sorted(activity))
+    lines += _floor_line(past.scoring.floor, sum(line.points for line in lines))
+    return Band.of(sum(line.points for line in lines), past.scoring.bands)
+
+
+def _hit_at(hit: tuple[EventRecord, int]) -> int:
+    return hit[0][0]
 
 
 def _identity(record: EventRecord) -> object:
@@ -316,8 +350,8 @@ def _rule_line(book: Rulebook, rule: Rule, matched: list[tuple[EventRecord, int]
             alive = not expires or today < expires
             status = EventStatus.COUNTED if alive else EventStatus.EXPIRED
             points = rule.points if alive else 0
-            details.append(LineEvent(event_id, _utc(at), points, status, _date(expires)))
-        details += [LineEvent(r[1], _utc(r[0]), 0, EventStatus.REPEAT, None) for r, _ in repeats]
+            details.append(LineEvent(event_id, from_micros(at), points, status, _date(expires)))
+        details += [LineEvent(r[1], from_micros(r[0]), 0, EventStatus.REPEAT, None) for r, _ in repeats]
         details.sort(key=lambda d: (d.at, d.event_id))
     raw = rule.points * live
     capped = rule.max_points is not None and raw > rule.max_points
@@ -334,10 +368,6 @@ def _floor_line(floor: int, total: int) -> list[Line]:
     if total >= floor:
         return []
     return [Line(FLOOR_LINE, floor - total, LineKind.INACTIVITY)]
-
-
-def _utc(micros: int) -> datetime:
-    return from_micros(micros)
 
 
 def _inactivity_lines(book: Rulebook, activity_days: list[int]) -> list[Line]:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.config import Inactivity, Rule
-from connector.details import keep_monotone
+from connector.details import Band, keep_monotone
 from connector.events import Event, make_event
 
 from .helpers import STEP_RULES, score
@@ -96,3 +96,44 @@ def test_adding_events_never_lowers_the_merged_medal(
     assert (after.medal.rank if after.medal else 0) >= (before.medal.rank if before.medal else 0)
     if before.first_qualified_on is not None:
         assert after.first_qualified_on == before.first_qualified_on
+
+
+KINDS_RULES: tuple[Rule, ...] = (
+    *RULES,
+    Rule(name="visit_candidate", event="web.visit", points=30, valid_days=30, applies_to=("candidate",)),
+)
+
+
+@st.composite
+def kind_events(draw: st.DrawFn) -> Event:
+    """Events of the histories above, and now and then the contact changing kind."""
+    if draw(st.integers(0, 3)) == 0:
+        when = START + timedelta(minutes=draw(st.integers(0, 200 * 24 * 60)))
+        kind = draw(st.sampled_from(["candidate", "contact_person"]))
+        return make_event("003C1", "contact.updated", when, {"kind": kind})
+    return draw(events())
+
+
+@settings(max_examples=300)
+@given(st.lists(kind_events(), max_size=40), nows)
+def test_heating_up_is_the_band_rising_over_what_the_events_up_to_7_days_ago_gave_then(
+    history: list[Event], now: datetime
+) -> None:
+    """The scorer cuts one pass's matches at 7 days ago; this is the definition, with three passes."""
+    then = now - timedelta(days=7)
+    state = score(history, KINDS_RULES, now, inactivity=DECAY)
+    before = score([e for e in history if e.at <= then], KINDS_RULES, then, inactivity=DECAY).details.band
+    band = state.details.band
+    rank = {None: 0, Band.COLD: 1, Band.LUKEWARM: 2, Band.WARM: 3, Band.HOT: 4}
+    # Engaged this week: an event after `then` earned points (visits and opens do for either kind).
+    earning = {"Intake verwerkt", "Voorgesteld", "Aangenomen"}
+    engaged = any(
+        then < e.at <= now
+        and (
+            e.kind in ("web.visit", "email.opened")
+            or (e.kind == "application.step" and e.attrs["step"] in earning)
+        )
+        for e in history
+    )
+    expected = band not in (None, Band.COLD) and engaged and (before is None or rank[band] > rank[before])
+    assert state.details.heating_up is expected

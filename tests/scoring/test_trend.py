@@ -101,3 +101,21 @@ def test_a_band_that_rose_only_because_a_penalty_lapsed_is_not_heating_up() -> N
     assert (quiet.score, quiet.band, quiet.heating_up) == (30, Band.LUKEWARM, False)
     engaged = score([*events, ev("email.opened", at("06-29"))], lapsing).details
     assert (engaged.band, engaged.heating_up) == (Band.LUKEWARM, True)
+
+
+def test_a_contact_person_who_became_a_candidate_is_compared_with_what_the_person_rules_gave() -> None:
+    """7 days ago the contact was a contact person: candidate-only points did not count then."""
+    rules = (
+        rule("visit", "web.visit", 3, valid_days=20),
+        rule("visit_candidate", "web.visit", 30, valid_days=30, applies_to=("candidate",)),
+        rule("opened", "email.opened", 2),
+    )
+    events = [
+        ev("contact.updated", at("06-01"), kind="contact_person"),
+        ev("web.visit", at("06-20")),  # 3 as a person; 33 under the candidate rules it has now
+        ev("contact.updated", at("06-27"), kind="candidate"),
+        ev("email.opened", at("06-29")),
+    ]
+    d = score(events, rules).details
+    assert (d.score, d.band) == (35, Band.LUKEWARM)
+    assert d.heating_up is True  # cold (3) as the person it was, lukewarm now
