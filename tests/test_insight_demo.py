@@ -75,9 +75,12 @@ def test_the_live_demo_runs_nightly_passes_and_ends_on_a_report_with_a_signal(
     assert nightly >= 2  # 72 hours of org time cross `daily_pass_at` three times (a DST night aside)
     report = tmp_path / "state" / "demo" / "evaluation.html"
     assert f"Report (plots, opens offline): {report}" in out
+    text = report.read_text()
     page = _Cells()
-    page.feed(report.read_text())
+    page.feed(text)
     assert page.svgs == 3
+    assert "://" not in text  # no address at all: nothing to fetch (the screenshot below has no network)
+    assert not any(f"<{tag}" in text for tag in ("script", "link", "img", "iframe", "object", "embed"))
     rates = {r[1]: r for r in page.rows if r[0] == "bands" and len(r) > 1}
     hot, cold = (int(rates[b][3]) / int(rates[b][2]) for b in ("hot", "cold"))  # outcomes / n
     assert hot > 3 * cold  # the seed relates engagement and placement: a real difference between bands
