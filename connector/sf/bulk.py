@@ -3,8 +3,11 @@
 A job is polled with backoff (1, 2, 4 … 30 s) until it is done or the waits add up to the deadline
 (`[salesforce] bulk_deadline_seconds`); the waits are counted, not read from a clock, so a test's
 pause function decides how much org time passes. A job still running then is the caller's to keep:
-the writer records it for a later cycle, a query gives up the read (the cycle stops, its cursor
-stays). Every call goes through the client, so retries, budget and breaker apply as for REST.
+the writer records it for a later cycle. A query job is aborted (it would go on using the org's
+query capacity for nothing) and raises `QueryTimeoutError`, so the reader halves the window and reads
+each half, as after a REST QUERY_TIMEOUT: a window too big for one job within the deadline makes
+progress instead of starting the same job again every cycle. Every call goes through the client,
+so retries, budget and breaker apply as for REST.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any, Protocol
 import structlog
 
 from connector.details import RecordWrite
-from connector.errors import SalesforceRequestError, TransientError
+from connector.errors import QueryTimeoutError, RetriableError, SalesforceRequestError
 
 log = structlog.get_logger(__name__)
 
@@ -119,7 +122,11 @@ def query(
     log.info("sf_bulk_query_job", job_id=job_id)
     state = wait_for(client, f"jobs/query/{job_id}", deadline=deadline, pause=pause)
     if state is None:
-        raise TransientError(f"Bulk query job {job_id} still running after {deadline:.0f} s: read next cycle")
+        _abort_query(client, job_id)
+        raise QueryTimeoutError(
+            f"Bulk query job {job_id} still running after {deadline:.0f} s: aborted; reading the window in"
+            " halves"
+        )
     if state.get("state") != "JobComplete":
         raise SalesforceRequestError(
             f"Bulk query job {job_id} ended {state.get('state')}: {state.get('errorMessage', '')}",
@@ -132,6 +139,15 @@ def query(
         yield [csv_record(row) for row in csv.DictReader(io.StringIO(text))]
         if not locator or locator == "null":
             return
+
+
+def _abort_query(client: BulkPort, job_id: str) -> None:
+    """Abort a query job left running; one that finished meanwhile refuses, which is fine."""
+    try:
+        client.send("PATCH", f"jobs/query/{job_id}", {"state": "Aborted"}, idempotent=True)
+        log.info("sf_bulk_query_aborted", job_id=job_id)
+    except (SalesforceRequestError, RetriableError) as exc:
+        log.info("sf_bulk_query_abort_failed", job_id=job_id, error=str(exc))
 
 
 def _results_page(client: BulkPort, path: str) -> tuple[str, str]:

@@ -62,3 +62,33 @@ def test_a_refresh_of_many_contacts_reads_the_recent_changes_not_200_ids_a_call(
     assert sum(org.em.org.call_counts().values()) == 1  # not 11 calls of 200 ids
     shown = shown_details(org.ledger, [ids[7], ids[8]])
     assert (shown[ids[7]].details.medal, shown[ids[8]].details.medal) == (Medal.GOLD, None)
+
+
+def test_a_bulk_query_slower_than_the_deadline_is_aborted_and_its_window_read_in_halves(
+    make_org: Callable[..., Org],
+) -> None:
+    """Every Bulk job takes 15 min of org time and the connector waits 30 s: the job is aborted, not
+    left running, and the two halves (under the threshold) are read by REST in the same cycle."""
+    org, rest = make_org(), make_org()
+    sf = org.client.settings.model_copy(update={"bulk_query_threshold": 2_100, "bulk_deadline_seconds": 30})
+    org.client.settings = sf
+    org.settings = org.settings.model_copy(update={"salesforce": sf})
+    org.em.org.set_bulk_processing(900)
+    waits: list[float] = []
+    org.client._sleep = waits.append  # the pauses between polls are counted; no org time passes
+    history(org)
+    history(rest)
+    org.em.org.reset_calls()
+    report = org.cycle()
+    calls = org.em.org.call_counts()
+    assert report.status == "ok", report.failures
+    jobs = list(org.em.org.query_jobs.values())
+    # The first window (400 days back) holds all 2,500 rows in its later half: halves of halves are
+    # tried as jobs while still above the threshold, each aborted at the deadline, then read by REST.
+    assert [job["state"] for job in jobs] == ["Aborted"] * len(jobs)
+    assert calls["bulk_query_create"] == calls["bulk_query_set_state"] == len(jobs) == 3
+    starts = [job["_query"].split("SystemModstamp >= ")[1][:25] for job in jobs]
+    assert starts == sorted(starts)  # each a narrower window ending at the same time
+    assert sum(waits) == 30 * len(jobs)  # the deadline, per job, no more
+    assert report.fetched["applications"] == rest.cycle().fetched["applications"] == ROWS
+    assert org.ledger.cursor("sf:applications") is not None
