@@ -112,7 +112,7 @@ def test_evaluate_writes_a_self_contained_report(
     assert "url(" not in report.read_text()
     overall = next(row for row in page.cells if row[0] == "overall" and len(row) > 2)
     bands = [row for row in page.cells if row[0] == "bands" and len(row) > 2]
-    assert [row[1] for row in bands] == ["hot", "warm", "lukewarm", "cold", "empty"]
+    assert [row[1] for row in bands] == ["hot", "warm", "lukewarm", "cold", "no score"]
     assert sum(int(row[2]) for row in bands) == int(overall[2]) > 1000  # ~300 candidates, 17 snapshots
 
 

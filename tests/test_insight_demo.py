@@ -108,7 +108,8 @@ def _looks_like_a_report(picture: Picture) -> None:
     panels = [[inside[0]]] if inside else []
     for y in inside[1:]:
         (panels[-1].append(y) if y == panels[-1][-1] + 1 else panels.append([y]))
-    assert [len(rows) > 200 for rows in panels] == [True] * 3, [(r[0], r[-1]) for r in panels]
+    panels = [rows for rows in panels if len(rows) > 200]  # a text's anti-aliasing may match a row or two
+    assert len(panels) == 3, [(r[0], r[-1]) for r in panels]
     for rows in panels:
         drawn = sum(near(picture.pixel(x, y), blue, 40) for y in rows for x in range(0, picture.width, 2))
         assert drawn > 300, (rows[0], drawn)  # bars or a curve, not only the legend's square

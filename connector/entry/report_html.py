@@ -203,7 +203,8 @@ def render(run: EvaluationRun, labels: Sequence[str]) -> str:
         f"<h1>{escape(title)}</h1>",
         f'<p class="note">{len(run.snapshots)} snapshots from {first:%Y-%m-%d} to {last:%Y-%m-%d}. Each'
         " snapshot scores the candidates not yet past the outcome from the events before it only; an"
-        " outcome counts when reached within the horizon after it. Below"
+        " outcome counts when reached within the horizon after it; \u201cno score\u201d are candidates"
+        " known from an event before it who had no points then. Below"
         f" {MIN_BAND} observations a band's rate is not enough data; the AUC needs {MIN_CLASS} outcomes"
         f" and {MIN_CLASS} non-outcomes, the deciles {MIN_DECILES} observations.</p>",
         _overall_table(results, labels),

@@ -18,7 +18,7 @@ from connector.events import format_time
 from connector.ledger.history import HistoryRow
 from connector.scoring import ContactState
 from connector.scoring.evaluate import MIN_BAND, MIN_CLASS, MIN_DECILES
-from connector.scoring.simulate import BANDS_HOT_FIRST, Simulation
+from connector.scoring.simulate import BANDS_HOT_FIRST, EMPTY, Simulation
 from connector.sf.mapping import CheckRow
 from connector.shell.evaluate import EvaluationRun
 
@@ -172,10 +172,10 @@ def progress(console: Console) -> Progress:
 
 
 def band_summary(states: Iterable[ContactState]) -> str:
-    """'hot 41 · warm 32 · ...' counts, hot first, with empty details last."""
+    """'hot 41 · warm 32 · ...' counts, hot first, then contacts with no score."""
     counts: dict[str, int] = {}
     for s in states:
-        key = s.details.band.value if s.details.band else "empty"
+        key = s.details.band.value if s.details.band else EMPTY
         counts[key] = counts.get(key, 0) + 1
     return " · ".join(f"{name} {counts.get(name, 0)}" for name in BANDS_HOT_FIRST)
 

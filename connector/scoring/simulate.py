@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from connector.details import Band, Medal
 from connector.scoring.model import ContactState
 
-EMPTY = "empty"
+EMPTY = "no score"  # a contact with events but no points (yet): no band
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from connector.scoring.evaluate import (
     summarise,
     wilson,
 )
+from connector.scoring.simulate import EMPTY
 
 SNAP = datetime(2026, 3, 1, tzinfo=UTC)
 HORIZON = timedelta(days=30)
@@ -137,13 +138,13 @@ def test_gains_and_deciles_split_equal_scores_evenly() -> None:
 
 def test_band_rows_sum_to_the_population_and_say_not_enough_data() -> None:
     rows = [Observation(SNAP, f"003{i}", 50, "hot", i % 2 == 0) for i in range(MIN_BAND)]
-    rows += [Observation(SNAP, f"004{i}", 0, "empty", False) for i in range(5)]
+    rows += [Observation(SNAP, f"004{i}", 0, EMPTY, False) for i in range(5)]
     result = summarise(rows)
     by_band = {row.band: row for row in result.bands}
     assert sum(row.n for row in result.bands) == result.n == MIN_BAND + 5
     assert by_band["hot"].rate == 0.5
     assert by_band["hot"].lift == pytest.approx(0.5 / (15 / 35))
-    assert by_band["empty"].rate is None  # 5 observations: below the minimum
+    assert by_band[EMPTY].rate is None  # 5 observations: below the minimum
 
 
 def test_scores_that_follow_the_outcome_give_a_high_auc_random_ones_about_half() -> None:
