@@ -62,7 +62,6 @@ class DemoSummary:
     hits: int = 0  # website hits the simulated visitors left in the pixel folder
     visits: int = 0  # Website visit records in the org at the end
     job_views: int = 0  # Website job view records in the org at the end
-    started_at: datetime | None = None  # the org's time at the first cycle (the seed's "now")
     ended_at: datetime | None = None  # the org's time at the last cycle
     nightly: int = 0  # cycles that ran as the nightly pass (the org clock crossed `daily_pass_at`)
 
@@ -210,7 +209,6 @@ def run(
                 kind = "daily" if last is not None and due(now) > last else "poll"
                 outcome = service.cycle(kind, now)
                 summary.nightly += kind == "daily"
-                summary.started_at = summary.started_at or now
                 last = now
                 if outcome.stop is not None:
                     raise outcome.stop  # what would stop the daemon ends the demo, with its message
