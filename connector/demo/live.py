@@ -24,6 +24,7 @@ from connector.config import Settings
 from connector.config.pixel import PixelSettings
 from connector.emulator.org import Emulator
 from connector.emulator.testing import running_emulator
+from connector.emulator.values import Clock
 from connector.ledger import Ledger
 from connector.pixel.identity import sign_token
 from connector.sf.client import SalesforceClient
@@ -44,6 +45,7 @@ FIELDS = {
     "Date_First_Placement__c": "first placed",
 }
 SEED = 7
+START_SECONDS = 120  # org time between the seed and the first cycle
 SITE = "https://www.example-agency.nl"
 
 
@@ -189,7 +191,11 @@ def run(
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     summary = DemoSummary(folder, hours_per_tick=hours_per_tick)
-    with running_emulator(seed="demo", state_dir=folder / "emulator") as em:
+    # The org's clock replays the last days, so the demo's last cycle is about now: commands run
+    # afterwards (`explain`, `status`, `evaluate`) see every event it made, none in their future.
+    replayed = timedelta(hours=ticks * hours_per_tick, seconds=START_SECONDS)
+    clock = Clock(offset=-replayed)
+    with running_emulator(seed="demo", state_dir=folder / "emulator", clock=clock) as em:
         sf = em.connector_settings()
         # Our own pixel folder and a throwaway token secret: simulated candidates visit the website.
         (folder / "pixel").mkdir()
@@ -200,7 +206,7 @@ def run(
         sim = Simulator(em.org, random.Random(SEED), folder / "pixel" / "hits.ndjson", secret.encode())
         recent: list[tuple[str, str, str]] = []
         before = _snapshot(em.org)
-        em.org.advance(120)
+        em.org.advance(START_SECONDS)
         due = _nightly(full)
         last: datetime | None = None
         with Live(_view(em.org, 0, ticks, recent, 0.0), console=console, refresh_per_second=8) as live:
