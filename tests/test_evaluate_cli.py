@@ -164,3 +164,26 @@ def test_simulate_needs_exactly_one_proposed_config(
         code, _, err = run(capsys, "simulate", *args)
         assert code == 2
         assert "pass the proposed rules as --config (preview) or --evaluate (evaluation)" in err
+
+
+def test_the_first_snapshot_is_a_period_after_the_first_event_a_rule_scores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Contacts created long before anyone engaged do not fill snapshots where no band can differ."""
+    with Ledger(paths.ledger_path()) as ledger:
+        ledger.append(
+            [make_event("003OLD", "contact.updated", NOW - timedelta(days=400), {"kind": "candidate"})]
+        )
+        ledger.append(history())  # scoring events from 150 days before NOW
+    current = tmp_path / "current.toml"
+    current.write_text(CURRENT)
+    code, out, err = run(capsys, "evaluate", "-c", str(current), "--now", NOW.isoformat())
+    assert code == 0, err
+    first_click = min(e.at for e in history() if e.kind in ("email.clicked", "application.step"))
+    expected = (first_click + timedelta(days=7)).date().isoformat()
+    assert f"snapshots ({expected} …" in out
+    code, out, _ = run(
+        capsys, "evaluate", "-c", str(current), "--now", NOW.isoformat(), "--since", "2025-06-01"
+    )
+    assert code == 0
+    assert "snapshots (2025-06-01 …" in out  # an explicit --since still goes back as far as asked

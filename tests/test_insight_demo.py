@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import subprocess
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from connector.emulator.testing import running_emulator
+from connector.events import from_micros
 from connector.ledger import Ledger
 from connector.ledger.history import history_of
 from tests.browser import Picture, screenshot
@@ -71,6 +72,10 @@ def test_the_live_demo_runs_nightly_passes_and_ends_on_a_report_with_a_signal(
 ) -> None:
     code, out, _ = run(capsys, "demo", "--pace", "0")
     assert code == 0
+    with Ledger(tmp_path / "state" / "demo" / "ledger.db") as ledger:
+        newest = ledger.db.execute("SELECT max(at) FROM events").fetchone()[0]
+    # The demo replays the last days: nothing it made lies in the future of a command run after it.
+    assert from_micros(newest) <= datetime.now(UTC)
     nightly = int(out.split("h org time (")[1].split(" nightly passes")[0])
     assert nightly >= 2  # 72 hours of org time cross `daily_pass_at` three times (a DST night aside)
     report = tmp_path / "state" / "demo" / "evaluation.html"

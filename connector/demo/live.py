@@ -24,6 +24,7 @@ from connector.config import Settings
 from connector.config.pixel import PixelSettings
 from connector.emulator.org import Emulator
 from connector.emulator.testing import running_emulator
+from connector.emulator.values import Clock
 from connector.ledger import Ledger
 from connector.pixel.identity import sign_token
 from connector.sf.client import SalesforceClient
@@ -44,6 +45,7 @@ FIELDS = {
     "Date_First_Placement__c": "first placed",
 }
 SEED = 7
+START_SECONDS = 120  # org time between the seed and the first cycle
 SITE = "https://www.example-agency.nl"
 
 
@@ -62,7 +64,6 @@ class DemoSummary:
     hits: int = 0  # website hits the simulated visitors left in the pixel folder
     visits: int = 0  # Website visit records in the org at the end
     job_views: int = 0  # Website job view records in the org at the end
-    started_at: datetime | None = None  # the org's time at the first cycle (the seed's "now")
     ended_at: datetime | None = None  # the org's time at the last cycle
     nightly: int = 0  # cycles that ran as the nightly pass (the org clock crossed `daily_pass_at`)
 
@@ -190,7 +191,11 @@ def run(
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     summary = DemoSummary(folder, hours_per_tick=hours_per_tick)
-    with running_emulator(seed="demo", state_dir=folder / "emulator") as em:
+    # The org's clock replays the last days, so the demo's last cycle is about now: commands run
+    # afterwards (`explain`, `status`, `evaluate`) see every event it made, none in their future.
+    replayed = timedelta(hours=ticks * hours_per_tick, seconds=START_SECONDS)
+    clock = Clock(offset=-replayed)
+    with running_emulator(seed="demo", state_dir=folder / "emulator", clock=clock) as em:
         sf = em.connector_settings()
         # Our own pixel folder and a throwaway token secret: simulated candidates visit the website.
         (folder / "pixel").mkdir()
@@ -201,7 +206,7 @@ def run(
         sim = Simulator(em.org, random.Random(SEED), folder / "pixel" / "hits.ndjson", secret.encode())
         recent: list[tuple[str, str, str]] = []
         before = _snapshot(em.org)
-        em.org.advance(120)
+        em.org.advance(START_SECONDS)
         due = _nightly(full)
         last: datetime | None = None
         with Live(_view(em.org, 0, ticks, recent, 0.0), console=console, refresh_per_second=8) as live:
@@ -210,7 +215,6 @@ def run(
                 kind = "daily" if last is not None and due(now) > last else "poll"
                 outcome = service.cycle(kind, now)
                 summary.nightly += kind == "daily"
-                summary.started_at = summary.started_at or now
                 last = now
                 if outcome.stop is not None:
                     raise outcome.stop  # what would stop the daemon ends the demo, with its message

@@ -205,8 +205,8 @@ def _date_from(value: str) -> date:
 class Clock:
     """The org's clock: real time plus an offset tests can advance, or a frozen moment."""
 
-    def __init__(self, frozen_at: datetime | None = None) -> None:
-        self._offset = timedelta()
+    def __init__(self, frozen_at: datetime | None = None, *, offset: timedelta = timedelta()) -> None:
+        self._offset = offset  # real time plus this (the demo replays the last days: negative)
         self._frozen = frozen_at
         self._lock = threading.Lock()
 

@@ -26,7 +26,6 @@ from connector.shell.evaluate import EvaluationRun
 from connector.shell.evaluate import evaluate as evaluate_ledger
 
 REPORT = "evaluation.html"
-SEEDED_DAYS = 90  # how far back the demo seed's applications and e-mails go
 
 
 def demo(
@@ -87,14 +86,10 @@ def _insight(ledger: Ledger, settings: Settings, summary: DemoSummary) -> None:
     """Does the band predict placement on this (synthetic) org? Print it, write the report, and show
     the history of the contact that moved most."""
     folder, again = summary.folder, command_name()
-    assert summary.started_at is not None  # set by the first cycle
-    assert summary.ended_at is not None  # and by the last
-    # The seed's applications span the 90 days before the demo began: earlier snapshots (its contacts
-    # go back 400 days) could see no outcome at all and would only dilute the base rate.
-    since = (summary.started_at - timedelta(days=SEEDED_DAYS)).date()
+    assert summary.ended_at is not None  # set by the last cycle
     run = evaluate_ledger(
         ledger, [settings], outcome="placed", horizon=timedelta(days=30), every=timedelta(days=7),
-        since=since, now=summary.ended_at,
+        since=None, now=summary.ended_at,
     )  # fmt: skip
     report = folder / REPORT
     report.write_text(render(run, ["example rules"]), encoding="utf-8")
@@ -103,7 +98,7 @@ def _insight(ledger: Ledger, settings: Settings, summary: DemoSummary) -> None:
     for part in views.evaluation_view(run, ["example rules"]):
         out.print(part)
     out.print(f"Report (plots, opens offline): {report}", soft_wrap=True)
-    yours = f"MSR_ENGAGE_HOME={folder} {again} evaluate --config {_example()} --since {since} --html r.html"
+    yours = f"MSR_ENGAGE_HOME={folder} {again} evaluate --config {_example()} --html r.html"
     out.print(f"Yours: {yours}", soft_wrap=True)
     contact = most_changed(ledger)
     if contact is None:

@@ -37,7 +37,7 @@ SinceOption = Annotated[
     str | None,
     typer.Option(
         "--since",
-        help="First snapshot, YYYY-MM-DD (default: a period after the first event).",
+        help="First snapshot, YYYY-MM-DD (default: a period after the first event a rule scores).",
         show_default=False,
     ),
 ]

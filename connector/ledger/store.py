@@ -213,9 +213,16 @@ class Ledger:
         """Number of events stored."""
         return int(self.db.execute("SELECT count(*) FROM events").fetchone()[0])
 
-    def first_event_at(self) -> int | None:
-        """The earliest event time in microseconds (None for an empty ledger)."""
-        value = self.db.execute("SELECT min(at) FROM events").fetchone()[0]
+    def first_event_at(self, kinds: Collection[str] | None = None) -> int | None:
+        """The earliest event time in microseconds, of the given kinds only if named (None: no such
+        event)."""
+        if kinds is None:
+            value = self.db.execute("SELECT min(at) FROM events").fetchone()[0]
+        else:
+            marks = ", ".join("?" * len(kinds))
+            value = self.db.execute(
+                f"SELECT min(at) FROM events WHERE kind IN ({marks})", [*kinds]
+            ).fetchone()[0]
         return int(value) if value is not None else None
 
     def count_contacts(self) -> int:

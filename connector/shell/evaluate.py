@@ -47,9 +47,13 @@ def evaluate(
 ) -> EvaluationRun:
     """Evaluate each rule set on the same snapshots; the outcome's steps are the first set's medals."""
     first_rules = rule_sets[0]
-    first = ledger.first_event_at()
+    # The first snapshot by default: a period after the first event a rule scores (or an application
+    # step). Before it nobody can have a score, and contacts known long before (created, say) would
+    # fill snapshots that cannot tell one band from another.
+    scored = {rule.event for s in rule_sets for rule in s.scoring.rules} | {APPLICATION_STEP}
+    first = ledger.first_event_at(scored)
     if first is None:
-        raise InputError("the ledger holds no events: nothing to evaluate")
+        raise InputError("the ledger holds no event any rule scores: nothing to evaluate")
     zone = first_rules.scoring.timezone
     start = since or from_micros(first).astimezone(ZoneInfo(zone)).date() + every
     times = snapshot_times(start, now, every, horizon, zone)
