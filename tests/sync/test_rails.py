@@ -80,6 +80,24 @@ def test_a_rule_change_above_the_share_is_held_back_by_name_until_forced(
     assert org.cycle().status == "ok"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a dry run scores under the rail as a real cycle does: with --force, shell/rules._try_rules"
+    " records the held-back rule set as applied (record_rules) and keeps its scores in the ledger, so"
+    " the next cycle without --force writes the whole change",
+)
+def test_a_forced_dry_run_leaves_a_large_rule_change_held_back(make_org: Callable[..., Org]) -> None:
+    org, people, _ = strict_org(make_org)
+    before = {p: org.contact(p)["Lead_Score__c"] for p in people}
+    org.settings = with_points(org, "intake", 45)
+    preview = org.cycle(dry_run=True, force=True)  # "what would --force write?"
+    assert {p.values.get("score") for p in preview.plan} == {45}
+    assert len(status_facts(org.ledger)["Rule sets applied"]) == 1  # nothing applied by a preview
+    held = org.cycle()
+    assert held.status == "stopped"
+    assert {p: org.contact(p)["Lead_Score__c"] for p in people} == before
+
+
 def test_a_rule_change_that_moves_no_score_band_or_medal_is_not_held_back(
     make_org: Callable[..., Org],
 ) -> None:
