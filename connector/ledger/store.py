@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from collections.abc import Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -99,6 +100,23 @@ class Ledger:
         """
         with self.db.atomic():
             yield self
+
+    @contextmanager
+    def undone(self) -> Iterator[Ledger]:
+        """Work whose ledger writes are all undone when it ends, however it ends (a dry run's scoring);
+        `transaction` blocks inside it become savepoints of it."""
+        conn = self.db.conn
+        outer = conn.in_transaction
+        savepoint = f"undone_{secrets.token_hex(8)}"
+        conn.execute(f"SAVEPOINT {savepoint}" if outer else "BEGIN")
+        try:
+            yield self
+        finally:
+            if conn.in_transaction and outer:
+                conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+                conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+            elif conn.in_transaction:
+                conn.execute("ROLLBACK")
 
     # -- events ---------------------------------------------------------------------------------------
 

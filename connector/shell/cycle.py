@@ -183,14 +183,22 @@ class _Work:
 
 
 def _score(
-    client: OrgPort,
-    ledger: Ledger,
-    settings: Settings,
-    now: datetime,
-    report: CycleReport,
-    work: _Work,
+    client: OrgPort, ledger: Ledger, settings: Settings, now: datetime, report: CycleReport, work: _Work,
+    force: bool, dry_run: bool,
+) -> None:  # fmt: skip
+    """Score and plan; a dry run leaves the ledger as it found it (states, rules in force, the score
+    history, dirty marks): a preview with --force shows what --force would write and applies nothing."""
+    if not dry_run:
+        _score_and_plan(client, ledger, settings, now, report, work, force)
+        return
+    with ledger.undone():
+        _score_and_plan(client, ledger, settings, now, report, work, force)
+
+
+def _score_and_plan(
+    client: OrgPort, ledger: Ledger, settings: Settings, now: datetime, report: CycleReport, work: _Work,
     force: bool,
-) -> None:
+) -> None:  # fmt: skip
     first = ledger.meta("first_write_done") is None
     scored = score_under_rail(
         ledger, settings, now, everyone=report.kind == "daily", force=force, first=first
@@ -325,7 +333,7 @@ def run_cycle(
         (Stage.READ_ORG, "", lambda: _gather(client, ledger, settings, now, report)),
         *((Stage.READ_OTHER, s.name, partial(_read_other, s, ledger, now, report)) for s in other_sources),
         (Stage.SCORE, "", lambda: _collect(client, ledger, settings, now, report, dry_run=dry_run)),
-        (Stage.SCORE, "", lambda: _score(client, ledger, settings, now, report, work, force)),
+        (Stage.SCORE, "", lambda: _score(client, ledger, settings, now, report, work, force, dry_run)),
         (Stage.WRITE, "", lambda: _write(client, ledger, settings, now, report, work, dry_run=dry_run)),
         (Stage.WRITE, "", lambda: _delete_in_org(client, ledger, settings, now, report, dry_run=dry_run)),
     ]  # fmt: skip
@@ -362,7 +370,7 @@ def run_backfill(
         _start(client, ledger),
         (Stage.READ_ORG, "", lambda: _gather(client, ledger, settings, now, report, windows, progress)),
         (Stage.SCORE, "", lambda: _collect(client, ledger, settings, now, report, dry_run=False)),
-        (Stage.SCORE, "", lambda: _score(client, ledger, settings, now, report, work, force)),
+        (Stage.SCORE, "", lambda: _score(client, ledger, settings, now, report, work, force, False)),
         (Stage.WRITE, "", lambda: _write(client, ledger, settings, now, report, work, dry_run=False)),
     ]  # fmt: skip
     _run_stages(client, ledger, report, now, steps)
