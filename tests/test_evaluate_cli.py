@@ -187,3 +187,21 @@ def test_the_first_snapshot_is_a_period_after_the_first_event_a_rule_scores(
     )
     assert code == 0
     assert "snapshots (2025-06-01 …" in out  # an explicit --since still goes back as far as asked
+
+
+def test_evaluate_tells_its_progress_in_contacts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long evaluation (minutes at a million contacts) shows a bar: contacts done, of all."""
+    from connector.config import load_settings
+    from connector.shell import evaluate as shell
+
+    with Ledger(paths.ledger_path()) as ledger:
+        ledger.append(history(contacts=250))
+        monkeypatch.setattr(shell, "PROGRESS_EVERY", 100)
+        told: list[int] = []
+        settings = load_settings(paths.example_config())
+        shell.evaluate(
+            ledger, [settings], outcome="placed", horizon=timedelta(days=30), every=timedelta(days=7),
+            since=None, now=NOW, progress=told.append,
+        )  # fmt: skip
+        assert told == [100, 100, 50]
+        assert sum(told) == ledger.count_contacts()

@@ -87,15 +87,18 @@ def _report(
     now: str | None,
 ) -> None:
     """Evaluate the rule sets on the same snapshots; print the tables, write the page if asked."""
-    run = evaluate_ledger(
-        ledger,
-        rule_sets,
-        outcome=_outcome(outcome),
-        horizon=days("--horizon", horizon),
-        every=days("--every", every),
-        since=_since(since),
-        now=bootstrap.clock(now),
-    )
+    with views.progress(err) as bar:  # on a terminal: contacts evaluated, of all in the ledger
+        task = bar.add_task("evaluating", total=ledger.count_contacts())
+        run = evaluate_ledger(
+            ledger,
+            rule_sets,
+            outcome=_outcome(outcome),
+            horizon=days("--horizon", horizon),
+            every=days("--every", every),
+            since=_since(since),
+            now=bootstrap.clock(now),
+            progress=lambda n: bar.advance(task, n),
+        )
     for part in views.evaluation_view(run, labels):
         out.print(part)
     if html is not None:

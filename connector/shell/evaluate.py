@@ -5,14 +5,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from connector.config import Settings
 from connector.errors import InputError
-from connector.events import APPLICATION_STEP, from_micros
+from connector.events import APPLICATION_STEP, EventRecord, from_micros
 from connector.ledger import Ledger
 from connector.scoring.engine import Rulebook
 from connector.scoring.evaluate import (
@@ -23,6 +23,10 @@ from connector.scoring.evaluate import (
     snapshot_times,
     summarise,
 )
+from connector.shell.rescore import Progress
+
+Contact = tuple[str, list[EventRecord]]
+PROGRESS_EVERY = 1_000  # contacts between two calls of `progress`
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +48,12 @@ def evaluate(
     every: timedelta,
     since: date | None,
     now: datetime,
+    progress: Progress | None = None,
 ) -> EvaluationRun:
-    """Evaluate each rule set on the same snapshots; the outcome's steps are the first set's medals."""
+    """Evaluate each rule set on the same snapshots; the outcome's steps are the first set's medals.
+
+    `progress` is told how many more contacts were evaluated, every `PROGRESS_EVERY` and at the end.
+    """
     first_rules = rule_sets[0]
     # The first snapshot by default: a period after the first event a rule scores (or an application
     # step). Before it nobody can have a score, and contacts known long before (created, say) would
@@ -66,11 +74,24 @@ def evaluate(
     kinds = {kind for s in rule_sets for kind in Rulebook(s.scoring, s.medals, now).attrs_kinds}
     # Counted as they come: memory follows the distinct scores, not contacts times snapshots.
     tallies = [Tally() for _ in rule_sets]
-    contacts = ledger.scan_records(kinds | {APPLICATION_STEP})
+    contacts = _told(ledger.scan_records(kinds | {APPLICATION_STEP}), progress)
     rules = [(s.scoring, s.medals) for s in rule_sets]
     for index, observation in each_observation(contacts, rules, times, steps, horizon):
         tallies[index].add(observation)
     return EvaluationRun(outcome, horizon, tuple(times), tuple(summarise(t) for t in tallies))
+
+
+def _told(contacts: Iterable[Contact], progress: Progress | None) -> Iterator[Contact]:
+    """The contacts, telling `progress` of each `PROGRESS_EVERY` (and the rest at the end)."""
+    done = 0
+    for contact in contacts:
+        yield contact
+        done += 1
+        if progress is not None and done == PROGRESS_EVERY:
+            progress(done)
+            done = 0
+    if progress is not None and done:
+        progress(done)
 
 
 __all__ = ["EvaluationRun", "evaluate"]
