@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import IO, Any
 
 import orjson
@@ -139,6 +139,16 @@ def parse_time(text: object) -> datetime:
     if at.tzinfo is None:
         raise ValueError(f"at: time zone missing in {text!r} (add Z or an offset)")
     return at.astimezone(UTC)
+
+
+def day_text(day: date | None) -> str | None:
+    """A day as the ledger stores it (ISO `YYYY-MM-DD`; None stays None)."""
+    return day.isoformat() if day else None
+
+
+def parse_day(text: str | None) -> date | None:
+    """The inverse of `day_text`."""
+    return date.fromisoformat(text) if text else None
 
 
 def parse_line(line: str) -> Event:

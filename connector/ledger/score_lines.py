@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 from connector.details import LineFacts
+from connector.events import day_text, parse_day
 
 
 def line_value(line: LineFacts) -> list[Any]:
     """One line as JSON-ready data."""
-    return [line.points, line.events, _day_text(line.last_event_on), _day_text(line.lapses_on)]
+    return [line.points, line.events, day_text(line.last_event_on), day_text(line.lapses_on)]
 
 
 def line_of(value: Any) -> LineFacts:
@@ -25,7 +25,7 @@ def line_of(value: Any) -> LineFacts:
     if isinstance(value, int):
         return LineFacts(value)
     points, events, last, lapses = value
-    return LineFacts(int(points), None if events is None else int(events), _day(last), _day(lapses))
+    return LineFacts(int(points), None if events is None else int(events), parse_day(last), parse_day(lapses))
 
 
 def lines_json(lines: Mapping[str, LineFacts]) -> str:
@@ -37,11 +37,3 @@ def lines_json(lines: Mapping[str, LineFacts]) -> str:
 def lines_of(text: str) -> dict[str, LineFacts]:
     """Lines from a column's text."""
     return {rule: line_of(value) for rule, value in json.loads(text).items()}
-
-
-def _day(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
-
-
-def _day_text(day: date | None) -> str | None:
-    return day.isoformat() if day else None

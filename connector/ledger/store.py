@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ import orjson
 import sqlite_utils
 
 from connector.details import EMPTY_DETAILS, Band, ContactKind, Medal, RecruitmentDetails, StoredState
-from connector.events import Event, EventRecord, from_micros, to_micros
+from connector.events import Event, EventRecord, day_text, from_micros, parse_day, to_micros
 from connector.ledger.migrations import migrate
 from connector.ledger.score_lines import lines_json, lines_of
 
@@ -237,9 +237,8 @@ class Ledger:
         if kinds is None:
             value = self.db.execute("SELECT min(at) FROM events").fetchone()[0]
         else:
-            marks = ", ".join("?" * len(kinds))
             value = self.db.execute(
-                f"SELECT min(at) FROM events WHERE kind IN ({marks})", [*kinds]
+                f"SELECT min(at) FROM events WHERE kind IN ({marks(len(kinds))})", [*kinds]
             ).fetchone()[0]
         return int(value) if value is not None else None
 
@@ -291,11 +290,10 @@ class Ledger:
             iterator = iter(rows)
             while batch := list(islice(iterator, BATCH)):
                 conn.executemany(
-                    f"INSERT OR REPLACE INTO contact_state (contact_id, kind, {DETAIL_COLUMNS},"
-                    " last_activity_on, lines, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _STATE_INSERT,
                     [
                         (r.contact_id, r.kind.value, *details_columns(r.details),
-                         _day_text(r.last_activity_on), lines_json(r.lines), stamp)
+                         day_text(r.last_activity_on), lines_json(r.lines), stamp)
                         for r in batch
                     ],
                 )  # fmt: skip
@@ -353,9 +351,21 @@ DetailColumns = tuple[
     int | None, str | None, str | None, str | None, str | None, int, str | None, str | None, str | None
 ]
 # The detail columns of `contact_state` and `org_details`, in the order of `details_columns`.
-DETAIL_COLUMNS = (
-    "score, band, medal, first_qualified_on, first_placed_on, heating_up, last_engaged_on, last_engaged_by,"
-    " explanation"
+DETAIL_COLUMN_NAMES = (
+    "score", "band", "medal", "first_qualified_on", "first_placed_on", "heating_up", "last_engaged_on",
+    "last_engaged_by", "explanation",
+)  # fmt: skip
+DETAIL_COLUMNS = ", ".join(DETAIL_COLUMN_NAMES)
+
+
+def marks(count: int) -> str:
+    """`?, ?, …` for an INSERT of `count` values."""
+    return ", ".join("?" * count)
+
+
+_STATE_INSERT = (
+    f"INSERT OR REPLACE INTO contact_state (contact_id, kind, {DETAIL_COLUMNS}, last_activity_on, lines,"
+    f" scored_at) VALUES ({marks(len(DETAIL_COLUMN_NAMES) + 5)})"
 )
 
 
@@ -366,10 +376,10 @@ def details_columns(d: RecruitmentDetails) -> DetailColumns:
         d.score,
         d.band.value if d.band else None,
         d.medal.value if d.medal else None,
-        _day_text(d.first_qualified_on),
-        _day_text(d.first_placed_on),
+        day_text(d.first_qualified_on),
+        day_text(d.first_placed_on),
         int(d.heating_up),
-        _day_text(d.last_engaged_on),
+        day_text(d.last_engaged_on),
         d.last_engaged_by,
         d.explanation,
     )
@@ -392,25 +402,17 @@ def details_of(
         score,
         Band(band) if band else None,
         Medal(medal) if medal else None,
-        _day(fq),
-        _day(fp),
+        parse_day(fq),
+        parse_day(fp),
         bool(heating_up),
-        _day(engaged_on),
+        parse_day(engaged_on),
         engaged_by or None,
         explanation or None,
     )
     return EMPTY_DETAILS if details.is_empty else details
 
 
-def _day(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
-
-
-def _day_text(day: date | None) -> str | None:
-    return day.isoformat() if day else None
-
-
 def _state(raw: Sequence[Any]) -> StoredState:
     contact_id, kind, score, band, medal, fq, fp, last, lines, _scored_at, *trend = raw
     details = details_of(score, band, medal, fq, fp, *trend)
-    return StoredState(contact_id, ContactKind(kind), details, _day(last), lines_of(lines))
+    return StoredState(contact_id, ContactKind(kind), details, parse_day(last), lines_of(lines))

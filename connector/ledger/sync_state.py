@@ -10,7 +10,17 @@ from typing import Any
 
 from connector.details import ShownDetails, StoredState
 from connector.ledger.score_lines import lines_json, lines_of
-from connector.ledger.store import DETAIL_COLUMNS, Ledger, details_columns, details_of, in_chunks
+from connector.ledger.store import (
+    DETAIL_COLUMN_NAMES,
+    DETAIL_COLUMNS,
+    Ledger,
+    details_columns,
+    details_of,
+    in_chunks,
+)
+from connector.ledger.store import (
+    marks as _marks,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +84,7 @@ def save_shown(
     with ledger.transaction():
         ledger.db.conn.executemany(
             f"INSERT OR REPLACE INTO org_details (contact_id, {DETAIL_COLUMNS}, lines, confirmed_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f" VALUES ({_marks(len(DETAIL_COLUMN_NAMES) + 3)})",
             [
                 (r.contact_id, *details_columns(r.details),
                  lines_json(known[r.contact_id].lines if r.contact_id in known else r.lines), stamp)
@@ -85,14 +95,11 @@ def save_shown(
 
 def pending_contacts(ledger: Ledger) -> list[tuple[StoredState, ShownDetails | None]]:
     """Contacts whose stored state differs from what the org shows, without an open dead letter."""
-    sql = """
+    differs = " OR ".join(f"s.{column} IS NOT o.{column}" for column in (*DETAIL_COLUMN_NAMES, "lines"))
+    sql = f"""
         SELECT s.contact_id FROM contact_state s LEFT JOIN org_details o USING (contact_id)
         WHERE (s.score IS NOT NULL OR s.medal IS NOT NULL)
-          AND (o.contact_id IS NULL OR s.score IS NOT o.score OR s.band IS NOT o.band
-               OR s.medal IS NOT o.medal OR s.first_qualified_on IS NOT o.first_qualified_on
-               OR s.first_placed_on IS NOT o.first_placed_on OR s.lines IS NOT o.lines
-               OR s.heating_up IS NOT o.heating_up OR s.last_engaged_on IS NOT o.last_engaged_on
-               OR s.last_engaged_by IS NOT o.last_engaged_by OR s.explanation IS NOT o.explanation)
+          AND (o.contact_id IS NULL OR {differs})
           AND s.contact_id NOT IN (SELECT contact_id FROM dead_letters)
         ORDER BY s.contact_id
     """

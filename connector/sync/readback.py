@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import datetime
 
 from connector.config.salesforce import ScoreLineFields
 from connector.details import LineFacts, ShownDetails
 from connector.events import parse_time
 from connector.sync.changes import Record
+from connector.sync.sources import org_day
 from connector.sync.web import ChildSpec, org_digest
 
 
@@ -63,8 +64,8 @@ def _org_line(record: Record, fields: ScoreLineFields, contact: str, rule: str) 
     return LineFacts(
         points,
         _whole(record.get(fields.events)),
-        _day(record.get(fields.last_event_on)),
-        _day(record.get(fields.lapses_on)),
+        org_day(record.get(fields.last_event_on)),
+        org_day(record.get(fields.lapses_on)),
     )
 
 
@@ -72,13 +73,6 @@ def _whole(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
         return None
     return int(value)
-
-
-def _day(value: object) -> date | None:
-    try:
-        return date.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
 
 
 def line_reads(

@@ -131,7 +131,8 @@ def _decode(picklist: Picklist[Any], label: Any, batch: Batch) -> Any:
         return None
 
 
-def _day(value: Any) -> date | None:
+def org_day(value: Any) -> date | None:
+    """A Date field's value as the org gives it; anything that is not a date reads as None."""
     if not value:
         return None
     try:
@@ -191,10 +192,10 @@ def shown_of(record: Record, fields: ContactFields, batch: Batch) -> ShownDetail
         score=int(score) if isinstance(score, int | float) else None,
         band=_decode(bands, field_value(record, fields.band), batch),
         medal=_decode(medals, field_value(record, fields.medal), batch),
-        first_qualified_on=_day(field_value(record, fields.first_qualified_on)),
-        first_placed_on=_day(field_value(record, fields.first_placed_on)),
+        first_qualified_on=org_day(field_value(record, fields.first_qualified_on)),
+        first_placed_on=org_day(field_value(record, fields.first_placed_on)),
         heating_up=field_value(record, fields.heating_up) is True,
-        last_engaged_on=_day(field_value(record, fields.last_engaged_on)),
+        last_engaged_on=org_day(field_value(record, fields.last_engaged_on)),
         last_engaged_by=str(field_value(record, fields.last_engaged_by) or "") or None,
         explanation=str(field_value(record, fields.explanation) or "") or None,
     )
