@@ -16,7 +16,15 @@ from typing import Any
 import orjson
 import sqlite_utils
 
-from connector.details import EMPTY_DETAILS, Band, ContactKind, Medal, RecruitmentDetails, StoredState
+from connector.details import (
+    DETAIL_NAMES,
+    EMPTY_DETAILS,
+    Band,
+    ContactKind,
+    Medal,
+    RecruitmentDetails,
+    StoredState,
+)
 from connector.events import Event, EventRecord, day_text, from_micros, parse_day, to_micros
 from connector.ledger.migrations import migrate
 from connector.ledger.score_lines import lines_json, lines_of
@@ -350,12 +358,8 @@ class Ledger:
 DetailColumns = tuple[
     int | None, str | None, str | None, str | None, str | None, int, str | None, str | None, str | None
 ]
-# The detail columns of `contact_state` and `org_details`, in the order of `details_columns`.
-DETAIL_COLUMN_NAMES = (
-    "score", "band", "medal", "first_qualified_on", "first_placed_on", "heating_up", "last_engaged_on",
-    "last_engaged_by", "explanation",
-)  # fmt: skip
-DETAIL_COLUMNS = ", ".join(DETAIL_COLUMN_NAMES)
+# The detail columns of `contact_state` and `org_details` are named as the details, in their order.
+DETAIL_COLUMNS = ", ".join(DETAIL_NAMES)
 
 
 def marks(count: int) -> str:
@@ -365,7 +369,7 @@ def marks(count: int) -> str:
 
 _STATE_INSERT = (
     f"INSERT OR REPLACE INTO contact_state (contact_id, kind, {DETAIL_COLUMNS}, last_activity_on, lines,"
-    f" scored_at) VALUES ({marks(len(DETAIL_COLUMN_NAMES) + 5)})"
+    f" scored_at) VALUES ({marks(len(DETAIL_NAMES) + 5)})"
 )
 
 

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from connector.details import ShownDetails, StoredState
+from connector.details import DETAIL_NAMES, ShownDetails, StoredState
 from connector.ledger.score_lines import lines_json, lines_of
 from connector.ledger.store import (
-    DETAIL_COLUMN_NAMES,
     DETAIL_COLUMNS,
     Ledger,
     details_columns,
@@ -84,7 +83,7 @@ def save_shown(
     with ledger.transaction():
         ledger.db.conn.executemany(
             f"INSERT OR REPLACE INTO org_details (contact_id, {DETAIL_COLUMNS}, lines, confirmed_at)"
-            f" VALUES ({_marks(len(DETAIL_COLUMN_NAMES) + 3)})",
+            f" VALUES ({_marks(len(DETAIL_NAMES) + 3)})",
             [
                 (r.contact_id, *details_columns(r.details),
                  lines_json(known[r.contact_id].lines if r.contact_id in known else r.lines), stamp)
@@ -95,7 +94,7 @@ def save_shown(
 
 def pending_contacts(ledger: Ledger) -> list[tuple[StoredState, ShownDetails | None]]:
     """Contacts whose stored state differs from what the org shows, without an open dead letter."""
-    differs = " OR ".join(f"s.{column} IS NOT o.{column}" for column in (*DETAIL_COLUMN_NAMES, "lines"))
+    differs = " OR ".join(f"s.{column} IS NOT o.{column}" for column in (*DETAIL_NAMES, "lines"))
     sql = f"""
         SELECT s.contact_id FROM contact_state s LEFT JOIN org_details o USING (contact_id)
         WHERE (s.score IS NOT NULL OR s.medal IS NOT NULL)
